@@ -1,0 +1,62 @@
+# meshops.istio_vm — developer entry points. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LAB := tests/lab/lab
+APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl
+OUT := tests/output
+
+.PHONY: help deps venv lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
+
+help:
+	@echo "make demo   - start the lab (kube-apiserver, istiod, 2 VMs) and onboard the VMs"
+	@echo "make test   - unit + integration tests against the real lab (what CI runs)"
+	@echo "make lab-up / lab-down / lab-status"
+
+# System packages the lab needs (Debian). apt-get runs only when something is missing.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "apt-get install $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@command -v go >/dev/null || { echo "Go 1.26+ is required on PATH"; exit 1; }
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+lab-up: deps venv
+	$(LAB) up
+
+lab-down: venv
+	$(LAB) down
+
+lab-status: venv
+	$(LAB) status
+
+test-unit: venv
+	@mkdir -p $(OUT)
+	$(PY) -m pytest tests/unit -q
+
+# The integration tests start the lab (or reuse a running one) through their fixtures.
+test-integration: deps venv
+	@mkdir -p $(OUT)
+	$(PY) -m pytest tests/integration -q -x
+
+test: deps venv
+	@mkdir -p $(OUT)
+	@set +e; $(PY) -m pytest tests/unit tests/integration -q -rs --durations=15; rc=$$?; \
+	echo $$rc > $(OUT)/pytest.rc; $(LAB) down >/dev/null 2>&1; exit $$rc
+
+demo: lab-up
+	@if [ -f playbooks/onboard.yml ]; then \
+	  $(VENV)/bin/ansible-playbook -i inventories/lab playbooks/onboard.yml; \
+	else \
+	  echo; echo "The lab is up ($(LAB) status). playbooks/onboard.yml does not exist yet:"; \
+	  echo "the demo stops after 'lab up' until the onboard playbook lands."; \
+	fi
+
+clean: lab-down
+	rm -rf $(OUT) .pytest_cache

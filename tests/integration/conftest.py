@@ -1,0 +1,73 @@
+"""Fixtures for tests against the real lab (tests/lab).
+
+The lab is started once per test session, or reused when it is already up; a lab that
+this session started is stopped at the end unless MESHLAB_KEEP=1.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "tests" / "lab" / "lab"
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+
+from meshlab import hosts  # noqa: E402
+from meshlab.core import Config  # noqa: E402
+
+
+@dataclass
+class Lab:
+    cfg: Config
+    kubeconfig: Path
+    istiod_address: str
+    inventory: Path
+    vms: list[str]
+
+    def ssh(self, n: int, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a command on VM n; arguments are quoted for the remote shell."""
+        return subprocess.run(hosts.ssh_argv(self.cfg, n) + [shlex.join(command)], capture_output=True,
+                              text=True, timeout=120, check=check)
+
+
+def _lab(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LAB), *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    cfg = Config.from_env()
+    started = False
+    if _lab("status").returncode != 0:
+        res = subprocess.run([str(LAB), "up"], text=True)
+        assert res.returncode == 0, "tests/lab/lab up failed (see its output above)"
+        started = True
+    count = hosts.vm_count(cfg)
+    yield Lab(cfg=cfg, kubeconfig=cfg.kubeconfig, istiod_address=cfg.istiod_address,
+              inventory=REPO / "inventories" / "lab", vms=[cfg.vm_name(n) for n in range(1, count + 1)])
+    if started and os.environ.get("MESHLAB_KEEP") != "1":
+        _lab("down")
+
+
+@pytest.fixture(scope="session")
+def api_client(lab):
+    from kubernetes import config
+    return config.new_client_from_config(config_file=str(lab.kubeconfig))
+
+
+@pytest.fixture
+def namespace(api_client):
+    """A fresh namespace, deleted afterwards (the lab runs the namespace controller)."""
+    from kubernetes import client
+    core = client.CoreV1Api(api_client)
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)

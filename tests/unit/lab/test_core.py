@@ -1,0 +1,51 @@
+"""The lab CLI's own failure paths, with real sockets and real commands (no mocks)."""
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
+
+from meshlab.core import LabError, ensure_ports_free, need_tools, run, wait_for  # noqa: E402
+
+
+def test_busy_port_names_step_and_address():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(LabError) as exc:
+            ensure_ports_free("istiod", [("127.0.0.1", port)])
+    assert exc.value.step == "istiod"
+    assert f"127.0.0.1:{port}" in exc.value.message
+    assert "lab down" in exc.value.hint
+
+
+def test_missing_tool_is_named():
+    with pytest.raises(LabError) as exc:
+        need_tools("vms", ["sh", "no-such-tool-meshlab"], "apt-get install it")
+    assert "no-such-tool-meshlab" in exc.value.message and "sh," not in exc.value.message
+
+
+def test_failed_command_reports_log_tail(tmp_path):
+    log = tmp_path / "build.log"
+    with pytest.raises(LabError) as exc:
+        run("build", ["sh", "-c", "echo compiling; echo 'undefined: Foo' >&2; exit 3"], log=log,
+            hint="re-run")
+    assert "exited 3" in exc.value.message and "undefined: Foo" in exc.value.message
+    assert exc.value.hint == "re-run"
+
+
+def test_wait_for_reports_last_error():
+    calls = []
+
+    def check():
+        calls.append(1)
+        raise ConnectionRefusedError("nothing on 6443")
+
+    with pytest.raises(LabError) as exc:
+        wait_for("apiserver", "readyz", check, timeout=0.3, interval=0.05)
+    assert "nothing on 6443" in exc.value.message and len(calls) >= 2
