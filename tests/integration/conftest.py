@@ -19,7 +19,11 @@ REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests" / "lab" / "lab"
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
+from ansible_run import collections_path  # noqa: E402
 from meshlab import hosts  # noqa: E402
+
+sys.path.insert(0, str(collections_path()))
+sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins" / "module_utils"))  # cases.py
 from meshlab.core import Config  # noqa: E402
 
 

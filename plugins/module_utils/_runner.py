@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""present/absent for one or many objects: read -> decide -> (dry-run) apply/delete -> diff.
+
+The write is server-side apply with field manager ``meshops.istio_vm``. Whether anything
+changed is decided by the server's own answer (before vs after, server metadata ignored);
+in check mode that answer comes from ``dryRun=All``. A write is skipped entirely when the
+fields this collection manages on the live object already equal the desired object.
+"""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._client import FIELD_MANAGER
+from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import diff, normalize
+
+IDENTITY = ("apiVersion", "kind")
+
+
+def _extract(value: Any, fields: Mapping[str, Any]) -> Any:
+    """The part of ``value`` named by a managedFields ``fieldsV1`` tree."""
+    if not fields or not isinstance(value, Mapping):
+        return copy.deepcopy(value)
+    out: Dict[str, Any] = {}
+    for key, sub in fields.items():
+        if key == ".":
+            continue
+        if not key.startswith("f:"):
+            # k:/v:/i: members of a set or map list: keep the whole list (compared atomically)
+            return copy.deepcopy(value)
+        name = key[2:]
+        if name in value:
+            out[name] = _extract(value[name], sub)
+    return out
+
+
+def managed_view(live: Mapping[str, Any], manager: str = FIELD_MANAGER) -> Optional[Dict[str, Any]]:
+    """What ``manager`` owns of ``live`` (plus identity), as an apply body would state it.
+
+    None when the manager has no Apply entry on the object.
+    """
+    entries = [m for m in (live.get("metadata", {}).get("managedFields") or [])
+               if m.get("manager") == manager and m.get("operation") == "Apply"]
+    if not entries:
+        return None
+    owned: Dict[str, Any] = {}
+    for entry in entries:
+        _merge(owned, entry.get("fieldsV1") or {})
+    view = _extract(live, owned)
+    for key in IDENTITY:
+        view[key] = live.get(key)
+    meta = view.setdefault("metadata", {})
+    for key in ("name", "namespace"):
+        if key in live.get("metadata", {}):
+            meta[key] = live["metadata"][key]
+    return view
+
+
+def _merge(into: Dict[str, Any], fields: Mapping[str, Any]) -> None:
+    for key, sub in fields.items():
+        if isinstance(sub, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], sub)
+        else:
+            into[key] = copy.deepcopy(sub)
+
+
+def _prune_empty(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _prune_empty(v) for k, v in value.items() if v not in ({}, None)}
+    return value
+
+
+def in_sync(desired: Mapping[str, Any], live: Optional[Mapping[str, Any]]) -> bool:
+    """True when applying ``desired`` cannot change ``live``: nothing to write."""
+    if live is None:
+        return False
+    view = managed_view(live)
+    return view is not None and _prune_empty(view) == _prune_empty(normalize(desired))
+
+
+def outcome(kind: str, before: Optional[Mapping[str, Any]], after: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The module result for one object, from the server's before and after."""
+    nb, na = normalize(before), normalize(after)
+    changed = nb != na
+    if before is None and after is not None:
+        method = "created"
+    elif after is None:
+        method = "deleted" if before is not None else "absent"
+    else:
+        method = "updated" if changed else "unchanged"
+    return {"changed": changed, "method": method, "result": normalize(after, keep_status=True) or {},
+            "diff": diff(before, after)}
+
+
+def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, force_conflicts: bool,
+           live: Any = "read") -> Dict[str, Any]:
+    """Make one object present or absent. ``live`` may be passed in when already listed."""
+    kind, meta = desired["kind"], desired["metadata"]
+    if live == "read":
+        live = client.get(kind, meta["namespace"], meta["name"])
+    if state == "absent":
+        if live is None:
+            return outcome(kind, None, None)
+        client.delete(kind, meta["namespace"], meta["name"], dry_run=check_mode)
+        return outcome(kind, live, None)
+    if in_sync(desired, live):
+        return outcome(kind, live, live)
+    after = client.apply(desired, dry_run=check_mode, force=force_conflicts)
+    return outcome(kind, live, after)
+
+
+def ensure_many(client: Any, objects: List[Dict[str, Any]], state: str, check_mode: bool,
+                force_conflicts: bool, workers: int = 8) -> List[Dict[str, Any]]:
+    """Many objects of one kind: one LIST per namespace, writes only where needed, in parallel."""
+    live: Dict[tuple, Dict[str, Any]] = {}
+    for namespace in sorted({o["metadata"]["namespace"] for o in objects}):
+        kind = objects[0]["kind"]
+        for item in client.list(kind, namespace):
+            live[(namespace, item["metadata"]["name"])] = item
+
+    def one(obj: Dict[str, Any]) -> Dict[str, Any]:
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        return ensure(client, obj, state, check_mode, force_conflicts, live=live.get(key))
+
+    if len(objects) <= 1:
+        return [one(o) for o in objects]
+    with ThreadPoolExecutor(max_workers=min(workers, len(objects))) as pool:
+        return list(pool.map(one, objects))

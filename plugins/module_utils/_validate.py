@@ -1,0 +1,339 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""Shared, pure value checks (Kubernetes names and labels, IPs, CIDRs, ports, host names).
+
+Each ``check_*`` returns ``None`` when the value is fine, else a short description of the broken
+rule (no option path). ``check_labels`` / ``check_annotations`` / ``check_selector`` return a list
+of ``"<path>: <rule>"`` strings. The rules follow the Kubernetes apiserver (object metadata), the
+Istio 1.30 CRD schemas (``manifests/charts/base/files/crd-all.gen.yaml``) and istiod's webhook
+(``pkg/config/validation``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, List, Mapping, Optional, Tuple
+
+PORT_MIN = 1
+PORT_MAX = 65535
+UINT32_MAX = 4294967295
+INT32_MAX = 2147483647
+UNIX_PREFIX = "unix://"
+
+_DNS1123_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+_DNS1123_LABEL_RE = re.compile("^%s$" % _DNS1123_LABEL)
+_DNS1123_SUBDOMAIN_RE = re.compile(r"^%s(?:\.%s)*$" % (_DNS1123_LABEL, _DNS1123_LABEL))
+# Istio's DNS-1123 label (port names, host name labels, namespaces in Sidecar hosts) allows upper case.
+_ISTIO_LABEL_RE = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+_ISTIO_WILDCARD_LABEL_RE = re.compile(r"^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)$")
+_QUALIFIED_NAME_RE = re.compile(r"^(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE_RE = re.compile(r"^(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def join_key(path: str, key: Any) -> str:
+    """Path of a map entry: ``ports.http``, or ``labels["app.kubernetes.io/name"]`` for odd keys."""
+    key = str(key)
+    if _SIMPLE_KEY_RE.match(key):
+        return "%s.%s" % (path, key) if path else key
+    return '%s["%s"]' % (path, key)
+
+
+def join_index(path: str, index: int) -> str:
+    return "%s[%d]" % (path, index)
+
+
+def as_int(value: Any) -> Optional[int]:
+    """An int from an int or a decimal string (Jinja often renders numbers as text); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.match(r"^[+-]?[0-9]+$", value.strip()):
+        return int(value.strip())
+    return None
+
+
+def check_int_range(value: Any, low: int, high: int) -> Optional[str]:
+    number = as_int(value)
+    if number is None:
+        return "%r is not an integer" % (value,)
+    if not low <= number <= high:
+        return "%d is not in %d..%d" % (number, low, high)
+    return None
+
+
+def check_port(value: Any) -> Optional[str]:
+    return check_int_range(value, PORT_MIN, PORT_MAX)
+
+
+def check_string(value: Any, max_length: Optional[int] = None) -> Optional[str]:
+    if not isinstance(value, str):
+        return "%r is not a string" % (value,)
+    if max_length is not None and len(value) > max_length:
+        return "is %d characters long, the limit is %d" % (len(value), max_length)
+    return None
+
+
+def check_dns1123_label(value: Any) -> Optional[str]:
+    """Kubernetes namespace names: lower case RFC 1123 label, at most 63 characters."""
+    problem = check_string(value, 63)
+    if problem:
+        return problem
+    if not _DNS1123_LABEL_RE.match(value):
+        return "%r is not a DNS-1123 label (lower case alphanumerics and '-', starting and ending alphanumeric)" % (value,)
+    return None
+
+
+def check_dns1123_subdomain(value: Any) -> Optional[str]:
+    """Kubernetes object names: lower case RFC 1123 subdomain, at most 253 characters."""
+    problem = check_string(value, 253)
+    if problem:
+        return problem
+    if not _DNS1123_SUBDOMAIN_RE.match(value):
+        return "%r is not a DNS-1123 subdomain (lower case alphanumerics, '-' and '.')" % (value,)
+    return None
+
+
+def check_port_name(value: Any, max_length: int = 62) -> Optional[str]:
+    """Istio port names: ``^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$`` (istiod's DNS-1123 label).
+
+    Map keys of WorkloadEntry ``ports`` must be shorter than 63 (CRD rule, the default here); names
+    of ServiceEntry and Sidecar ports may have 63 characters (istiod's label limit).
+    """
+    problem = check_string(value)
+    if problem:
+        return problem
+    if len(value) > max_length:
+        return "port name %r is longer than %d characters" % (value, max_length)
+    if not _ISTIO_LABEL_RE.match(value):
+        return "port name %r must match ^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$" % (value,)
+    return None
+
+
+def check_label_key(key: Any) -> Optional[str]:
+    """Kubernetes label / annotation key: ``[<DNS-1123 subdomain>/]<qualified name of at most 63>``."""
+    if not isinstance(key, str) or not key:
+        return "key %r is not a non-empty string" % (key,)
+    prefix, _sep, name = key.rpartition("/")
+    if _sep and (not prefix or check_dns1123_subdomain(prefix)):
+        return "key %r has an invalid prefix (must be a DNS-1123 subdomain of at most 253 characters)" % (key,)
+    if len(name) > 63 or not _QUALIFIED_NAME_RE.match(name):
+        return ("key %r: name part must be at most 63 alphanumerics, '-', '_' or '.', "
+                "starting and ending alphanumeric" % (key,))
+    return None
+
+
+def check_label_value(value: Any) -> Optional[str]:
+    if not isinstance(value, str):
+        return "value %r is not a string" % (value,)
+    if len(value) > 63 or not _LABEL_VALUE_RE.match(value):
+        return ("value %r must be empty or at most 63 alphanumerics, '-', '_' or '.', "
+                "starting and ending alphanumeric" % (value,))
+    return None
+
+
+def _check_mapping(path: str, value: Any, max_items: int) -> Optional[str]:
+    if not isinstance(value, Mapping):
+        return "%s: must be a dict" % path
+    if len(value) > max_items:
+        return "%s: has %d entries, the limit is %d" % (path, len(value), max_items)
+    return None
+
+
+def check_labels(path: str, labels: Any, max_items: int = 256) -> List[str]:
+    """Labels (object metadata or Istio spec labels): Kubernetes rules on keys and values."""
+    problem = _check_mapping(path, labels, max_items)
+    if problem:
+        return [problem]
+    errors = []
+    for key, value in labels.items():
+        for check in (check_label_key(key), check_label_value(value)):
+            if check:
+                errors.append("%s: %s" % (join_key(path, key), check))
+    return errors
+
+
+def check_annotations(path: str, annotations: Any, max_items: int = 256) -> List[str]:
+    """Annotations: keys as label keys (the apiserver lower-cases before checking), values strings."""
+    problem = _check_mapping(path, annotations, max_items)
+    if problem:
+        return [problem]
+    errors = []
+    for key, value in annotations.items():
+        check = check_label_key(key.lower() if isinstance(key, str) else key)
+        if check:
+            errors.append("%s: %s" % (join_key(path, key), check))
+        if not isinstance(value, str):
+            errors.append("%s: value %r is not a string (quote it)" % (join_key(path, key), value))
+    return errors
+
+
+def check_selector(path: str, labels: Any) -> List[str]:
+    """Istio workloadSelector labels: no empty key, no '*' (istiod), values at most 63 (CRD)."""
+    problem = _check_mapping(path, labels, 256)
+    if problem:
+        return [problem]
+    errors = []
+    for key, value in labels.items():
+        entry = join_key(path, key)
+        if not isinstance(key, str) or key == "":
+            errors.append("%s: empty key is not supported in a selector" % entry)
+        elif "*" in key:
+            errors.append("%s: wildcard is not supported in a selector" % entry)
+        problem = check_string(value, 63)
+        if problem:
+            errors.append("%s: %s" % (entry, problem))
+        elif "*" in value:
+            errors.append("%s: wildcard is not supported in a selector" % entry)
+    return errors
+
+
+def is_ip(value: Any) -> bool:
+    """Go's netip.ParseAddr: IPv4 dotted quad (no leading zeros) or IPv6, optionally with a zone."""
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def check_ip(value: Any) -> Optional[str]:
+    if not is_ip(value):
+        return "%r is not a valid IP address" % (value,)
+    return None
+
+
+def check_ip_or_cidr(value: Any) -> Optional[str]:
+    """Istio's ValidateIPSubnet: an IP, or a CIDR block (host bits may be set, as Go's ParsePrefix)."""
+    if not isinstance(value, str):
+        return "%r is not a string" % (value,)
+    if value.count("/") != 1:
+        return check_ip(value)
+    address, bits = value.split("/")
+    ok = is_ip(address) and "%" not in address and re.match(r"^(?:0|[1-9][0-9]{0,2})$", bits) is not None
+    if ok:
+        ok = int(bits) <= (32 if ipaddress.ip_address(address).version == 4 else 128)
+    if not ok:
+        return "%r is not a valid CIDR block" % (value,)
+    return None
+
+
+def is_istio_dns_label(value: Any) -> bool:
+    """istiod's IsDNS1123Label: at most 63, letters of any case, digits and inner '-'."""
+    return isinstance(value, str) and len(value) <= 63 and _ISTIO_LABEL_RE.match(value) is not None
+
+
+def check_fqdn(value: Any) -> Optional[str]:
+    """Istio's ValidateFQDN: at most 255, DNS-1123 labels (any case), top level not all-numeric."""
+    if not isinstance(value, str) or value == "":
+        return "empty domain name not allowed"
+    if len(value) > 255:
+        return "domain name %r too long (max 255)" % (value,)
+    return _check_dns_labels(value)
+
+
+def _check_dns_labels(domain: str) -> Optional[str]:
+    parts = domain.split(".")
+    if re.match(r"^[+-]?[0-9]+$", parts[-1]):
+        return "domain name %r invalid (top level domain %r cannot be all-numeric)" % (domain, parts[-1])
+    for index, label in enumerate(parts):
+        if index == len(parts) - 1 and label == "":
+            return None  # a trailing dot is allowed ("istio.io.")
+        if len(label) > 63 or not _ISTIO_LABEL_RE.match(label):
+            return "domain name %r invalid (label %r invalid)" % (domain, label)
+    return None
+
+
+def check_wildcard_domain(value: Any) -> Optional[str]:
+    """Istio's ValidateWildcardDomain: like an FQDN, but the first label may be '*', '*foo' or '*-foo'."""
+    if not isinstance(value, str) or value == "":
+        return "empty domain name not allowed"
+    if len(value) > 255:
+        return "domain name %r too long (max 255)" % (value,)
+    first, _dot, rest = value.partition(".")
+    if len(first) > 63 or not _ISTIO_WILDCARD_LABEL_RE.match(first):
+        return "domain name %r invalid (label %r invalid)" % (value, first)
+    if _dot:
+        return _check_dns_labels(rest)
+    return None
+
+
+def is_partial_wildcard(host: str) -> bool:
+    return "*" in host and len(host) != 1 and not host.startswith("*.")
+
+
+def check_unix_address(address: str) -> Optional[str]:
+    """``unix://`` endpoints: an absolute file path (not a directory) or an abstract socket ``@name``."""
+    path = address[len(UNIX_PREFIX):] if address.startswith(UNIX_PREFIX) else address
+    if path == "":
+        return "unix address must not be empty"
+    if path.startswith("@"):
+        return None
+    if not path.startswith("/") or path.endswith("/"):
+        return "%r is not an absolute path to a file" % (path,)
+    return None
+
+
+def split_host_port(value: str) -> Tuple[str, str]:
+    """Go's net.SplitHostPort: ``host:port`` or ``[v6]:port``; raises ValueError like Go errors."""
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            raise ValueError("missing ']' in address %r" % value)
+        host, rest = value[1:end], value[end + 1:]
+        if not rest.startswith(":"):
+            raise ValueError("missing port in address %r" % value)
+        port = rest[1:]
+        if "[" in host or "]" in port or "[" in port:
+            raise ValueError("unexpected '[' or ']' in address %r" % value)
+        return host, port
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        raise ValueError("missing port in address %r" % value)
+    if ":" in host:
+        raise ValueError("too many colons in address %r" % value)
+    if "[" in host or "]" in host or "[" in port or "]" in port:
+        raise ValueError("unexpected '[' or ']' in address %r" % value)
+    return host, port
+
+
+# Protocols istiod accepts on ports (pkg/config/protocol Parse, case-insensitive); "" means sniffing.
+PROTOCOLS = ("TCP", "UDP", "GRPC", "GRPC-WEB", "HTTP", "HTTP_PROXY", "HTTP2", "HTTPS", "TLS", "MONGO", "REDIS", "MYSQL")
+
+
+def protocol(value: Optional[str]) -> str:
+    """The canonical upper-case protocol, "" when unset, "UNSUPPORTED" when unknown."""
+    if not value:
+        return ""
+    upper = value.upper()
+    return upper if upper in PROTOCOLS else "UNSUPPORTED"
+
+
+def check_protocol(value: Any) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or protocol(value) == "UNSUPPORTED":
+        return "unsupported protocol %r (one of %s)" % (value, ", ".join(PROTOCOLS))
+    return None
+
+
+def is_http(proto: str) -> bool:
+    return proto in ("HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB")
+
+
+def is_tls(proto: str) -> bool:
+    return proto in ("HTTPS", "TLS")
+
+
+def is_tcp(proto: str) -> bool:
+    return proto in ("TCP", "HTTPS", "TLS", "MONGO", "REDIS", "MYSQL")

@@ -1,0 +1,184 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_info
+short_description: Facts about the Istio control plane a VM would join
+version_added: 0.1.0
+description:
+  - Reads, in O(istio_namespace), the mesh ConfigMaps (C(istio), C(istio-REVISION)), the injector
+    ConfigMaps and the istiod Deployments, and reports per revision the trust domain, mesh ID,
+    cluster ID, network, istiod address, version, and whether WorkloadEntry auto-registration
+    and health checks are on.
+author:
+  - meshops.istio_vm maintainers
+options:
+  istio_namespace:
+    description:
+      - Namespace of the Istio control plane.
+    type: str
+    default: istio-system
+extends_documentation_fragment:
+  - meshops.istio_vm.auth
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Read-only; runs the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details: Read-only; nothing to diff.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: What mesh is there?
+  meshops.istio_vm.mesh_info:
+  register: mesh
+
+- name: Fail early when auto-registration is off
+  ansible.builtin.assert:
+    that: mesh.revisions[0].autoregistration
+"""
+
+RETURN = r"""
+revisions:
+  description: One entry per Istio revision found.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    revision:
+      description: Revision name (C(default) for the unrevisioned install).
+      type: str
+    trust_domain:
+      description: Trust domain of the mesh (SPIFFE IDs are C(spiffe://TRUST_DOMAIN/ns/NS/sa/SA)).
+      type: str
+    mesh_id:
+      description: C(defaultConfig.meshId), or the trust domain when unset.
+      type: str
+    cluster_id:
+      description: Cluster ID from the injector values; empty when unknown.
+      type: str
+    network:
+      description: Network of the cluster from the injector values; empty when unknown.
+      type: str
+    istiod_address:
+      description: The discovery address proxies use (C(host:port)).
+      type: str
+    versions:
+      description: Image tags of the istiod Deployments of the revision (empty when istiod runs outside the cluster).
+      type: list
+      elements: str
+    autoregistration:
+      description: Whether istiod creates WorkloadEntries for connecting VMs (PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION).
+      type: bool
+    health_checks:
+      description: Whether istiod records VM health checks (PILOT_ENABLE_WORKLOAD_ENTRY_HEALTHCHECKS).
+      type: bool
+  sample: [{"revision": "default", "trust_domain": "cluster.local", "mesh_id": "mesh1", "cluster_id": "cluster1",
+            "network": "net1", "istiod_address": "istiod.istio-system.svc:15012", "versions": ["1.31.0"],
+            "autoregistration": true, "health_checks": true}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
+from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
+from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import cluster_id_from_injector_values
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+
+try:
+    import yaml
+except ImportError:
+    yaml = None
+
+FLAGS = {"autoregistration": "PILOT_ENABLE_WORKLOAD_ENTRY_AUTOREGISTRATION",
+         "health_checks": "PILOT_ENABLE_WORKLOAD_ENTRY_HEALTHCHECKS"}
+
+
+def revision_of(config_map_name, prefix):
+    """'istio' -> 'default', 'istio-canary' -> 'canary'; None when it is another ConfigMap."""
+    if config_map_name == prefix:
+        return "default"
+    if config_map_name.startswith(prefix + "-"):
+        return config_map_name[len(prefix) + 1:]
+    return None
+
+
+def summarize(revision, mesh, injector_values, deployments, istio_namespace):
+    """Pure: one revision's facts from its mesh config, injector values and istiod Deployments."""
+    default_config = mesh.get("defaultConfig") or {}
+    trust_domain = mesh.get("trustDomain") or "cluster.local"
+    host = "istiod" + ("" if revision == "default" else "-" + revision)
+    values = injector_values if isinstance(injector_values, dict) else {}
+    glob = values.get("global") or {}
+    versions, flags = [], {key: True for key in FLAGS}    # istiod's defaults since 1.22
+    for dep in deployments:
+        for container in (dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []):
+            image = container.get("image") or ""
+            if ":" in image.rsplit("/", 1)[-1]:
+                versions.append(image.rsplit(":", 1)[1])
+            for env in container.get("env") or []:
+                for key, name in FLAGS.items():
+                    if env.get("name") == name and "value" in env:
+                        flags[key] = str(env["value"]).lower() == "true"
+    return dict({
+        "revision": revision, "trust_domain": trust_domain,
+        "mesh_id": default_config.get("meshId") or trust_domain,
+        "cluster_id": cluster_id_from_injector_values(values) if values else "",
+        "network": glob.get("network") or "",
+        "istiod_address": default_config.get("discoveryAddress") or "%s.%s.svc:15012" % (host, istio_namespace),
+        "versions": sorted(set(versions)),
+    }, **flags)
+
+
+def run(module):
+    client = _client.MeshClient.from_params(auth_params(module.params))
+    ns = module.params["istio_namespace"]
+    config_maps = {cm.metadata.name: cm.data or {} for cm in client.list_config_maps(ns)}
+    deployments = [client.api.sanitize_for_serialization(d) for d in client.list_deployments(ns, "app=istiod")]
+    revisions = []
+    for name in sorted(config_maps):
+        revision = revision_of(name, "istio")
+        if revision is None or "mesh" not in config_maps[name]:
+            continue
+        try:
+            mesh = yaml.safe_load(config_maps[name]["mesh"] or "") or {}
+            injector = config_maps.get("istio-sidecar-injector" + ("" if revision == "default" else "-" + revision), {})
+            values = yaml.safe_load(injector.get("values") or "") or {}
+        except yaml.YAMLError as exc:
+            raise MeshError("Cannot parse ConfigMap %s/%s: %s" % (ns, name, exc))
+        mine = [d for d in deployments
+                if (d["metadata"].get("labels") or {}).get("istio.io/rev", "default") == revision]
+        revisions.append(summarize(revision, mesh, values, mine, ns))
+    if not revisions:
+        raise MeshError("No Istio mesh ConfigMap (istio or istio-REVISION with key 'mesh') in namespace %s: "
+                        "is Istio installed there?" % ns)
+    return {"changed": False, "revisions": revisions}
+
+
+def main():
+    argument_spec = dict(AUTH_ARG_SPEC)
+    argument_spec.update(istio_namespace={"type": "str", "default": "istio-system"})
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not _client.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(_client.KUBERNETES_IMPORT_ERROR))
+    if yaml is None:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    try:
+        module.exit_json(**run(module))
+    except MeshError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
+
+
+if __name__ == "__main__":
+    main()

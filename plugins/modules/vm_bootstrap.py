@@ -1,0 +1,385 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vm_bootstrap
+short_description: Produce a VM's Istio bootstrap bundle, as istioctl x workload entry configure does
+version_added: 0.1.0
+description:
+  - Writes, into O(dest) on the controller, the five files a VM sidecar needs
+    (C(cluster.env), C(mesh.yaml), C(istio-token), C(root-cert.pem), C(hosts)) with the same
+    content as C(istioctl x workload entry configure) for the same inputs, without istioctl.
+  - Reads the WorkloadGroup, the C(istio[-REVISION]) mesh ConfigMap, the
+    C(istio-sidecar-injector[-REVISION]) ConfigMap (cluster ID), the C(istio-ca-root-cert)
+    ConfigMap of the group's namespace (waiting for istiod to publish it), and requests a
+    service account token for audience C(istio-ca).
+  - The token is never returned, logged or shown in a diff. It is written with mode C(0600);
+    the other files with C(0640), in a directory of mode C(0700).
+  - An existing token is kept while it is for the same service account and audience and stays
+    valid for at least O(token_renew_before) seconds, so a second run changes nothing.
+author:
+  - meshops.istio_vm maintainers
+options:
+  workload_group:
+    description:
+      - Name of the WorkloadGroup the VM belongs to.
+    type: str
+    required: true
+  namespace:
+    description:
+      - Namespace of the WorkloadGroup (and of the VM's workload).
+    type: str
+    default: default
+  dest:
+    description:
+      - Directory on the controller to write the files into. Created if missing.
+    type: path
+    required: true
+  istio_namespace:
+    description:
+      - Namespace of the Istio control plane.
+    type: str
+    default: istio-system
+  revision:
+    description:
+      - Istio revision the VM connects to; empty for the default revision.
+    type: str
+    default: ""
+  cluster_id:
+    description:
+      - Cluster ID of the mesh. Default is C(values.global.multiCluster.clusterName) of the injector ConfigMap.
+    type: str
+  autoregister:
+    description:
+      - Let istiod create the VM's WorkloadEntry when the sidecar connects (C(ISTIO_META_AUTO_REGISTER_GROUP)).
+    type: bool
+    default: true
+  workload_entry:
+    description:
+      - Static mode. Name of the VM's WorkloadEntry, so that its health checks are reported
+        (C(ISTIO_META_WORKLOAD_ENTRY)). Requires O(autoregister=false).
+    type: str
+  capture_dns:
+    description:
+      - Let the sidecar answer the VM's DNS queries for mesh names (C(ISTIO_META_DNS_CAPTURE)).
+    type: bool
+    default: true
+  internal_ip:
+    description:
+      - The VM's IP on the mesh network (C(ISTIO_SVC_IP)); used by auto-registration instead of the
+        address istiod sees. Mutually exclusive with O(external_ip).
+    type: str
+  external_ip:
+    description:
+      - The VM's external IP (C(ISTIO_SVC_IP) and C(REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION)).
+    type: str
+  ingress_ip:
+    description:
+      - IP the VM uses to reach istiod (written to the C(hosts) file).
+    type: str
+  ingress_service:
+    description:
+      - Without O(ingress_ip), the gateway Service in O(istio_namespace) whose load-balancer IP
+        (or hostname, resolved on the controller) or first external IP reaches istiod.
+    type: str
+    default: istio-eastwestgateway
+  token_duration:
+    description:
+      - Lifetime of a new token in seconds.
+    type: int
+    default: 3600
+  token_renew_before:
+    description:
+      - Request a new token when the existing one has less than this many seconds left.
+    type: int
+    default: 1800
+  rotate_token:
+    description:
+      - Always request a new token.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait for istiod to publish C(istio-ca-root-cert) in O(namespace).
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - meshops.istio_vm.auth
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Reads the cluster and compares; requests no token and writes no file.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: partial
+    details: Shows C(cluster.env), C(mesh.yaml), C(hosts) and C(root-cert.pem); the token only as renewed or kept.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+    details: The token is kept while valid for at least O(token_renew_before) seconds.
+seealso:
+  - module: meshops.istio_vm.workload_group
+"""
+
+EXAMPLES = r"""
+- name: Bootstrap bundle of one ratings VM (auto-registration)
+  meshops.istio_vm.vm_bootstrap:
+    workload_group: ratings-vm
+    namespace: ratings
+    ingress_ip: 10.0.0.40
+    internal_ip: "{{ ansible_host }}"
+    dest: "{{ playbook_dir }}/.bootstrap/{{ inventory_hostname }}"
+  delegate_to: localhost
+
+- name: Static WorkloadEntry with health checks
+  meshops.istio_vm.vm_bootstrap:
+    workload_group: details
+    namespace: bookinfo
+    autoregister: false
+    workload_entry: details-legacy
+    dest: /srv/bootstrap/details-legacy
+"""
+
+RETURN = r"""
+files:
+  description: The files written (or that would be), by name, with C(path), C(mode) and C(sha256) (none for the token).
+  returned: always
+  type: dict
+  sample: {"cluster.env": {"path": "/srv/bootstrap/vm1/cluster.env", "mode": "0640", "sha256": "3f5a..."}}
+cluster_env:
+  description: The C(cluster.env) values.
+  returned: always
+  type: dict
+  sample: {"ISTIO_NAMESPACE": "ratings", "SERVICE_ACCOUNT": "ratings-vm"}
+token:
+  description: What happened to the token (never its value) - C(renewed) or C(kept), and its expiry.
+  returned: always
+  type: dict
+  sample: {"action": "kept", "expires": "2026-11-26T10:00:00+00:00"}
+root_cert_sha256:
+  description: SHA-256 of the mesh root certificate written to C(root-cert.pem).
+  returned: always
+  type: str
+"""
+
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
+from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
+from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import (
+    BootstrapInputs,
+    check_inputs,
+    cluster_env_values,
+    cluster_id_from_injector_values,
+    ingress_ip_from_service,
+    missing_ingress_ip_warning,
+    render,
+)
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import claims, reusable
+
+try:
+    import yaml
+except ImportError:
+    yaml = None
+
+AUDIENCE = "istio-ca"
+MODES = {"istio-token": 0o600}
+DEFAULT_MODE = 0o640
+
+
+def _suffix(revision):
+    return "-" + revision if revision and revision != "default" else ""
+
+
+def _read_mesh_config(client, params):
+    name = "istio" + _suffix(params["revision"])
+    data = client.config_map(params["istio_namespace"], name)
+    if data is None:
+        raise MeshError("Istio mesh ConfigMap %s/%s not found: is Istio (revision %r) installed?"
+                        % (params["istio_namespace"], name, params["revision"] or "default"))
+    try:
+        return yaml.safe_load(data.get("mesh") or "") or {}
+    except yaml.YAMLError as exc:
+        raise MeshError("Cannot parse the mesh config in ConfigMap %s/%s: %s" % (params["istio_namespace"], name, exc))
+
+
+def _cluster_id(client, params):
+    if params["cluster_id"]:
+        return params["cluster_id"]
+    name = "istio-sidecar-injector" + _suffix(params["revision"])
+    data = client.config_map(params["istio_namespace"], name) or {}
+    found = cluster_id_from_injector_values(data.get("values") or "")
+    if not found:
+        raise MeshError("No cluster ID: set cluster_id, or values.global.multiCluster.clusterName in "
+                        "ConfigMap %s/%s" % (params["istio_namespace"], name))
+    return found
+
+
+def _ingress_ip(client, params, warnings):
+    if params["ingress_ip"]:
+        return params["ingress_ip"]
+    svc = client.service(params["istio_namespace"], params["ingress_service"])
+    if svc is None:
+        return None
+    svc = client.api.sanitize_for_serialization(svc)
+    ip = ingress_ip_from_service(svc)
+    if ip:
+        return ip
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    hostname = ingress[0].get("hostname") if ingress else None
+    if hostname:   # istioctl leaves the hosts file empty here (istio/istio#31624)
+        try:
+            return socket.getaddrinfo(hostname, 15012, type=socket.SOCK_STREAM)[0][4][0]
+        except OSError as exc:
+            warnings.append("cannot resolve the gateway hostname %s: %s" % (hostname, exc))
+    return None
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _write(path, content, mode):
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except OSError:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _sha(content):
+    return hashlib.sha256(content).hexdigest()
+
+
+def run(module):
+    params, check = module.params, module.check_mode
+    client = _client.MeshClient.from_params(auth_params(params))
+    ns, group_name = params["namespace"], params["workload_group"]
+    group = client.get("WorkloadGroup", ns, group_name)
+    if group is None:
+        raise MeshError("WorkloadGroup %s/%s not found: create it first (meshops.istio_vm.workload_group)"
+                        % (ns, group_name))
+    sa = (group.get("spec", {}).get("template") or {}).get("serviceAccount") or "default"
+    if not client.service_account_exists(ns, sa):
+        raise MeshError("ServiceAccount %s/%s (the WorkloadGroup's template.serviceAccount) not found: create it first"
+                        % (ns, sa))
+    warnings = []
+    inputs = BootstrapInputs(
+        workload_group=group, mesh_config=_read_mesh_config(client, params), cluster_id=_cluster_id(client, params),
+        revision=params["revision"], istio_namespace=params["istio_namespace"],
+        autoregister=params["autoregister"], capture_dns=params["capture_dns"],
+        internal_ip=params["internal_ip"], external_ip=params["external_ip"],
+        ingress_ip=_ingress_ip(client, params, warnings), workload_entry=params["workload_entry"])
+    check_inputs(inputs)
+    warnings += missing_ingress_ip_warning(inputs)
+    root = _client.wait_until("ConfigMap %s/istio-ca-root-cert (istiod publishes it in each namespace)" % ns,
+                              lambda: (client.config_map(ns, "istio-ca-root-cert") or {}).get("root-cert.pem"),
+                              params["wait_timeout"])
+    rendered = {name: text.encode() for name, text in render(inputs).items()}
+    rendered["root-cert.pem"] = root.encode()
+
+    dest = params["dest"]
+    token_path = os.path.join(dest, "istio-token")
+    old_token = _read(token_path)
+    old_claims = claims(old_token.decode(errors="replace")) if old_token else None
+    keep = not params["rotate_token"] and reusable(old_claims, ns, sa, AUDIENCE, time.time(),
+                                                   params["token_renew_before"])
+    before, after, files, changed = {}, {}, {}, False
+    for name, content in sorted(rendered.items()):
+        path = os.path.join(dest, name)
+        old = _read(path)
+        mode = MODES.get(name, DEFAULT_MODE)
+        stale_mode = old is not None and (os.stat(path).st_mode & 0o7777) != mode
+        if old != content or stale_mode:
+            changed = True
+            before[name] = old.decode(errors="replace") if old is not None else ""
+            after[name] = content.decode()
+        files[name] = {"path": path, "mode": "%04o" % mode, "sha256": _sha(content)}
+    if not keep or (old_token is not None and (os.stat(token_path).st_mode & 0o7777) != 0o600):
+        changed = True
+    token_info = {"action": "kept" if keep else "renewed",
+                  "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(old_claims["exp"])) if keep else None}
+    files["istio-token"] = {"path": token_path, "mode": "0600"}
+    if changed and not check:
+        os.makedirs(dest, mode=0o700, exist_ok=True)
+        os.chmod(dest, 0o700)
+        for name, content in rendered.items():
+            _write(os.path.join(dest, name), content, MODES.get(name, DEFAULT_MODE))
+        if keep:
+            os.chmod(token_path, 0o600)
+        else:
+            token = client.create_token(ns, sa, [AUDIENCE], params["token_duration"])
+            _write(token_path, token["token"].encode(), 0o600)
+            token_info["expires"] = token["expiration"]
+            del token
+    if not keep:
+        before["istio-token"], after["istio-token"] = "(token)", "(new token)"
+    for warning in warnings:
+        module.warn(warning)
+    return {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,
+            "root_cert_sha256": _sha(rendered["root-cert.pem"]),
+            "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
+                     "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
+
+
+def main():
+    argument_spec = dict(AUTH_ARG_SPEC)
+    argument_spec.update(
+        workload_group={"type": "str", "required": True},
+        namespace={"type": "str", "default": "default"},
+        dest={"type": "path", "required": True},
+        istio_namespace={"type": "str", "default": "istio-system"},
+        revision={"type": "str", "default": ""},
+        cluster_id={"type": "str"},
+        autoregister={"type": "bool", "default": True},
+        workload_entry={"type": "str"},
+        capture_dns={"type": "bool", "default": True},
+        internal_ip={"type": "str"},
+        external_ip={"type": "str"},
+        ingress_ip={"type": "str"},
+        ingress_service={"type": "str", "default": "istio-eastwestgateway"},
+        token_duration={"type": "int", "default": 3600},
+        token_renew_before={"type": "int", "default": 1800},
+        rotate_token={"type": "bool", "default": False},
+        wait_timeout={"type": "int", "default": 60},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("internal_ip", "external_ip")])
+    if not _client.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(_client.KUBERNETES_IMPORT_ERROR))
+    if yaml is None:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    try:
+        module.exit_json(**run(module))
+    except MeshError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
+    except OSError as exc:
+        module.fail_json(msg="Cannot write the bootstrap files to %s: %s" % (module.params["dest"], exc))
+
+
+if __name__ == "__main__":
+    main()

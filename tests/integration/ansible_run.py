@@ -1,0 +1,63 @@
+"""Run this collection's modules through real Ansible (ad-hoc, json callback) for the tests."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+COLLECTIONS = REPO / "tests" / "output" / "collections"
+ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+
+
+def collections_path() -> Path:
+    """tests/output/collections/ansible_collections/meshops/istio_vm -> the checkout."""
+    link = COLLECTIONS / "ansible_collections" / "meshops" / "istio_vm"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(REPO, target_is_directory=True)
+    return COLLECTIONS
+
+
+def ansible_env(kubeconfig: Path) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
+        "K8S_AUTH_KUBECONFIG": str(kubeconfig),
+        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        "ANSIBLE_PYTHON_INTERPRETER": str(REPO / ".venv" / "bin" / "python"),
+    })
+    return env
+
+
+def run_module(kubeconfig: Path, module: str, args: dict, check: bool = False, diff: bool = True,
+               verbosity: int = 0) -> dict:
+    """One task of meshops.istio_vm.<module> on localhost through ansible-playbook; returns the
+    registered result (with 'diff'), plus '_stdout' (everything Ansible printed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "module under test", f"meshops.istio_vm.{module}": args, "register": "r",
+             "ignore_errors": True},
+            {"name": "save result", "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": str(out)},
+             "check_mode": False, "diff": False, "no_log": True},
+        ]}]
+        playbook = Path(tmp) / "play.yml"
+        playbook.write_text(json.dumps(play))
+        argv = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook)]
+        if check:
+            argv.append("--check")
+        if diff:
+            argv.append("--diff")
+        if verbosity:
+            argv.append("-" + "v" * verbosity)
+        res = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(kubeconfig), timeout=300)
+        if not out.exists():
+            raise AssertionError(f"ansible-playbook failed (rc {res.returncode}):\n{res.stdout}\n{res.stderr}")
+        result = json.loads(out.read_text())
+    result.setdefault("failed", False)
+    result["_stdout"] = res.stdout + res.stderr
+    return result

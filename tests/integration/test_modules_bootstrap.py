@@ -1,0 +1,102 @@
+"""vm_bootstrap and mesh_info against the lab's istiod and API server."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from kubernetes import client
+
+from ansible_run import run_module
+
+
+@pytest.fixture
+def group(lab, api_client, namespace):
+    client.CoreV1Api(api_client).create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="vm-sa")))
+    r = run_module(lab.kubeconfig, "workload_group", {
+        "name": "app", "namespace": namespace, "labels": {"app": "app", "version": "v1"},
+        "template": {"service_account": "vm-sa", "network": "meshlab-net", "ports": {"http": 8080}},
+        "probe": {"http_get": {"port": 8080, "path": "/ready"}}})
+    assert r["changed"], r.get("msg")
+    return namespace
+
+
+def _args(namespace, dest, **extra):
+    return dict({"workload_group": "app", "namespace": namespace, "ingress_ip": "10.213.0.1",
+                 "internal_ip": "10.213.0.11", "dest": str(dest)}, **extra)
+
+
+def test_bundle_matches_cluster_and_istiod(lab, api_client, group, tmp_path):
+    dest = tmp_path / "bundle"
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), check=True)
+    assert r["changed"] and not dest.exists(), "check mode wrote files"
+
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), verbosity=3)
+    assert r["changed"] and r["token"]["action"] == "renewed", r.get("msg")
+    token = (dest / "istio-token").read_text()
+    assert token not in r["_stdout"], "the token was printed at -vvv"
+    assert token not in str({k: v for k, v in r.items() if k != "_stdout"})
+
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in dest.iterdir()}
+    assert modes == {"istio-token": 0o600, "cluster.env": 0o640, "mesh.yaml": 0o640,
+                     "root-cert.pem": 0o640, "hosts": 0o640}
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o700
+
+    core = client.CoreV1Api(api_client)
+    root = core.read_namespaced_config_map("istio-ca-root-cert", group).data["root-cert.pem"]
+    assert (dest / "root-cert.pem").read_text() == root
+    assert root == core.read_namespaced_config_map("istio-ca-root-cert", "istio-system").data["root-cert.pem"]
+
+    review = client.AuthenticationV1Api(api_client).create_token_review(client.V1TokenReview(
+        spec=client.V1TokenReviewSpec(token=token, audiences=["istio-ca"])))
+    assert review.status.authenticated and review.status.user.username == f"system:serviceaccount:{group}:vm-sa"
+
+    env = dict(line.split("=", 1) for line in (dest / "cluster.env").read_text().splitlines())
+    assert env["ISTIO_META_AUTO_REGISTER_GROUP"] == "'app'" and env["SERVICE_ACCOUNT"] == "'vm-sa'"
+    assert env["ISTIO_META_CLUSTER_ID"] == "'meshlab'" and env["ISTIO_META_NETWORK"] == "'meshlab-net'"
+    assert env["ISTIO_SVC_IP"] == "'10.213.0.11'" and env["POD_NAMESPACE"] == f"'{group}'"
+    assert (dest / "hosts").read_text() == "10.213.0.1 istiod.istio-system.svc\n"
+
+    again = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest))
+    assert not again["changed"] and again["token"]["action"] == "kept"
+    assert (dest / "istio-token").read_text() == token
+    assert not run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), check=True)["changed"]
+
+    rotated = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest, rotate_token=True))
+    assert rotated["changed"] and (dest / "istio-token").read_text() != token
+
+
+def test_static_mode_sets_workload_entry(lab, group, tmp_path):
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, tmp_path / "b", autoregister=False,
+                                                         workload_entry="app-vm1"))
+    assert r["cluster_env"]["ISTIO_META_WORKLOAD_ENTRY"] == "app-vm1"
+    assert "ISTIO_META_AUTO_REGISTER_GROUP" not in r["cluster_env"]
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"workload_group": "nope"}, "WorkloadGroup {ns}/nope not found"),
+    ({"revision": "canary"}, "Istio mesh ConfigMap istio-system/istio-canary not found"),
+    ({"workload_entry": "x"}, "autoregister and workload_entry are mutually exclusive"),
+])
+def test_bootstrap_errors(lab, group, tmp_path, change, message):
+    r = run_module(lab.kubeconfig, "vm_bootstrap", dict(_args(group, tmp_path / "b"), **change))
+    assert r["failed"] and message.format(ns=group) in r["msg"]
+    assert not (tmp_path / "b").exists()
+
+
+def test_bootstrap_missing_service_account(lab, api_client, namespace, tmp_path):
+    assert run_module(lab.kubeconfig, "workload_group", {
+        "name": "app", "namespace": namespace, "template": {"service_account": "ghost"}})["changed"]
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(namespace, tmp_path / "b"))
+    assert r["failed"] and f"ServiceAccount {namespace}/ghost" in r["msg"]
+
+
+def test_mesh_info(lab):
+    r = run_module(lab.kubeconfig, "mesh_info", {})
+    assert not r["changed"]
+    (rev,) = r["revisions"]
+    assert rev == {"revision": "default", "trust_domain": "cluster.local", "mesh_id": "meshlab",
+                   "cluster_id": "meshlab", "network": "meshlab-net",
+                   "istiod_address": "istiod.istio-system.svc:15012", "versions": [],
+                   "autoregistration": True, "health_checks": True}

@@ -1,0 +1,297 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The bootstrap renderer against istioctl's own golden files, then behaviour tables.
+
+The oracle is ``istioctl/pkg/workload/testdata`` of the pinned Istio module (tests/lab/versions.env,
+ISTIO_MODULE_VERSION) in the Go module cache. The flags per case are those
+``istioctl/pkg/workload/workload_test.go`` passes on its successful run (the second run, without
+``--clusterID``, fails before writing). Without the module cache the golden tests FAIL; set
+MESHOPS_ALLOW_NO_GOLDEN=1 to skip them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _bootstrap
+from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import BootstrapInputs
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+VERSIONS_ENV = REPO_ROOT / "tests" / "lab" / "versions.env"
+
+# testdata dir -> (mesh ConfigMap "mesh" text or None to read meshconfig.yaml, flags of the run that wrote the goldens)
+GOLDEN_CASES = {
+    "vmconfig/ipv4": (None, {"internal_ip": "10.10.10.10", "ingress_ip": "10.10.10.11", "cluster_id": "Kubernetes",
+                             "revision": "rev-1", "istio_namespace": "istio-system"}),
+    "vmconfig/ipv6": (None, {"internal_ip": "fd00:10:96::1", "ingress_ip": "fd00:10:96::2", "cluster_id": "Kubernetes",
+                             "revision": "rev-1", "istio_namespace": "istio-system"}),
+    # TestWorkloadEntryConfigureNilProxyMetadata: ConfigMap "istio" holds "defaultConfig: {}", no revision, no ingress IP.
+    "vmconfig-nil-proxy-metadata": ("defaultConfig: {}", {"internal_ip": "10.10.10.10", "cluster_id": "Kubernetes",
+                                                          "istio_namespace": "istio-system"}),
+}
+RENDERED = ("cluster.env", "mesh.yaml", "hosts")
+
+
+def _versions() -> dict:
+    values = {}
+    for line in VERSIONS_ENV.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key.strip()] = " ".join(shlex.split(value))
+    return values
+
+
+def _gomodcache() -> str:
+    if os.environ.get("GOMODCACHE"):
+        return os.environ["GOMODCACHE"]
+    try:
+        return subprocess.run(["go", "env", "GOMODCACHE"], check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+@pytest.fixture(scope="module")
+def testdata() -> Path:
+    version = _versions().get("ISTIO_MODULE_VERSION", "")
+    cache = _gomodcache()
+    path = Path(cache, "istio.io", "istio@" + version, "istioctl", "pkg", "workload", "testdata")
+    if version and cache and path.is_dir():
+        return path
+    message = ("istioctl golden files not found at %s (ISTIO_MODULE_VERSION=%r from %s, GOMODCACHE=%r): "
+               "run the lab build first so the pinned istio.io/istio module is in the Go module cache"
+               % (path, version, VERSIONS_ENV, cache))
+    if os.environ.get("MESHOPS_ALLOW_NO_GOLDEN") == "1":
+        pytest.skip(message)
+    pytest.fail(message)
+
+
+def _inputs(testdata: Path, case: str) -> BootstrapInputs:
+    mesh_text, flags = GOLDEN_CASES[case]
+    directory = testdata / case
+    if mesh_text is None:
+        mesh_text = (directory / "meshconfig.yaml").read_text()
+    workload_group = yaml.safe_load((directory / "workloadgroup.yaml").read_text())
+    return BootstrapInputs(workload_group=workload_group, mesh_config=yaml.safe_load(mesh_text), **flags)
+
+
+def _env(text: str) -> dict:
+    return dict(line.split("=", 1) for line in text.splitlines())
+
+
+def test_every_golden_case_has_flags(testdata):
+    on_disk = {str(p.parent.relative_to(testdata)) for p in testdata.glob("**/workloadgroup.yaml")}
+    assert on_disk == set(GOLDEN_CASES), "update GOLDEN_CASES from istioctl/pkg/workload/workload_test.go"
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_cluster_env_matches_golden(testdata, case):
+    golden = (testdata / case / "cluster.env.golden").read_text()
+    rendered = _bootstrap.cluster_env(_inputs(testdata, case))
+    assert _env(rendered) == _env(golden)  # key by key first, for a readable failure
+    assert rendered == golden
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_mesh_yaml_matches_golden(testdata, case):
+    golden = (testdata / case / "mesh.yaml.golden").read_text()
+    rendered = _bootstrap.mesh_yaml(_inputs(testdata, case))
+    assert yaml.safe_load(rendered) == yaml.safe_load(golden)
+    assert rendered == golden
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_hosts_matches_golden(testdata, case):
+    golden = (testdata / case / "hosts.golden").read_text()
+    assert _bootstrap.hosts(_inputs(testdata, case)) == golden
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_render_returns_all_files(testdata, case):
+    files = _bootstrap.render(_inputs(testdata, case))
+    assert sorted(files) == sorted(RENDERED)
+    for name in RENDERED:
+        assert files[name] == (testdata / case / (name + ".golden")).read_text()
+
+
+# --- behaviour tables (no golden files needed) -----------------------------------------------------
+
+def _group(template=None, spec_metadata=None, annotations=None, probe=None, name="vm-app", namespace="vms"):
+    metadata = {"name": name, "namespace": namespace}
+    if annotations is not None:
+        metadata["annotations"] = annotations
+    spec = {"template": template if template is not None else {"serviceAccount": "vm-sa"}}
+    if spec_metadata is not None:
+        spec["metadata"] = spec_metadata
+    if probe is not None:
+        spec["probe"] = probe
+    return {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadGroup", "metadata": metadata, "spec": spec}
+
+
+def _run(**overrides):
+    fields = {"workload_group": _group(), "mesh_config": {}, "cluster_id": "c1"}
+    fields.update(overrides)
+    inputs = BootstrapInputs(**fields)
+    return _env(_bootstrap.cluster_env(inputs)), _bootstrap.proxy_config(inputs)
+
+
+ENV_CASES = [
+    ("defaults", {}, {
+        "CANONICAL_SERVICE": "'vm-app'", "CANONICAL_REVISION": "'latest'", "ISTIO_INBOUND_PORTS": "'*'",
+        "ISTIO_LOCAL_EXCLUDE_PORTS": "'22,15090,15021,15020'", "ISTIO_META_DNS_CAPTURE": "'true'",
+        "ISTIO_META_CLUSTER_ID": "'c1'", "SERVICE_ACCOUNT": "'vm-sa'", "ISTIO_SERVICE": "'vm-app.vms'"}),
+    ("external ip", {"external_ip": "203.0.113.7"},
+     {"ISTIO_SVC_IP": "'203.0.113.7'", "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION": "'true'"}),
+    ("autoregister", {"autoregister": True}, {"ISTIO_META_AUTO_REGISTER_GROUP": "'vm-app'"}),
+    ("static entry", {"workload_entry": "vm-app-1"}, {"ISTIO_META_WORKLOAD_ENTRY": "'vm-app-1'"}),
+    ("revision", {"revision": "canary", "istio_namespace": "istio-system"},
+     {"CA_ADDR": "'istiod-canary.istio-system.svc:15012'"}),
+    ("default revision is not a revision", {"revision": "default"}, {"ISTIO_INBOUND_PORTS": "'*'"}),
+    ("capture dns off keeps the mesh value", {"capture_dns": False,
+                                             "mesh_config": {"defaultConfig": {"proxyMetadata": {"ISTIO_META_DNS_CAPTURE": "false"}}}},
+     {"ISTIO_META_DNS_CAPTURE": "'false'"}),
+    ("status port", {"mesh_config": {"defaultConfig": {"statusPort": 15099}}}, {"ISTIO_LOCAL_EXCLUDE_PORTS": "'22,15090,15021,15099'"}),
+    ("status port 15021", {"mesh_config": {"defaultConfig": {"status_port": 15021}}}, {"ISTIO_LOCAL_EXCLUDE_PORTS": "'22,15090,15021'"}),
+    ("trust domain and mesh id", {"mesh_config": {"trustDomain": "corp.example", "defaultConfig": {"meshId": "m1"}}},
+     {"TRUST_DOMAIN": "'corp.example'", "ISTIO_META_MESH_ID": "'m1'"}),
+    ("ports", {"workload_group": _group(template={"ports": {"https": 8443, "http": 8080, "alt": 8080}})},
+     {"ISTIO_INBOUND_PORTS": "'8080,8443'", "SERVICE_ACCOUNT": "'default'",
+      "ISTIO_META_POD_PORTS": '\'[{"name":"alt","containerPort":8080,"protocol":""},'
+                              '{"name":"http","containerPort":8080,"protocol":""},'
+                              '{"name":"https","containerPort":8443,"protocol":""}]\''}),
+    ("labels: template wins, canonical from app/version",
+     {"workload_group": _group(template={"labels": {"version": "v2"}, "network": "net-1"},
+                               spec_metadata={"labels": {"app": "shop", "version": "v1"}})},
+     {"CANONICAL_SERVICE": "'shop'", "CANONICAL_REVISION": "'v2'", "ISTIO_META_NETWORK": "'net-1'",
+      "ISTIO_METAJSON_LABELS": '\'{"app":"shop","service.istio.io/canonical-name":"shop",'
+                               '"service.istio.io/canonical-revision":"v2","version":"v2"}\''}),
+    ("annotation on object and spec, spec last",
+     {"workload_group": _group(annotations={"proxy.istio.io/config": "proxyMetadata: {A: one, B: one}"},
+                               spec_metadata={"annotations": {"proxy.istio.io/config": "proxyMetadata: {B: two}"}}),
+      "mesh_config": {"defaultConfig": {"proxyMetadata": {"A": "mesh", "C": "mesh"}}}},
+     {"A": "'one'", "B": "'two'", "C": "'mesh'"}),
+    ("quoting", {"mesh_config": {"defaultConfig": {"proxyMetadata": {"Q": "it's", "W": "w@w", "E": ""}}}},
+     {"Q": "'it'\"'\"'s'", "W": "w@w", "E": "''"}),
+]
+
+
+@pytest.mark.parametrize("description, overrides, expected", ENV_CASES, ids=[c[0] for c in ENV_CASES])
+def test_cluster_env_values(description, overrides, expected):
+    env, _config = _run(**overrides)
+    assert {key: env.get(key) for key in expected} == expected
+
+
+def test_cluster_env_lines_are_sorted_as_whole_lines():
+    text = _bootstrap.env_file({"X1": "a", "X": "b", "A_B": "c", "AB": "d"})
+    assert text == "AB='d'\nA_B='c'\nX1='a'\nX='b'\n"
+
+
+CONFIG_CASES = [
+    ("revision sets discoveryAddress", {"revision": "rev-1"}, "discoveryAddress", "istiod-rev-1.istio-system.svc:15012"),
+    ("explicit discoveryAddress kept", {"revision": "rev-1", "mesh_config": {"defaultConfig": {"discoveryAddress": "x:1"}}},
+     "discoveryAddress", "x:1"),
+    ("annotation overrides a field", {"workload_group": _group(annotations={"proxy.istio.io/config": "concurrency: 2"}),
+                                      "mesh_config": {"defaultConfig": {"concurrency": 0}}}, "concurrency", 2),
+    ("snake_case normalized", {"mesh_config": {"defaultConfig": {"drain_duration": "5s"}}}, "drainDuration", "5s"),
+    ("probe replaces the mesh readinessProbe",
+     {"workload_group": _group(probe={"tcpSocket": {"port": 22, "host": ""}, "periodSeconds": 0}),
+      "mesh_config": {"defaultConfig": {"readinessProbe": {"exec": {"command": ["x"]}}}}},
+     "readinessProbe", {"tcpSocket": {"port": 22}}),
+    ("no probe drops the mesh readinessProbe",
+     {"mesh_config": {"defaultConfig": {"readinessProbe": {"exec": {"command": ["x"]}}}}}, "readinessProbe", None),
+]
+
+
+@pytest.mark.parametrize("description, overrides, key, expected", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_proxy_config(description, overrides, key, expected):
+    _env_values, config = _run(**overrides)
+    assert config.get(key) == expected
+
+
+ERROR_CASES = [
+    ({"internal_ip": "10.0.0.1", "external_ip": "203.0.113.1"}, "internal_ip and external_ip are mutually exclusive"),
+    ({"internal_ip": "vm.local"}, "internal_ip: 'vm.local' is not a valid IP address"),
+    ({"autoregister": True, "workload_entry": "x"}, "autoregister and workload_entry are mutually exclusive"),
+    ({"workload_group": {"metadata": {"name": "x"}}}, "needs metadata.name and metadata.namespace"),
+    ({"mesh_config": {"defaultConfig": {"proxyMetadata": {"FLAG": True}}}},
+     "mesh config defaultConfig.proxyMetadata.FLAG must be a string, got True"),
+    ({"mesh_config": {"defaultConfig": "nope"}}, "defaultConfig must be a mapping"),
+    ({"workload_group": _group(annotations={"proxy.istio.io/config": "a: [b"})}, "is not valid YAML"),
+    ({"workload_group": _group(annotations={"proxy.istio.io/config": "- a"})}, "must be a YAML mapping"),
+    ({"workload_group": _group(annotations={"proxy.istio.io/config": "proxyMetadata: {N: 1}"})},
+     "proxyMetadata.N must be a string, got 1"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", ERROR_CASES)
+def test_bad_inputs_raise_mesh_error(overrides, message):
+    with pytest.raises(MeshError) as info:
+        _run(**overrides)
+    assert message in str(info.value)
+
+
+HOSTS_CASES = [
+    ({"ingress_ip": "192.0.2.10"}, "192.0.2.10 istiod.istio-system.svc\n"),
+    ({"ingress_ip": "192.0.2.10", "revision": "canary", "istio_namespace": "mesh"}, "192.0.2.10 istiod-canary.mesh.svc\n"),
+    ({"ingress_ip": "gw.example.com"}, ""),
+    ({"ingress_ip": None}, ""),
+]
+
+
+@pytest.mark.parametrize("overrides, expected", HOSTS_CASES)
+def test_hosts(overrides, expected):
+    inputs = BootstrapInputs(workload_group=_group(), mesh_config={}, cluster_id="c1", **overrides)
+    assert _bootstrap.hosts(inputs) == expected
+    assert bool(_bootstrap.missing_ingress_ip_warning(inputs)) == (expected == "")
+
+
+SERVICE_CASES = [
+    ({"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}, "spec": {"externalIPs": ["192.0.2.2"]}}, "192.0.2.1"),
+    ({"status": {"loadBalancer": {}}, "spec": {"externalIPs": ["192.0.2.2"]}}, "192.0.2.2"),
+    ({"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}}}, None),
+    ({}, None),
+    (None, None),
+]
+
+
+@pytest.mark.parametrize("service, expected", SERVICE_CASES)
+def test_ingress_ip_from_service(service, expected):
+    assert _bootstrap.ingress_ip_from_service(service) == expected
+
+
+INJECTOR_CASES = [
+    ('{"global": {"multiCluster": {"clusterName": "east"}}}', "east"),
+    ({"global": {"multiCluster": {"clusterName": "west"}}}, "west"),
+    ('{"global": {}}', ""),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize("values, expected", INJECTOR_CASES)
+def test_cluster_id_from_injector_values(values, expected):
+    assert _bootstrap.cluster_id_from_injector_values(values) == expected
+
+
+def test_cluster_id_from_bad_injector_values():
+    with pytest.raises(MeshError, match="cannot parse"):
+        _bootstrap.cluster_id_from_injector_values('{"global": [')
+
+
+@pytest.mark.parametrize("labels, expected", [
+    ({}, ("wg", "latest")),
+    ({"app": "a", "app.kubernetes.io/name": "b"}, ("b", "latest")),
+    ({"service.istio.io/canonical-name": "c", "app": "a", "version": "v1"}, ("c", "v1")),
+    ({"app.kubernetes.io/version": "2", "version": "1", "service.istio.io/canonical-revision": "3"}, ("wg", "3")),
+])
+def test_canonical_service(labels, expected):
+    assert _bootstrap.canonical_service(labels, "wg") == expected
