@@ -1,6 +1,7 @@
 """The lab's istiod: CA root published per namespace, XDS+CA on 15012 with a verifiable chain."""
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import time
@@ -48,4 +49,6 @@ def test_istiod_validation_webhook_is_live(api_client, namespace):
           "spec": {"template": {}, "probe": {"grpc": {"port": 8080}}}}
     with pytest.raises(ApiException) as exc:
         api.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", wg)
-    assert 'admission webhook "rev.validation.istio.io" denied the request' in exc.value.body
+    message = json.loads(exc.value.body)["message"]
+    assert 'admission webhook "rev.validation.istio.io" denied the request' in message
+    assert "unknown health check method" in message

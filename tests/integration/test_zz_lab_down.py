@@ -1,4 +1,4 @@
-"""Runs last: `lab down` leaves no lab process and no lab link behind."""
+"""Runs last (pytest orders files by name): `lab down` leaves no lab process and no lab link behind."""
 from __future__ import annotations
 
 import os
