@@ -6,7 +6,7 @@ LAB := tests/lab/lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl
 OUT := tests/output
 
-.PHONY: help deps venv lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
+.PHONY: help deps venv venv-sanity sanity lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
 
 help:
 	@echo "make demo   - start the lab (kube-apiserver, istiod, 2 VMs) and onboard the VMs"
@@ -27,6 +27,18 @@ $(VENV)/.stamp: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.stamp
 
+# ansible-test sanity runs from its own venv (pins of ansible-test's sanity requirements).
+.venv-sanity/.stamp: tests/sanity/requirements.txt
+	python3 -m venv .venv-sanity
+	.venv-sanity/bin/pip install -q --upgrade pip
+	.venv-sanity/bin/pip install -q -r tests/sanity/requirements.txt
+	touch $@
+
+venv-sanity: .venv-sanity/.stamp
+
+sanity: venv venv-sanity
+	$(PY) -m pytest tests/static -q
+
 lab-up: deps venv
 	$(LAB) up
 
@@ -45,9 +57,9 @@ test-integration: deps venv
 	@mkdir -p $(OUT)
 	$(PY) -m pytest tests/integration -q -x
 
-test: deps venv
+test: deps venv venv-sanity
 	@mkdir -p $(OUT)
-	@set +e; $(PY) -m pytest tests/unit tests/integration -q -rs --durations=15; rc=$$?; \
+	@set +e; $(PY) -m pytest tests/unit tests/static tests/integration -q -rs --durations=15; rc=$$?; \
 	echo $$rc > $(OUT)/pytest.rc; $(LAB) down >/dev/null 2>&1; exit $$rc
 
 demo: lab-up

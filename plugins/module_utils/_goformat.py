@@ -20,6 +20,8 @@
 
 from __future__ import annotations
 
+import math
+
 import functools
 import json
 import re
@@ -143,7 +145,7 @@ def go_key_compare(a: str, b: str) -> int:
 
 def go_float_text(value: float) -> str:
     """A float as sigs.k8s.io/yaml writes it: integral values as ints (the JSON step), else %g-shortest."""
-    if value != value or value in (float("inf"), float("-inf")):
+    if math.isnan(value) or value in (float("inf"), float("-inf")):
         raise MeshError("mesh.yaml cannot hold %r (not representable in JSON)" % (value,))
     if value == int(value) and abs(value) < 1e21:
         return str(int(value))

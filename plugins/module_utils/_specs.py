@@ -408,7 +408,7 @@ def _check_template(template: Any) -> Errors:
     errors = []
     if _is_set(template.get("address")):
         errors.append("template.address: must not be set; istiod gives each registered VM its own address")
-    allowed = [key for key in _TEMPLATE_OPTIONS] + ["address"]
+    allowed = list(_TEMPLATE_OPTIONS) + ["address"]
     errors += _unknown("template", template, allowed)
     return errors + _check_workload_fields("template", template)
 

@@ -16,7 +16,7 @@ description:
     cluster ID, network, istiod address, version, and whether WorkloadEntry auto-registration
     and health checks are on.
 author:
-  - meshops.istio_vm maintainers
+  - meshops.istio_vm maintainers (@meshops)
 options:
   istio_namespace:
     description:

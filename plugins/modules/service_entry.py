@@ -14,7 +14,7 @@ description:
   - Makes a C(networking.istio.io/v1) ServiceEntry present or absent with server-side apply.
   - Options are validated with the rules of the Istio CRD schema and istiod's validation before any API call.
 author:
-  - meshops.istio_vm maintainers
+  - meshops.istio_vm maintainers (@meshops)
 options:
   hosts:
     description:

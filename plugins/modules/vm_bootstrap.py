@@ -23,7 +23,7 @@ description:
   - An existing token is kept while it is for the same service account and audience and stays
     valid for at least O(token_renew_before) seconds, so a second run changes nothing.
 author:
-  - meshops.istio_vm maintainers
+  - meshops.istio_vm maintainers (@meshops)
 options:
   workload_group:
     description:
@@ -362,8 +362,8 @@ def main():
         external_ip={"type": "str"},
         ingress_ip={"type": "str"},
         ingress_service={"type": "str", "default": "istio-eastwestgateway"},
-        token_duration={"type": "int", "default": 3600},
-        token_renew_before={"type": "int", "default": 1800},
+        token_duration={"type": "int", "default": 3600, "no_log": False},
+        token_renew_before={"type": "int", "default": 1800, "no_log": False},
         rotate_token={"type": "bool", "default": False},
         wait_timeout={"type": "int", "default": 60},
     )

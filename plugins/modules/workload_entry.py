@@ -16,7 +16,7 @@ description:
     any API call; a bad value fails naming the option and the rule.
   - One object per task, or many in one task with O(objects).
 author:
-  - meshops.istio_vm maintainers
+  - meshops.istio_vm maintainers (@meshops)
 options:
   address:
     description:
@@ -174,9 +174,12 @@ def wait_healthy(client, params, result, check_mode):
     if params["wait"] != "healthy" or check_mode or params["state"] != "present":
         return result
     ns, name = params["namespace"], params["name"]
-    live = wait_until("WorkloadEntry %s/%s to be Healthy" % (ns, name),
-                      lambda: (lambda o: o if _healthy(o) else None)(client.get("WorkloadEntry", ns, name)),
-                      params["wait_timeout"])
+
+    def healthy_entry():
+        entry = client.get("WorkloadEntry", ns, name)
+        return entry if _healthy(entry) else None
+
+    live = wait_until("WorkloadEntry %s/%s to be Healthy" % (ns, name), healthy_entry, params["wait_timeout"])
     result["result"]["status"] = live.get("status", {})
     return result
 

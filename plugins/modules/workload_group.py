@@ -16,7 +16,7 @@ description:
     M(meshops.istio_vm.vm_bootstrap).
   - Options are validated with the rules of the Istio CRD schema and istiod's validation before any API call.
 author:
-  - meshops.istio_vm maintainers
+  - meshops.istio_vm maintainers (@meshops)
 options:
   labels:
     description:

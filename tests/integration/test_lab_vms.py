@@ -37,3 +37,14 @@ def test_vm_fetches_sidecar_package(lab, vm):
     assert out == hosts.package_sha256(lab.cfg)
     local = (lab.cfg.state / "www" / "istio-sidecar.deb").read_bytes()
     assert out == hashlib.sha256(local).hexdigest()
+
+
+def test_lab_inventory_reaches_every_vm(lab):
+    """inventories/lab (committed) + .lab state: Ansible reaches the VMs with the lab key."""
+    import subprocess
+    from conftest import REPO
+    res = subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "-i", str(lab.inventory), "mesh_vms",
+                          "-m", "ansible.builtin.setup", "-a", "filter=ansible_service_mgr"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count('"ansible_service_mgr": "systemd"') == len(lab.vms)

@@ -1,7 +1,6 @@
 """vm_bootstrap and mesh_info against the lab's istiod and API server."""
 from __future__ import annotations
 
-import os
 import stat
 
 import pytest

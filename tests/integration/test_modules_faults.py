@@ -65,7 +65,7 @@ def test_valid_twins_accepted_by_real_validation(lab, cases_namespace):
     mesh = MeshClient.from_params({"kubeconfig": str(lab.kubeconfig)})
     rejected = []
     for case in INVALID_CASES:
-        obj, _ = build(case.kind, case.twin)
+        obj = build(case.kind, case.twin)[0]
         try:
             mesh.apply(obj, dry_run=True)
         except Exception as exc:  # noqa: BLE001 - collect them all

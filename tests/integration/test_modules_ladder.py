@@ -75,7 +75,9 @@ def _read(api_client, module, namespace, name):
 def test_ladder(module, lab, api_client, namespace):
     v1, v2, expected_v2 = CASES[module]
     ident = {"name": "ladder", "namespace": namespace}
-    run = lambda args, check=False: run_module(lab.kubeconfig, module, dict(ident, **args), check=check)  # noqa: E731
+
+    def run(args, check=False):
+        return run_module(lab.kubeconfig, module, dict(ident, **args), check=check)
 
     r = run(v1, check=True)
     assert not r.get("failed"), r.get("msg")

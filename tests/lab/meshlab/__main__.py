@@ -7,7 +7,7 @@ import sys
 import time
 
 from . import control, hosts
-from .core import Config, LabError, Proc, say, tcp_open
+from .core import Config, LabError, Proc, say
 
 COMPONENTS = ("apiserver", "crds", "istiod", "vms")
 

@@ -407,5 +407,5 @@ def have_binaries(cfg: Config) -> bool:
 
 
 def go_version_ok() -> bool:
-    out = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=False).stdout.strip()
     return out >= "go1.26"

@@ -135,7 +135,7 @@ def run(step: str, argv: list[str], *, log: Path | None = None, env: dict | None
     """Run a command to completion; on failure raise LabError with the log's tail."""
     started = time.monotonic()
     if log is None:
-        res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd)
+        res = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, check=False)
         if res.returncode != 0:
             raise LabError(step, f"{' '.join(argv[:3])} … exited {res.returncode}: "
                                  f"{(res.stderr or res.stdout).strip()[-2000:]}", hint)

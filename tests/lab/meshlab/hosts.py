@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ ROOTFS_PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3
 # -- network ----------------------------------------------------------------------
 
 def _link_exists(name: str) -> bool:
-    return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True).returncode == 0
+    return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True, check=False).returncode == 0
 
 
 def bridge(cfg: Config) -> None:
@@ -39,7 +38,7 @@ def bridge(cfg: Config) -> None:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps({"bridge": cfg.bridge}))
     addrs = subprocess.run(["ip", "-o", "addr", "show", "dev", cfg.bridge],
-                           capture_output=True, text=True).stdout
+                           capture_output=True, text=True, check=False).stdout
     if f" {cfg.host_ip}/" not in addrs:
         run(step, ["ip", "addr", "add", f"{cfg.host_ip}/{cfg.prefix}", "dev", cfg.bridge])
     run(step, ["ip", "link", "set", cfg.bridge, "up"])
@@ -56,7 +55,7 @@ def remove_bridge(cfg: Config) -> bool:
 
 
 def lab_links(cfg: Config) -> list[str]:
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
     return [n for n in names if n == cfg.bridge or n.startswith("vb-mlab-")]
 
@@ -263,7 +262,7 @@ def wait_vm(cfg: Config, n: int) -> None:
         if not tcp_open(cfg.vm_ip(n), 22):
             return False
         res = subprocess.run(ssh_argv(cfg, n) + ["systemctl", "is-system-running", "--wait"],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120, check=False)
         return res.stdout.strip() in ("running", "degraded")
 
     try:

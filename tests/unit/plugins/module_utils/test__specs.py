@@ -137,8 +137,8 @@ MORE_INVALID = [
     ("Sidecar", {"name": "sc", "egress": [{"port": {"number": 80}, "bind": "eth0", "hosts": ["./*"]}]},
      "egress[0].bind: 'eth0' is not a valid IP address"),
     ("Sidecar", {"name": "sc", "egress": [{"port": {"number": 80}}]}, "egress[0].hosts: is required"),
-    ("Sidecar", {"name": "sc", "outbound_traffic_policy": {"mode": "ALLOW_ANY", "egress_proxy": {"host": "p.example.com",
-                                                                                                  "port": 3128, "subset": "v_1"}}},
+    ("Sidecar", {"name": "sc", "outbound_traffic_policy": {
+        "mode": "ALLOW_ANY", "egress_proxy": {"host": "p.example.com", "port": 3128, "subset": "v_1"}}},
      "egress_proxy.subset: 'v_1' is not a valid subset name"),
 ]
 
