@@ -51,6 +51,14 @@ ISTIO_KINDS = {
 }
 
 
+# core kinds the cluster side needs: kind -> (read, patch, delete) methods of CoreV1Api, namespaced
+CORE_KINDS = {
+    "Namespace": ("read_namespace", "patch_namespace", "delete_namespace", False),
+    "ServiceAccount": ("read_namespaced_service_account", "patch_namespaced_service_account",
+                       "delete_namespaced_service_account", True),
+}
+
+
 def _api_message(exc: ApiException) -> str:
     try:
         body = json.loads(exc.body)
@@ -65,8 +73,22 @@ class MeshClient:
     def __init__(self, api_client: Any, host: str = "") -> None:
         self.api = api_client
         self.host = host or getattr(api_client.configuration, "host", "")
-        self.custom = k8s_client.CustomObjectsApi(api_client)
-        self.core = k8s_client.CoreV1Api(api_client)
+        self._custom = None
+        self._core = None
+
+    # The typed API classes are imported lazily by the client package, and CoreV1Api alone
+    # costs most of a second to import: build each only when a task needs it.
+    @property
+    def custom(self) -> Any:
+        if self._custom is None:
+            self._custom = k8s_client.CustomObjectsApi(self.api)
+        return self._custom
+
+    @property
+    def core(self) -> Any:
+        if self._core is None:
+            self._core = k8s_client.CoreV1Api(self.api)
+        return self._core
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -139,9 +161,17 @@ class MeshClient:
     def describe(kind: str, namespace: str, name: str) -> str:
         return "%s %s/%s" % (kind, namespace, name)
 
+    def _core_call(self, kind: str, index: int, namespace: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(self.core, CORE_KINDS[kind][index])
+        ns_args = (namespace,) if CORE_KINDS[kind][3] else ()
+        resp = method(name, *ns_args, *args, _preload_content=False, **kwargs)
+        return json.loads(resp.data)
+
     def get(self, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
-        group, version, plural = ISTIO_KINDS[kind]
         try:
+            if kind in CORE_KINDS:
+                return self._core_call(kind, 0, namespace, name)
+            group, version, plural = ISTIO_KINDS[kind]
             return self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
         except ApiException as exc:
             if exc.status == 404 and "could not find the requested resource" not in _api_message(exc):
@@ -159,6 +189,12 @@ class MeshClient:
 
     def apply(self, obj: Dict[str, Any], dry_run: bool = False, force: bool = False) -> Dict[str, Any]:
         kind, meta = obj["kind"], obj["metadata"]
+        options = {"field_manager": FIELD_MANAGER, "force": force, "dry_run": "All" if dry_run else None,
+                   "_content_type": APPLY_PATCH}
+        if kind in CORE_KINDS:
+            what = "%s %s" % (kind, "/".join(filter(None, (meta.get("namespace"), meta["name"]))))
+            return self._call("apply", what, self._core_call, kind, 1, meta.get("namespace"), meta["name"],
+                              obj, **options)
         group, version, plural = ISTIO_KINDS[kind]
         # Raw response: the generated client maps only 200 to a body, and an apply that creates
         # the object answers 201.
@@ -170,8 +206,11 @@ class MeshClient:
         return json.loads(resp.data)
 
     def delete(self, kind: str, namespace: str, name: str, dry_run: bool = False) -> bool:
-        group, version, plural = ISTIO_KINDS[kind]
         try:
+            if kind in CORE_KINDS:
+                self._core_call(kind, 2, namespace, name, dry_run="All" if dry_run else None)
+                return True
+            group, version, plural = ISTIO_KINDS[kind]
             self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
                                                         dry_run="All" if dry_run else None)
             return True

@@ -106,11 +106,11 @@ def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, f
     """Make one object present or absent. ``live`` may be passed in when already listed."""
     kind, meta = desired["kind"], desired["metadata"]
     if live == "read":
-        live = client.get(kind, meta["namespace"], meta["name"])
+        live = client.get(kind, meta.get("namespace"), meta["name"])
     if state == "absent":
         if live is None:
             return outcome(kind, None, None)
-        client.delete(kind, meta["namespace"], meta["name"], dry_run=check_mode)
+        client.delete(kind, meta.get("namespace"), meta["name"], dry_run=check_mode)
         return outcome(kind, live, None)
     if in_sync(desired, live):
         return outcome(kind, live, live)

@@ -155,3 +155,27 @@ def test_batch_validates_everything_before_writing(lab, api_client, namespace):
     r = run_module(lab.kubeconfig, "workload_entry", {"namespace": namespace, "objects": objects})
     assert r["failed"] and "objects[1] (bad): ports.http: 70000 is not in 1..65535" in r["msg"]
     assert _read(api_client, "workload_entry", namespace, "ok-1") is None, "half-applied batch"
+
+
+def test_service_account_ladder(lab, api_client):
+    import uuid
+    ns = f"t-sa-{uuid.uuid4().hex[:6]}"
+    args = {"name": "vm-identity", "namespace": ns, "namespace_labels": {"team": "vms"}}
+    core = client.CoreV1Api(api_client)
+    try:
+        r = run_module(lab.kubeconfig, "service_account", args, check=True)
+        assert r["changed"] and r["method"] == "created" and r["namespace_method"] == "created", r.get("msg")
+        assert ns not in [n.metadata.name for n in core.list_namespace().items], "check mode created it"
+        r = run_module(lab.kubeconfig, "service_account", args)
+        assert r["changed"] and r["method"] == "created"
+        assert core.read_namespace(ns).metadata.labels["team"] == "vms"
+        assert core.read_namespaced_service_account("vm-identity", ns).metadata.name == "vm-identity"
+        assert not run_module(lab.kubeconfig, "service_account", args, check=True)["changed"]
+        r = run_module(lab.kubeconfig, "service_account", args)
+        assert not r["changed"] and r["method"] == "unchanged" and r["namespace_method"] == "unchanged"
+        r = run_module(lab.kubeconfig, "service_account", dict(args, state="absent"))
+        assert r["changed"] and r["method"] == "deleted"
+        assert core.read_namespace(ns).metadata.name == ns, "absent must keep the namespace"
+        assert not run_module(lab.kubeconfig, "service_account", dict(args, state="absent"))["changed"]
+    finally:
+        core.delete_namespace(ns)

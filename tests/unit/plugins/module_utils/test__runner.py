@@ -1,0 +1,68 @@
+"""The runner's pure decisions: what we manage of a live object, and when a write is needed."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import in_sync, managed_view, outcome
+
+DESIRED = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+           "metadata": {"name": "vm1", "namespace": "ns"},
+           "spec": {"address": "10.0.0.1", "labels": {"app": "a"}}}
+
+
+def live(spec, fields, manager="meshops.istio_vm", operation="Apply", extra_managers=()):
+    managed = [{"manager": manager, "operation": operation, "fieldsV1": fields}]
+    managed += [{"manager": m, "operation": "Update", "fieldsV1": f} for m, f in extra_managers]
+    return {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+            "metadata": {"name": "vm1", "namespace": "ns", "resourceVersion": "7", "uid": "u",
+                         "managedFields": managed},
+            "spec": spec, "status": {"conditions": []}}
+
+
+OURS = {"f:spec": {"f:address": {}, "f:labels": {"f:app": {}}}}
+
+IN_SYNC = [
+    ("same fields", live({"address": "10.0.0.1", "labels": {"app": "a"}}, OURS), True),
+    ("others' fields are ignored",
+     live({"address": "10.0.0.1", "labels": {"app": "a", "team": "x"}, "weight": 3}, OURS,
+          extra_managers=[("kubectl", {"f:spec": {"f:labels": {"f:team": {}}, "f:weight": {}}})]), True),
+    ("our value changed by hand", live({"address": "10.0.0.9", "labels": {"app": "a"}}, OURS), False),
+    ("we own a field the user dropped",
+     live({"address": "10.0.0.1", "labels": {"app": "a"}, "weight": 2},
+          {"f:spec": {"f:address": {}, "f:labels": {"f:app": {}}, "f:weight": {}}}), False),
+    ("a hand edit moved ownership away",
+     live({"address": "10.0.0.1", "labels": {"app": "b"}}, {"f:spec": {"f:address": {}}},
+          extra_managers=[("kubectl", {"f:spec": {"f:labels": {"f:app": {}}}})]), False),
+    ("never applied by us", live({"address": "10.0.0.1", "labels": {"app": "a"}}, OURS, manager="kubectl"), False),
+    ("update operation is not apply", live({"address": "10.0.0.1", "labels": {"app": "a"}}, OURS,
+                                           operation="Update"), False),
+    ("absent", None, False),
+]
+
+
+@pytest.mark.parametrize("name,obj,expected", IN_SYNC, ids=[c[0] for c in IN_SYNC])
+def test_in_sync(name, obj, expected):
+    assert in_sync(DESIRED, obj) is expected
+
+
+def test_managed_view_keeps_identity_and_atomic_lists():
+    obj = live({"hosts": ["a", "b"], "ports": [{"number": 80, "name": "http"}]},
+               {"f:spec": {"f:hosts": {}, "f:ports": {}}})
+    view = managed_view(obj)
+    assert view == {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+                    "metadata": {"name": "vm1", "namespace": "ns"},
+                    "spec": {"hosts": ["a", "b"], "ports": [{"number": 80, "name": "http"}]}}
+
+
+@pytest.mark.parametrize("before,after,changed,method", [
+    (None, {"spec": {"a": 1}}, True, "created"),
+    ({"spec": {"a": 1}}, {"spec": {"a": 2}}, True, "updated"),
+    ({"spec": {"a": 1}, "metadata": {"resourceVersion": "1"}},
+     {"spec": {"a": 1}, "metadata": {"resourceVersion": "2"}}, False, "unchanged"),
+    ({"spec": {"a": 1}}, None, True, "deleted"),
+    (None, None, False, "absent"),
+])
+def test_outcome(before, after, changed, method):
+    r = outcome("WorkloadEntry", before, after)
+    assert (r["changed"], r["method"]) == (changed, method)
+    assert r["diff"]["before"] == ({} if before is None else {"spec": before["spec"]})
