@@ -6,7 +6,7 @@ LAB := tests/lab/lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl
 OUT := tests/output
 
-.PHONY: help deps venv venv-sanity sanity lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
+.PHONY: help deps venv venv-sanity sanity bench collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
 
 help:
 	@echo "make demo   - start the lab (kube-apiserver, istiod, 2 VMs) and onboard the VMs"
@@ -62,13 +62,26 @@ test: deps venv venv-sanity
 	@set +e; $(PY) -m pytest tests/unit tests/static tests/integration -q -rs --durations=15; rc=$$?; \
 	echo $$rc > $(OUT)/pytest.rc; $(LAB) down >/dev/null 2>&1; exit $$rc
 
-demo: lab-up
-	@if [ -f playbooks/onboard.yml ]; then \
-	  $(VENV)/bin/ansible-playbook -i inventories/lab playbooks/onboard.yml; \
-	else \
-	  echo; echo "The lab is up ($(LAB) status). playbooks/onboard.yml does not exist yet:"; \
-	  echo "the demo stops after 'lab up' until the onboard playbook lands."; \
-	fi
+# The checkout as the installed collection meshops.istio_vm, for ansible-playbook.
+COLLECTIONS := tests/output/collections
+collection-link:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/meshops
+	@ln -sfn ../../../../.. $(COLLECTIONS)/ansible_collections/meshops/istio_vm
+
+demo: lab-up collection-link
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VENV)/bin/ansible-playbook -i inventories/lab playbooks/onboard.yml
+	@echo; echo "Two lab VMs are in the mesh. Look around: eval \"\$$($(LAB) env)\"; $(LAB) status"
+
+.venv-bench/.stamp: bench/requirements.txt
+	python3 -m venv .venv-bench
+	.venv-bench/bin/pip install -q --upgrade pip
+	.venv-bench/bin/pip install -q -r bench/requirements.txt
+	touch $@
+
+# Speed and memory of the modules against the lab (numbers are reported, not asserted).
+bench: deps venv .venv-bench/.stamp
+	$(LAB) up --until istiod
+	.venv-bench/bin/python bench/bench_workload_entries.py -n $${BENCH_N:-200}
 
 clean: lab-down
 	rm -rf $(OUT) .pytest_cache
