@@ -229,6 +229,14 @@ def _prepare_root(cfg: Config, n: int, base: Path) -> Path:
     link = wants / "systemd-networkd.service"
     if not link.exists():
         link.symlink_to("/lib/systemd/system/systemd-networkd.service")
+    # The VM's own workload: a small HTTP server on 8080 (what the mesh probes and serves).
+    (tmp / "etc/systemd/system/lab-app.service").write_text(
+        "[Unit]\nDescription=meshlab demo app (HTTP on 8080)\nAfter=network.target\n\n"
+        "[Service]\nExecStart=/usr/bin/python3 -m http.server 8080 --directory /srv\n"
+        "DynamicUser=yes\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n")
+    app_link = wants / "lab-app.service"
+    if not app_link.exists():
+        app_link.symlink_to("/etc/systemd/system/lab-app.service")
     ssh_dir = tmp / "root/.ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     (ssh_dir / "authorized_keys").write_text(Path(str(cfg.ssh_key) + ".pub").read_text())
@@ -306,6 +314,7 @@ def stop_vms(cfg: Config) -> list[str]:
             if Proc(cfg, path.stem).stop(timeout=60):
                 stopped.append(path.stem)
     shutil.rmtree(cfg.state / "vms", ignore_errors=True)
+    shutil.rmtree(cfg.state / "cp", ignore_errors=True)     # ssh control sockets to these VMs
     (cfg.state / "vms.json").unlink(missing_ok=True)
     return stopped
 
@@ -319,7 +328,9 @@ def write_inventory(cfg: Config, count: int) -> Path:
         "vars": {
             "ansible_user": "root",
             "ansible_ssh_private_key_file": str(cfg.ssh_key),
-            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                                       "-o ServerAliveInterval=5 -o ServerAliveCountMax=3",
+            "ansible_control_path_dir": str(cfg.state / "cp"),
             "ansible_python_interpreter": "/usr/bin/python3",
             "meshlab_kubeconfig": str(cfg.kubeconfig),
             "meshlab_istiod_ip": cfg.host_ip,
