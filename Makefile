@@ -6,7 +6,7 @@ LAB := tests/lab/lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl
 OUT := tests/output
 
-.PHONY: help deps venv venv-sanity sanity bench collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
+.PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
 
 help:
 	@echo "make demo   - start the lab (kube-apiserver, istiod, 2 VMs) and onboard the VMs"
@@ -36,7 +36,15 @@ venv: $(VENV)/.stamp
 
 venv-sanity: .venv-sanity/.stamp
 
-sanity: venv venv-sanity
+.venv-lint/.stamp: tests/static/requirements-lint.txt
+	python3 -m venv .venv-lint
+	.venv-lint/bin/pip install -q --upgrade pip
+	.venv-lint/bin/pip install -q -r tests/static/requirements-lint.txt
+	touch $@
+
+venv-lint: .venv-lint/.stamp
+
+sanity: venv venv-sanity venv-lint
 	$(PY) -m pytest tests/static -q
 
 lab-up: deps venv
@@ -57,7 +65,7 @@ test-integration: deps venv
 	@mkdir -p $(OUT)
 	$(PY) -m pytest tests/integration -q -x
 
-test: deps venv venv-sanity
+test: deps venv venv-sanity venv-lint
 	@mkdir -p $(OUT)
 	@set +e; $(PY) -m pytest tests/unit tests/static tests/integration -q -rs --durations=15; rc=$$?; \
 	echo $$rc > $(OUT)/pytest.rc; $(LAB) down >/dev/null 2>&1; exit $$rc
@@ -82,6 +90,10 @@ demo: lab-up collection-link
 bench: deps venv .venv-bench/.stamp
 	$(LAB) up --until istiod
 	.venv-bench/bin/python bench/bench_workload_entries.py -n $${BENCH_N:-200}
+
+# Onboard wall time for 1 VM and for 4 (fresh lab each time).
+bench-onboard: deps venv collection-link
+	$(PY) bench/bench_onboard.py -n $${BENCH_VMS:-4}
 
 clean: lab-down
 	rm -rf $(OUT) .pytest_cache
