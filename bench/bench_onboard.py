@@ -33,12 +33,14 @@ def onboard(vms: int, limit: int) -> float:
     argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(REPO / "inventories" / "lab"),
             "-i", str(REPO / ".lab" / "hosts.yml"), "--limit", hosts, "-f", str(max(5, limit)),
             str(REPO / "playbooks" / "onboard.yml")]
-    with open(os.devnull, "w") as sink:
+    log = REPO / "bench" / "results" / f"onboard-{limit}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as sink:
         started = time.monotonic()
         res = subprocess.run(argv, stdout=sink, stderr=sink, env=env, check=False)
         took = time.monotonic() - started
     if res.returncode != 0:
-        raise SystemExit(f"onboard of {limit} VMs failed (rc {res.returncode})")
+        raise SystemExit(f"onboard of {limit} VMs failed (rc {res.returncode}); see {log}")
     return took
 
 

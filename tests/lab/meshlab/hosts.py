@@ -329,7 +329,7 @@ def write_inventory(cfg: Config, count: int) -> Path:
             "ansible_user": "root",
             "ansible_ssh_private_key_file": str(cfg.ssh_key),
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                                       "-o ServerAliveInterval=5 -o ServerAliveCountMax=3",
+                                       "-o ServerAliveInterval=5 -o ServerAliveCountMax=12",
             "ansible_control_path_dir": str(cfg.state / "cp"),
             "ansible_python_interpreter": "/usr/bin/python3",
             "meshlab_kubeconfig": str(cfg.kubeconfig),
