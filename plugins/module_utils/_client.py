@@ -158,8 +158,8 @@ class MeshClient:
 
     # -- Istio objects -------------------------------------------------------------------------
     @staticmethod
-    def describe(kind: str, namespace: str, name: str) -> str:
-        return "%s %s/%s" % (kind, namespace, name)
+    def describe(kind: str, namespace: Optional[str], name: str) -> str:
+        return "%s %s" % (kind, "/".join(part for part in (namespace, name) if part))
 
     def _core_call(self, kind: str, index: int, namespace: str, name: str, *args: Any, **kwargs: Any) -> Any:
         method = getattr(self.core, CORE_KINDS[kind][index])
@@ -167,18 +167,25 @@ class MeshClient:
         resp = method(name, *ns_args, *args, _preload_content=False, **kwargs)
         return json.loads(resp.data)
 
-    def get(self, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+    def _or_missing(self, verb: str, what: str, missing: Any, fn: Callable[..., Any], *args: Any,
+                    **kwargs: Any) -> Any:
+        """``fn(...)``, or ``missing`` when the object is not there (but not when its kind is not served)."""
         try:
-            if kind in CORE_KINDS:
-                return self._core_call(kind, 0, namespace, name)
-            group, version, plural = ISTIO_KINDS[kind]
-            return self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
+            return fn(*args, **kwargs)
         except ApiException as exc:
             if exc.status == 404 and "could not find the requested resource" not in _api_message(exc):
-                return None
-            raise self._fail("read", self.describe(kind, namespace, name), exc) from exc
+                return missing
+            raise self._fail(verb, what, exc) from exc
         except (Urllib3Error, OSError) as exc:
-            raise self._fail("read", self.describe(kind, namespace, name), exc) from exc
+            raise self._fail(verb, what, exc) from exc
+
+    def get(self, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+        what = self.describe(kind, namespace, name)
+        if kind in CORE_KINDS:
+            return self._or_missing("read", what, None, self._core_call, kind, 0, namespace, name)
+        group, version, plural = ISTIO_KINDS[kind]
+        return self._or_missing("read", what, None, self.custom.get_namespaced_custom_object,
+                                group, version, namespace, plural, name)
 
     def list(self, kind: str, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
         group, version, plural = ISTIO_KINDS[kind]
@@ -192,7 +199,7 @@ class MeshClient:
         options = {"field_manager": FIELD_MANAGER, "force": force, "dry_run": "All" if dry_run else None,
                    "_content_type": APPLY_PATCH}
         if kind in CORE_KINDS:
-            what = "%s %s" % (kind, "/".join(filter(None, (meta.get("namespace"), meta["name"]))))
+            what = self.describe(kind, meta.get("namespace"), meta["name"])
             return self._call("apply", what, self._core_call, kind, 1, meta.get("namespace"), meta["name"],
                               obj, **options)
         group, version, plural = ISTIO_KINDS[kind]
@@ -206,52 +213,31 @@ class MeshClient:
         return json.loads(resp.data)
 
     def delete(self, kind: str, namespace: str, name: str, dry_run: bool = False) -> bool:
-        try:
+        """True when deleted, False when it was not there."""
+        dry = "All" if dry_run else None
+
+        def call() -> bool:
             if kind in CORE_KINDS:
-                self._core_call(kind, 2, namespace, name, dry_run="All" if dry_run else None)
-                return True
-            group, version, plural = ISTIO_KINDS[kind]
-            self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name,
-                                                        dry_run="All" if dry_run else None)
+                self._core_call(kind, 2, namespace, name, dry_run=dry)
+            else:
+                group, version, plural = ISTIO_KINDS[kind]
+                self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name, dry_run=dry)
             return True
-        except ApiException as exc:
-            if exc.status == 404 and "could not find the requested resource" not in _api_message(exc):
-                return False
-            raise self._fail("delete", self.describe(kind, namespace, name), exc) from exc
-        except (Urllib3Error, OSError) as exc:
-            raise self._fail("delete", self.describe(kind, namespace, name), exc) from exc
+
+        return self._or_missing("delete", self.describe(kind, namespace, name), False, call)
 
     # -- core objects used by the bootstrap --------------------------------------------------
     def config_map(self, namespace: str, name: str) -> Optional[Dict[str, str]]:
-        try:
-            return self.core.read_namespaced_config_map(name, namespace).data or {}
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._fail("read", "ConfigMap %s/%s" % (namespace, name), exc) from exc
-        except (Urllib3Error, OSError) as exc:
-            raise self._fail("read", "ConfigMap %s/%s" % (namespace, name), exc) from exc
+        cm = self._or_missing("read", "ConfigMap %s/%s" % (namespace, name), None,
+                              self.core.read_namespaced_config_map, name, namespace)
+        return None if cm is None else (cm.data or {})
 
     def service(self, namespace: str, name: str) -> Optional[Any]:
-        try:
-            return self.core.read_namespaced_service(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._fail("read", "Service %s/%s" % (namespace, name), exc) from exc
-        except (Urllib3Error, OSError) as exc:
-            raise self._fail("read", "Service %s/%s" % (namespace, name), exc) from exc
+        return self._or_missing("read", "Service %s/%s" % (namespace, name), None,
+                                self.core.read_namespaced_service, name, namespace)
 
     def service_account_exists(self, namespace: str, name: str) -> bool:
-        try:
-            self.core.read_namespaced_service_account(name, namespace)
-            return True
-        except ApiException as exc:
-            if exc.status == 404:
-                return False
-            raise self._fail("read", "ServiceAccount %s/%s" % (namespace, name), exc) from exc
-        except (Urllib3Error, OSError) as exc:
-            raise self._fail("read", "ServiceAccount %s/%s" % (namespace, name), exc) from exc
+        return self.get("ServiceAccount", namespace, name) is not None
 
     def create_token(self, namespace: str, service_account: str, audiences: List[str],
                      seconds: int) -> Dict[str, Any]:

@@ -58,17 +58,27 @@ def _item_params(module: AnsibleModule, kind_spec: Dict[str, Any], item: Dict[st
     return params
 
 
+def execute(module: AnsibleModule, run: Callable[[AnsibleModule], Dict[str, Any]],
+            libraries: Dict[str, bool] = None) -> None:
+    """The body of every module's main(): check the libraries, run, and turn the one error type
+    into fail_json, once."""
+    missing = [] if _client.HAS_KUBERNETES else ["kubernetes"]
+    missing += [name for name, present in (libraries or {}).items() if not present]
+    if missing:
+        module.fail_json(msg=missing_required_lib(" and ".join(missing)),
+                         exception=str(_client.KUBERNETES_IMPORT_ERROR or ""))
+    try:
+        module.exit_json(**run(module))
+    except MeshError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
+
+
 def run_resource(kind: str, prefix: str, kind_spec: Dict[str, Any],
                  after: Callable[[Any, Dict[str, Any], Dict[str, Any], bool], Dict[str, Any]] = None) -> None:
     """main() of workload_entry, workload_group, service_entry and sidecar."""
     module = AnsibleModule(argument_spec=resource_argument_spec(kind_spec), supports_check_mode=True,
                            mutually_exclusive=[("name", "objects")], required_one_of=[("name", "objects")])
-    if not _client.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(_client.KUBERNETES_IMPORT_ERROR))
-    try:
-        module.exit_json(**_run(module, kind, prefix, kind_spec, after))
-    except MeshError as exc:
-        module.fail_json(msg=exc.message, **exc.details)
+    execute(module, lambda m: _run(m, kind, prefix, kind_spec, after))
 
 
 def _identity(kind: str, params: Dict[str, Any]) -> tuple:

@@ -89,12 +89,13 @@ revisions:
             "autoregistration": true, "health_checks": true}]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
 from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import cluster_id_from_injector_values
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
 
 try:
     import yaml
@@ -170,14 +171,7 @@ def main():
     argument_spec = dict(AUTH_ARG_SPEC)
     argument_spec.update(istio_namespace={"type": "str", "default": "istio-system"})
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not _client.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(_client.KUBERNETES_IMPORT_ERROR))
-    if yaml is None:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
-    try:
-        module.exit_json(**run(module))
-    except MeshError as exc:
-        module.fail_json(msg=exc.message, **exc.details)
+    execute(module, run, {"PyYAML": yaml is not None})
 
 
 if __name__ == "__main__":

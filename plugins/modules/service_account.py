@@ -91,11 +91,12 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError, ValidationError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import ValidationError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure
 from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import (
     check_annotations,
@@ -161,12 +162,7 @@ def main():
         force_conflicts={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not _client.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(_client.KUBERNETES_IMPORT_ERROR))
-    try:
-        module.exit_json(**run(module))
-    except MeshError as exc:
-        module.fail_json(msg=exc.message, **exc.details)
+    execute(module, run)
 
 
 if __name__ == "__main__":

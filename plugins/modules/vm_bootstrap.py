@@ -175,7 +175,7 @@ import socket
 import tempfile
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
@@ -189,6 +189,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     render,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import claims, reusable
 
 try:
@@ -325,17 +326,20 @@ def run(module):
                   "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(old_claims["exp"])) if keep else None}
     files["istio-token"] = {"path": token_path, "mode": "0600"}
     if changed and not check:
-        os.makedirs(dest, mode=0o700, exist_ok=True)
-        os.chmod(dest, 0o700)
-        for name, content in rendered.items():
-            _write(os.path.join(dest, name), content, MODES.get(name, DEFAULT_MODE))
-        if keep:
-            os.chmod(token_path, 0o600)
-        else:
-            token = client.create_token(ns, sa, [AUDIENCE], params["token_duration"])
-            _write(token_path, token["token"].encode(), 0o600)
-            token_info["expires"] = token["expiration"]
-            del token
+        try:
+            os.makedirs(dest, mode=0o700, exist_ok=True)
+            os.chmod(dest, 0o700)
+            for name, content in rendered.items():
+                _write(os.path.join(dest, name), content, MODES.get(name, DEFAULT_MODE))
+            if keep:
+                os.chmod(token_path, 0o600)
+            else:
+                token = client.create_token(ns, sa, [AUDIENCE], params["token_duration"])
+                _write(token_path, token["token"].encode(), 0o600)
+                token_info["expires"] = token["expiration"]
+                del token
+        except OSError as exc:
+            raise MeshError("Cannot write the bootstrap files to %s: %s" % (dest, exc)) from exc
     if not keep:
         before["istio-token"], after["istio-token"] = "(token)", "(new token)"
     for warning in warnings:
@@ -369,16 +373,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("internal_ip", "external_ip")])
-    if not _client.HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(_client.KUBERNETES_IMPORT_ERROR))
-    if yaml is None:
-        module.fail_json(msg=missing_required_lib("PyYAML"))
-    try:
-        module.exit_json(**run(module))
-    except MeshError as exc:
-        module.fail_json(msg=exc.message, **exc.details)
-    except OSError as exc:
-        module.fail_json(msg="Cannot write the bootstrap files to %s: %s" % (module.params["dest"], exc))
+    execute(module, run, {"PyYAML": yaml is not None})
 
 
 if __name__ == "__main__":
