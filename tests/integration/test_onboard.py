@@ -91,6 +91,15 @@ def test_check_mode_changes_nothing_on_either_side(lab, api_client):
         assert lab.ssh(n, "grep", "-c", "istiod", "/etc/hosts", check=False).stdout.strip() == "0"
 
 
+def test_wrong_package_checksum_leaves_no_sidecar_running(lab):
+    res = playbook(lab, "onboard.yml", "-e", "vm_sidecar_package_sha256=" + "0" * 64, check=False)
+    assert res.returncode != 0
+    assert "checksum" in res.stdout.lower() or "sha256" in res.stdout.lower(), res.stdout[-3000:]
+    for n in (1, 2):
+        assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
+        assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
+
+
 def test_onboard(lab, api_client):
     started = time.monotonic()
     res = playbook(lab, "onboard.yml")
