@@ -176,6 +176,19 @@ def test_sidecar_comes_back_after_reboot(lab):
     assert lab.ssh(2, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
+def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab):
+    proc = Proc(lab.cfg, "vm-mlab-vm2")
+    assert proc.stop(timeout=60)
+    res = playbook(lab, "onboard.yml", check=False)
+    counts = recap(res.stdout)
+    assert res.returncode != 0 and counts["mlab-vm2"]["unreachable"] >= 1
+    assert counts["mlab-vm1"]["failed"] == 0 and counts["mlab-vm1"]["unreachable"] == 0
+    hosts.boot_vm(lab.cfg, 2, hosts.rootfs(lab.cfg))
+    hosts.wait_vm(lab.cfg, 2)
+    counts = recap(playbook(lab, "onboard.yml").stdout)
+    assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values())
+
+
 def test_offboard_cleans_both_sides(lab, api_client):
     playbook(lab, "offboard.yml")
     assert group(api_client) is None
