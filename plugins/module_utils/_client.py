@@ -198,18 +198,15 @@ class MeshClient:
         kind, meta = obj["kind"], obj["metadata"]
         options = {"field_manager": FIELD_MANAGER, "force": force, "dry_run": "All" if dry_run else None,
                    "_content_type": APPLY_PATCH}
+        what = self.describe(kind, meta.get("namespace"), meta["name"])
         if kind in CORE_KINDS:
-            what = self.describe(kind, meta.get("namespace"), meta["name"])
             return self._call("apply", what, self._core_call, kind, 1, meta.get("namespace"), meta["name"],
                               obj, **options)
         group, version, plural = ISTIO_KINDS[kind]
         # Raw response: the generated client maps only 200 to a body, and an apply that creates
         # the object answers 201.
-        resp = self._call("apply", self.describe(kind, meta["namespace"], meta["name"]),
-                          self.custom.patch_namespaced_custom_object, group, version, meta["namespace"],
-                          plural, meta["name"], obj, field_manager=FIELD_MANAGER, force=force,
-                          dry_run="All" if dry_run else None, _content_type=APPLY_PATCH,
-                          _preload_content=False)
+        resp = self._call("apply", what, self.custom.patch_namespaced_custom_object, group, version,
+                          meta["namespace"], plural, meta["name"], obj, _preload_content=False, **options)
         return json.loads(resp.data)
 
     def delete(self, kind: str, namespace: str, name: str, dry_run: bool = False) -> bool:

@@ -122,8 +122,8 @@ def ensure_many(client: Any, objects: List[Dict[str, Any]], state: str, check_mo
                 force_conflicts: bool, workers: int = 8) -> List[Dict[str, Any]]:
     """Many objects of one kind: one LIST per namespace, writes only where needed, in parallel."""
     live: Dict[tuple, Dict[str, Any]] = {}
+    kind = objects[0]["kind"] if objects else ""
     for namespace in sorted({o["metadata"]["namespace"] for o in objects}):
-        kind = objects[0]["kind"]
         for item in client.list(kind, namespace):
             live[(namespace, item["metadata"]["name"])] = item
 
