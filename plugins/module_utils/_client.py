@@ -98,6 +98,13 @@ class MeshClient:
         conf = k8s_client.Configuration()
         kubeconfig = params.get("kubeconfig")
         context = params.get("context")
+        if not (kubeconfig or params.get("host") or os.environ.get("KUBERNETES_SERVICE_HOST")
+                or any(os.path.exists(os.path.expanduser(path))
+                       for path in os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep) if path)):
+            raise MeshError("No cluster credential: none of kubeconfig (K8S_AUTH_KUBECONFIG), host + api_key "
+                            "(K8S_AUTH_HOST, K8S_AUTH_API_KEY), KUBECONFIG or ~/.kube/config is set. In AWX, "
+                            "attach the cluster credential to the job template; with the roles, "
+                            "mesh_workload_kubeconfig also works.")
         try:
             if isinstance(kubeconfig, dict):
                 k8s_config.load_kube_config_from_dict(kubeconfig, context=context, client_configuration=conf)
@@ -192,6 +199,13 @@ class MeshClient:
         res = self._call("list", "%s in namespace %s" % (kind, namespace),
                          self.custom.list_namespaced_custom_object, group, version, namespace, plural,
                          label_selector=label_selector or None)
+        return res.get("items", [])
+
+    def list_all(self, kind: str, label_selector: str = "") -> List[Dict[str, Any]]:
+        """Objects of ``kind`` in every namespace (needs cluster-wide list permission)."""
+        group, version, plural = ISTIO_KINDS[kind]
+        res = self._call("list", "%s in all namespaces" % kind, self.custom.list_cluster_custom_object,
+                         group, version, plural, label_selector=label_selector or None)
         return res.get("items", [])
 
     def apply(self, obj: Dict[str, Any], dry_run: bool = False, force: bool = False) -> Dict[str, Any]:

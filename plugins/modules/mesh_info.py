@@ -23,6 +23,12 @@ options:
       - Namespace of the Istio control plane.
     type: str
     default: istio-system
+  cluster_id:
+    description:
+      - The cluster ID the credential is expected to reach. When set, the module fails unless
+        a revision of the mesh reports this cluster ID, and the message names the API server
+        and the cluster IDs found. A guard against a credential for the wrong cluster.
+    type: str
 extends_documentation_fragment:
   - meshops.istio_vm.auth
 attributes:
@@ -43,6 +49,10 @@ EXAMPLES = r"""
 - name: What mesh is there?
   meshops.istio_vm.mesh_info:
   register: mesh
+
+- name: Stop when the credential reaches another cluster than cluster1
+  meshops.istio_vm.mesh_info:
+    cluster_id: cluster1
 
 - name: Fail early when auto-registration is off
   ansible.builtin.assert:
@@ -164,12 +174,24 @@ def run(module):
     if not revisions:
         raise MeshError("No Istio mesh ConfigMap (istio or istio-REVISION with key 'mesh') in namespace %s: "
                         "is Istio installed there?" % ns)
+    check_cluster(module.params["cluster_id"], revisions, client.host)
     return {"changed": False, "revisions": revisions}
+
+
+def check_cluster(expected, revisions, host):
+    """Pure: raise when ``expected`` is set and no revision reports that cluster ID."""
+    found = sorted(set(rev["cluster_id"] for rev in revisions))
+    if expected and expected not in found:
+        raise MeshError("The cluster credential reaches the wrong cluster: the API server %s runs a mesh with "
+                        "cluster ID %s, expected %s (mesh_workload_cluster_id). Check the cluster credential "
+                        "(kubeconfig/K8S_AUTH_*) of this run." % (host, ", ".join(repr(c) for c in found) or "unknown",
+                                                                  repr(expected)),
+                        {"cluster_ids": found})
 
 
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
-    argument_spec.update(istio_namespace={"type": "str", "default": "istio-system"})
+    argument_spec.update(istio_namespace={"type": "str", "default": "istio-system"}, cluster_id={"type": "str"})
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     execute(module, run, {"PyYAML": yaml is not None})
 

@@ -21,11 +21,14 @@ def collections_path() -> Path:
     return COLLECTIONS
 
 
-def ansible_env(kubeconfig: Path) -> dict:
-    env = dict(os.environ)
+def ansible_env(kubeconfig: Path | None) -> dict:
+    """The environment of an Ansible run; kubeconfig None runs with no cluster credential at all."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("K8S_AUTH_") and key != "KUBECONFIG"}
+    if kubeconfig is not None:
+        env["K8S_AUTH_KUBECONFIG"] = str(kubeconfig)
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
-        "K8S_AUTH_KUBECONFIG": str(kubeconfig),
         "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "0",
         "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
         "ANSIBLE_PYTHON_INTERPRETER": str(REPO / ".venv" / "bin" / "python"),
