@@ -1,0 +1,21 @@
+# shellcheck shell=sh
+# Remove the ISTIO_* iptables chains and the rules that jump to them, in every table and with
+# every iptables backend present (pilot-agent may have used either). What istio-start.sh
+# clean does, for a VM where the package is already gone or the service failed, so that its
+# leftover interception does not send the VM's traffic to a sidecar that is not running
+# (istio/istio#52835). Prints one line per removed chain; silent when there is nothing.
+set -u
+for ipt in iptables-legacy iptables-nft ip6tables-legacy ip6tables-nft; do
+  command -v "$ipt" >/dev/null 2>&1 || continue
+  for table in nat mangle raw filter; do
+    rules=$("$ipt" -t "$table" -S 2>/dev/null) || continue
+    printf '%s\n' "$rules" | grep -E '^-A [A-Z]+ .*-j ISTIO_' | sed 's/^-A /-D /' | while read -r rule; do
+      # shellcheck disable=SC2086
+      "$ipt" -t "$table" $rule
+    done
+    chains=$(printf '%s\n' "$rules" | awk '$1 == "-N" && $2 ~ /^ISTIO_/ {print $2}')
+    for chain in $chains; do "$ipt" -t "$table" -F "$chain"; done
+    for chain in $chains; do "$ipt" -t "$table" -X "$chain" && echo "removed $ipt $table $chain"; done
+  done
+done
+exit 0
