@@ -1,4 +1,4 @@
-"""tests/lab/lab up|down|status|env — the lab's one entry point."""
+"""tests/lab/lab up|down|status|env|vm — the lab's one entry point."""
 from __future__ import annotations
 
 import argparse
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="number of VMs (default 2)")
     p_up.add_argument("--until", choices=COMPONENTS, default=os.environ.get("MESHLAB_UNTIL", "vms"),
                       help="start components up to this one (default: all)")
+    p_vm = sub.add_parser("vm", help="start or remove one VM (for molecule scenarios)")
+    p_vm.add_argument("action", choices=["start", "remove"])
+    p_vm.add_argument("number", type=int, help="VM number N: mlab-vmN at 10.213.0.(10+N)")
     sub.add_parser("down", help="stop everything the lab started, by recorded PID")
     sub.add_parser("status", help="show each component and its address")
     sub.add_parser("env", help="print the exports a user needs")
@@ -89,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "up":
             up(cfg, args.vms, args.until)
+        elif args.cmd == "vm":
+            if not 1 <= args.number <= 200:
+                parser.error("VM number must be in 1..200")
+            if args.action == "start":
+                hosts.start_vm(cfg, args.number)
+            else:
+                hosts.remove_vm(cfg, args.number)
         elif args.cmd == "down":
             down(cfg)
         elif args.cmd == "status":

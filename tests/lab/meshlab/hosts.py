@@ -291,6 +291,24 @@ def vms(cfg: Config, count: int) -> None:
     (cfg.state / "vms.json").write_text(json.dumps({"count": count}))
 
 
+def start_vm(cfg: Config, n: int) -> None:
+    """Boot VM n alone (a fresh root when it has none) and wait for sshd: `lab vm start N`."""
+    need_tools("vms", ["systemd-nspawn"], "apt-get install systemd-container")
+    base = rootfs(cfg)
+    ssh_key(cfg)
+    boot_vm(cfg, n, base)
+    wait_vm(cfg, n)
+
+
+def remove_vm(cfg: Config, n: int) -> bool:
+    """Stop VM n by its recorded PID and delete its root, so that the next start is a fresh
+    VM: `lab vm remove N`. Returns whether it was running."""
+    stopped = Proc(cfg, f"vm-{cfg.vm_name(n)}").stop(timeout=60)
+    shutil.rmtree(cfg.state / "vms" / cfg.vm_name(n), ignore_errors=True)
+    shutil.rmtree(cfg.state / "cp", ignore_errors=True)     # ssh control sockets (one may be this VM's)
+    return stopped
+
+
 def vm_count(cfg: Config) -> int:
     try:
         return int(json.loads((cfg.state / "vms.json").read_text())["count"])
