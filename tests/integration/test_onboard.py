@@ -2,7 +2,6 @@
 drift, reboot, offboard. The tests of this file build on each other, in file order."""
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
 import time
@@ -12,10 +11,9 @@ from kubernetes import client
 
 from ansible_run import ansible_env
 from conftest import REPO
+from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, healthy, recap, wait
 from meshlab import hosts
 from meshlab.core import Proc
-
-NS, GROUP, SA = "lab-vms", "lab-app", "lab-app"
 
 
 def playbook(lab, name, *extra, check=True):
@@ -32,45 +30,6 @@ def playbook(lab, name, *extra, check=True):
     if check:
         assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
     return res
-
-
-def recap(output: str) -> dict:
-    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
-            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", output, re.M)}
-
-
-def entries(api_client):
-    try:
-        return client.CustomObjectsApi(api_client).list_namespaced_custom_object(
-            "networking.istio.io", "v1", NS, "workloadentries")["items"]
-    except client.rest.ApiException as exc:
-        if exc.status == 404:
-            return []
-        raise
-
-
-def group(api_client):
-    try:
-        return client.CustomObjectsApi(api_client).get_namespaced_custom_object(
-            "networking.istio.io", "v1", NS, "workloadgroups", GROUP)
-    except client.rest.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-def healthy(entry) -> str:
-    for cond in entry.get("status", {}).get("conditions", []):
-        if cond["type"] == "Healthy":
-            return cond["status"]
-    return ""
-
-
-def wait(what, check, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def test_bad_inventory_fails_before_any_change(lab, api_client):
@@ -106,26 +65,7 @@ def test_onboard(lab, api_client):
     took = time.monotonic() - started
     print(f"onboard of {len(lab.vms)} VMs: {took:.1f} s")
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap(res.stdout).values())
-    wg = group(api_client)
-    assert wg["spec"]["template"]["serviceAccount"] == SA
-    assert wg["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshops.istio_vm"
-    names = sorted(e["metadata"]["name"] for e in entries(api_client))
-    assert names == [f"{GROUP}-10.213.0.11-meshlab-net", f"{GROUP}-10.213.0.12-meshlab-net"]
-    for n in (1, 2):
-        assert lab.ssh(n, "systemctl", "is-active", "istio").stdout.strip() == "active"
-        assert lab.ssh(n, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
-        assert lab.ssh(n, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
-                       "http://localhost:15021/healthz/ready").stdout == "200"
-        stats = lab.ssh(n, "stat", "-L", "-c", "%n %U %a", "/var/lib/istio/envoy/cluster.env",
-                        "/etc/istio/config/mesh", "/var/run/secrets/tokens/istio-token").stdout.split("\n")
-        assert stats[:3] == ["/var/lib/istio/envoy/cluster.env istio-proxy 640",
-                             "/etc/istio/config/mesh istio-proxy 640",
-                             "/var/run/secrets/tokens/istio-token istio-proxy 600"]
-        hosts_file = lab.ssh(n, "cat", "/etc/hosts").stdout
-        assert hosts_file.count("10.213.0.1 istiod.istio-system.svc") == 1
-        san = lab.ssh(n, "python3", "-c", "import ssl; print(ssl._ssl._test_decode_cert("
-                      "'/etc/certs/cert-chain.pem')['subjectAltName'])").stdout
-        assert f"spiffe://cluster.local/ns/{NS}/sa/{SA}" in san
+    assert_onboarded(lab, api_client)
 
 
 def test_second_run_changes_nothing_and_never_prints_the_token(lab):
@@ -165,6 +105,26 @@ def test_drift_is_reported_then_fixed(lab, api_client):
     assert "0 of 2 VMs drift" in playbook(lab, "verify.yml").stdout
 
 
+def test_rotate_renews_the_token_only_when_asked_or_needed(lab):
+    token_file = REPO / ".bootstrap" / "mlab-vm1" / "istio-token"
+    before = token_file.read_text()
+    res = playbook(lab, "rotate.yml")
+    assert "nothing to do" in res.stdout
+    assert all(c["changed"] == 0 for c in recap(res.stdout).values()), "rotate changed fresh VMs"
+    assert token_file.read_text() == before
+
+    res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", "-vvv")
+    after = token_file.read_text()
+    assert after != before, "rotate_force did not request a new token"
+    assert res.stdout.count(after.strip()) == 0 and res.stdout.count(before.strip()) == 0, "a token was printed"
+    assert recap(res.stdout)["mlab-vm1"]["changed"] >= 2 and "mlab-vm2" not in recap(res.stdout)
+    on_vm = lab.ssh(1, "cat", "/var/run/secrets/tokens/istio-token").stdout
+    assert on_vm.strip() == after.strip(), "the VM did not get the new token"
+    assert lab.ssh(1, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
+                   "http://localhost:15021/healthz/ready").stdout == "200"
+    assert "0 of 2 VMs drift" in playbook(lab, "verify.yml").stdout
+
+
 def test_sidecar_comes_back_after_reboot(lab):
     proc = Proc(lab.cfg, "vm-mlab-vm2")
     assert proc.stop(timeout=60)
@@ -191,13 +151,36 @@ def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab):
 
 def test_offboard_cleans_both_sides(lab, api_client):
     playbook(lab, "offboard.yml")
-    assert group(api_client) is None
-    wait("WorkloadEntries gone", lambda: entries(api_client) == [], timeout=60)
-    for n in (1, 2):
-        assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
-        assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
-        assert "istiod" not in lab.ssh(n, "cat", "/etc/hosts").stdout
-        for path in ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh", "/var/lib/istio/tokens"):
-            assert lab.ssh(n, "test", "-e", path, check=False).returncode != 0, path
+    assert_offboarded(lab, api_client)
     assert not (REPO / ".bootstrap" / "mlab-vm1" / "istio-token").exists() or pytest.fail(
         "offboard left the VM's token on the controller")
+
+
+def test_apiserver_down_mid_run_fails_clearly_and_a_rerun_converges(lab, api_client):
+    """The API server stops while onboard applies the cluster side: the run fails naming the
+    API server, no VM gets a sidecar on a partial bundle, and once it is back a re-run converges."""
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(lab.inventory),
+            str(REPO / "playbooks" / "onboard.yml")]
+    marker = "Ensure each workload's namespace and ServiceAccount"
+    apiserver = Proc(lab.cfg, "kube-apiserver")
+    try:
+        with tempfile.NamedTemporaryFile("w+") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=ansible_env(lab.kubeconfig))
+            wait("onboard to reach the cluster side", lambda: marker in open(out.name).read() or proc.poll() is not None,
+                 timeout=120)
+            assert proc.poll() is None, "onboard ended before the cluster side:\n" + open(out.name).read()[-3000:]
+            assert apiserver.stop(timeout=60)
+            rc = proc.wait(timeout=600)
+            output = open(out.name).read()
+        assert rc != 0
+        assert f"cannot reach the Kubernetes API at {lab.cfg.apiserver_url}" in output, output[-4000:]
+        for n in (1, 2):
+            assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
+            assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
+    finally:
+        up = subprocess.run([str(REPO / "tests" / "lab" / "lab"), "up"], capture_output=True, text=True, check=False)
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+    playbook(lab, "onboard.yml")
+    assert_onboarded(lab, api_client)
+    playbook(lab, "offboard.yml")
+    assert_offboarded(lab, api_client)

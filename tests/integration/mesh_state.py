@@ -1,0 +1,87 @@
+"""What the lab's cluster and VMs look like after onboard and offboard, for the tests that
+run the playbooks (directly, or through ansible-runner the way AWX does)."""
+from __future__ import annotations
+
+import re
+import time
+
+from kubernetes import client
+
+NS, GROUP, SA = "lab-vms", "lab-app", "lab-app"
+
+
+def recap(output: str) -> dict:
+    return {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+            for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", output, re.M)}
+
+
+def entries(api_client):
+    try:
+        return client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+            "networking.istio.io", "v1", NS, "workloadentries")["items"]
+    except client.rest.ApiException as exc:
+        if exc.status == 404:
+            return []
+        raise
+
+
+def group(api_client):
+    try:
+        return client.CustomObjectsApi(api_client).get_namespaced_custom_object(
+            "networking.istio.io", "v1", NS, "workloadgroups", GROUP)
+    except client.rest.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def healthy(entry) -> str:
+    for cond in entry.get("status", {}).get("conditions", []):
+        if cond["type"] == "Healthy":
+            return cond["status"]
+    return ""
+
+
+def wait(what, check, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def assert_onboarded(lab, api_client):
+    """Both sides of the lab inventory's workload are in place: WorkloadGroup, auto-registered
+    entries, and on each VM the service, the files with their owners and modes, the hosts
+    block, and a workload certificate for the workload's SPIFFE ID."""
+    wg = group(api_client)
+    assert wg["spec"]["template"]["serviceAccount"] == SA
+    assert wg["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshops.istio_vm"
+    names = sorted(e["metadata"]["name"] for e in entries(api_client))
+    assert names == [f"{GROUP}-10.213.0.11-meshlab-net", f"{GROUP}-10.213.0.12-meshlab-net"]
+    for n in (1, 2):
+        assert lab.ssh(n, "systemctl", "is-active", "istio").stdout.strip() == "active"
+        assert lab.ssh(n, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
+        assert lab.ssh(n, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
+                       "http://localhost:15021/healthz/ready").stdout == "200"
+        stats = lab.ssh(n, "stat", "-L", "-c", "%n %U %a", "/var/lib/istio/envoy/cluster.env",
+                        "/etc/istio/config/mesh", "/var/run/secrets/tokens/istio-token").stdout.split("\n")
+        assert stats[:3] == ["/var/lib/istio/envoy/cluster.env istio-proxy 640",
+                             "/etc/istio/config/mesh istio-proxy 640",
+                             "/var/run/secrets/tokens/istio-token istio-proxy 600"]
+        hosts_file = lab.ssh(n, "cat", "/etc/hosts").stdout
+        assert hosts_file.count("10.213.0.1 istiod.istio-system.svc") == 1
+        san = lab.ssh(n, "python3", "-c", "import ssl; print(ssl._ssl._test_decode_cert("
+                      "'/etc/certs/cert-chain.pem')['subjectAltName'])").stdout
+        assert f"spiffe://cluster.local/ns/{NS}/sa/{SA}" in san
+
+
+def assert_offboarded(lab, api_client):
+    """Nothing of the workload is left in the cluster or on any VM."""
+    assert group(api_client) is None
+    wait("WorkloadEntries gone", lambda: entries(api_client) == [], timeout=60)
+    for n in (1, 2):
+        assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
+        assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
+        assert "istiod" not in lab.ssh(n, "cat", "/etc/hosts").stdout
+        for path in ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh", "/var/lib/istio/tokens"):
+            assert lab.ssh(n, "test", "-e", path, check=False).returncode != 0, path

@@ -1,0 +1,132 @@
+"""The playbooks run as AWX runs them: ansible-runner, AWX's private data directory, the
+cluster credential in the environment, the machine credential as an ssh key, and job slicing.
+The tests of this file build on each other, in file order, and leave the lab clean."""
+from __future__ import annotations
+
+import hashlib
+
+from kubernetes import client
+
+from awx_runner import run, slices
+from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, wait
+from ansible_run import run_module
+
+CLUSTER_TASK = "Check the cluster credential"
+
+
+def snapshot(lab, api_client) -> dict:
+    """What an onboard run leaves behind, on both sides (tokens left out: each run may renew them)."""
+    wait("both VMs registered", lambda: len(entries(api_client)) == len(lab.vms), timeout=90)
+    wg = group(api_client)
+    state = {
+        "workload_group": {"labels": wg["metadata"].get("labels"), "spec": wg["spec"]},
+        "entries": sorted((e["metadata"]["name"], e["spec"]["address"], tuple(sorted(e["spec"]["labels"].items())),
+                           e["spec"]["serviceAccount"], e["spec"].get("network")) for e in entries(api_client)),
+        "managers": sorted({m["manager"] for m in wg["metadata"]["managedFields"]}),
+    }
+    for n in range(1, len(lab.vms) + 1):
+        files = lab.ssh(n, "cat", "/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh",
+                        "/etc/certs/root-cert.pem").stdout
+        state[lab.cfg.vm_name(n)] = {
+            "files": hashlib.sha256(files.encode()).hexdigest(),
+            "service": lab.ssh(n, "systemctl", "is-active", "istio", "is-enabled", "istio",
+                               check=False).stdout.split(),
+            "hosts_block": [line for line in lab.ssh(n, "cat", "/etc/hosts").stdout.splitlines() if "istiod" in line],
+        }
+    return state
+
+
+def test_a_job_without_the_cluster_credential_fails_in_its_first_task(lab, api_client):
+    res = run(lab, "onboard.yml", credential=False)
+    assert res.rc != 0 and res.status == "failed"
+    task, msg = res.first_failed_task()
+    assert task == CLUSTER_TASK, (task, msg)
+    assert msg.startswith("No cluster credential") and "K8S_AUTH_KUBECONFIG" in msg
+    assert res.changed_tasks() == [] and group(api_client) is None
+
+
+def test_a_job_with_a_credential_for_another_cluster_fails_in_its_first_task(lab, api_client):
+    res = run(lab, "onboard.yml", extravars={"mesh_workload_cluster_id": "prod-eu1"})
+    assert res.rc != 0
+    task, msg = res.first_failed_task()
+    assert task == CLUSTER_TASK, (task, msg)
+    assert "wrong cluster" in msg and "'meshlab'" in msg and "'prod-eu1'" in msg
+    assert res.changed_tasks() == [] and group(api_client) is None
+
+
+def test_onboard_job(lab, api_client, request):
+    res = run(lab, "onboard.yml")
+    assert res.rc == 0 and res.status == "successful", res.stdout[-5000:]
+    assert_onboarded(lab, api_client)
+    request.config.cache_state = snapshot(lab, api_client)
+    # The same job again changes nothing in the cluster or on the VMs (only the job's own
+    # bundle directory is written anew, and the VMs keep their still valid tokens).
+    tokens = [lab.ssh(n, "sha256sum", "/var/lib/istio/tokens/istio-token").stdout for n in (1, 2)]
+    res = run(lab, "onboard.yml")
+    assert res.rc == 0 and res.changed_tasks(job_files=False) == [], res.changed_tasks()
+    assert [lab.ssh(n, "sha256sum", "/var/lib/istio/tokens/istio-token").stdout for n in (1, 2)] == tokens
+
+
+def test_offboard_job(lab, api_client):
+    res = run(lab, "offboard.yml")
+    assert res.rc == 0 and res.status == "successful", res.stdout[-5000:]
+    assert_offboarded(lab, api_client)
+
+
+def test_sliced_onboard_converges_to_the_unsliced_state(lab, api_client, request):
+    """Two slice jobs, each with only its hosts in the inventory (AWX slicing), one after the
+    other and then the first again: the shared WorkloadGroup is applied by each slice without
+    a change once it is there, and the end state equals the unsliced job's."""
+    first, second = slices(lab.vms, 2)
+    workflow = {"awx_workflow_job_id": 99, "awx_workflow_job_name": "mesh onboard.yml"}
+    for part in (first, second):
+        res = run(lab, "onboard.yml", hosts=part, extravars=workflow)
+        assert res.rc == 0, res.stdout[-5000:]
+    wg_version = group(api_client)["metadata"]["resourceVersion"]
+    res = run(lab, "onboard.yml", hosts=first, extravars=workflow)
+    assert res.rc == 0 and res.changed_tasks(job_files=False) == [], res.changed_tasks()
+    assert group(api_client)["metadata"]["resourceVersion"] == wg_version, "the WorkloadGroup flapped"
+    assert snapshot(lab, api_client) == request.config.cache_state
+
+
+def test_prune_in_a_slice_is_refused_and_deletes_nothing(lab, api_client):
+    # A static entry of a VM of the other slice, labelled as this group's, the way onboard labels them.
+    other = run_module(lab.kubeconfig, "workload_entry", {
+        "name": "vm-of-slice-2", "namespace": NS, "address": "10.213.0.200", "labels": {"app": GROUP},
+        "service_account": GROUP,
+        "metadata_labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm", "istio-vm.meshops.io/group": "mesh_vms"}})
+    assert other["changed"], other.get("msg")
+    first = slices(lab.vms, 2)[0]
+    res = run(lab, "onboard.yml", hosts=first, extravars={
+        "awx_workflow_job_id": 99, "mesh_workload_prune": True})
+    assert res.rc != 0
+    task, msg = res.first_failed_task()
+    assert "refused in an AWX workflow or sliced job" in msg, (task, msg)
+    assert res.changed_tasks() == []
+    assert "vm-of-slice-2" in [e["metadata"]["name"] for e in entries(api_client)]
+
+
+def test_prune_in_the_whole_inventory_deletes_only_what_left_this_group(lab, api_client):
+    # one entry of this group whose VM left the inventory, one of another inventory group
+    r = run_module(lab.kubeconfig, "workload_entry", {
+        "name": "other-group-vm", "namespace": NS, "address": "10.213.0.201", "labels": {"app": GROUP},
+        "service_account": GROUP,
+        "metadata_labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm", "istio-vm.meshops.io/group": "db_vms"}})
+    assert r["changed"], r.get("msg")
+    res = run(lab, "onboard.yml", extravars={"mesh_workload_prune": True})
+    assert res.rc == 0, res.stdout[-5000:]
+    names = [e["metadata"]["name"] for e in entries(api_client)]
+    assert "vm-of-slice-2" not in names, "prune kept an entry whose VM left the group"
+    assert "other-group-vm" in names, "prune deleted an entry of another inventory group"
+    assert sorted(n for n in names if n.startswith(GROUP)) == sorted(
+        f"{GROUP}-10.213.0.{10 + n}-meshlab-net" for n in range(1, len(lab.vms) + 1))
+    client.CustomObjectsApi(api_client).delete_namespaced_custom_object(
+        "networking.istio.io", "v1", NS, "workloadentries", "other-group-vm")
+
+
+def test_sliced_offboard_leaves_the_lab_clean(lab, api_client):
+    workflow = {"awx_workflow_job_id": 100}
+    for part in slices(lab.vms, 2):
+        res = run(lab, "offboard.yml", hosts=part, extravars=workflow)
+        assert res.rc == 0, res.stdout[-5000:]
+    assert_offboarded(lab, api_client)
