@@ -6,12 +6,14 @@ LAB := tests/lab/lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl
 OUT := tests/output
 
-.PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo clean
+.PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo reference ee-tarball ee-context ee clean
 
 help:
 	@echo "make demo   - start the lab (kube-apiserver, istiod, 2 VMs) and onboard the VMs"
 	@echo "make test   - unit + integration tests against the real lab (what CI runs)"
 	@echo "make lab-up / lab-down / lab-status"
+	@echo "make reference - regenerate docs/reference.md (role and module options)"
+	@echo "make ee     - execution environment image (ee-context: only its build context)"
 
 # System packages the lab needs (Debian). apt-get runs only when something is missing.
 deps:
@@ -75,6 +77,31 @@ COLLECTIONS := tests/output/collections
 collection-link:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/meshops
 	@ln -sfn ../../../../.. $(COLLECTIONS)/ansible_collections/meshops/istio_vm
+
+# docs/reference.md from the roles' meta/argument_specs.yml and the modules' DOCUMENTATION
+# (tests/unit/test_reference.py fails while it is out of date).
+reference: venv
+	$(PY) tools/gen_reference.py
+
+# Execution environment (execution-environment.yml): this checkout as a collection tarball under
+# the fixed name the definition installs, then the build context (no container runtime needed)
+# or the image.
+EE_TARBALL := dist/meshops-istio_vm.tar.gz
+EE_CONTEXT := $(OUT)/ee/context
+EE_TAG ?= meshops-istio-vm-ee:$(shell sed -n 's/^version: *//p' galaxy.yml)
+EE_RUNTIME ?= $(if $(shell command -v podman),podman,docker)
+
+ee-tarball: venv
+	@rm -rf $(OUT)/ee/dist && mkdir -p $(OUT)/ee/dist dist
+	$(VENV)/bin/ansible-galaxy collection build --output-path $(OUT)/ee/dist .
+	mv $(OUT)/ee/dist/meshops-istio_vm-*.tar.gz $(EE_TARBALL)
+
+ee-context: ee-tarball
+	$(VENV)/bin/ansible-builder create -f execution-environment.yml --context $(EE_CONTEXT) --output-filename Containerfile
+
+ee: ee-tarball
+	$(VENV)/bin/ansible-builder build -f execution-environment.yml --context $(EE_CONTEXT) --output-filename Containerfile \
+		--container-runtime $(EE_RUNTIME) --tag $(EE_TAG)
 
 demo: lab-up collection-link
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VENV)/bin/ansible-playbook -i inventories/lab playbooks/onboard.yml
