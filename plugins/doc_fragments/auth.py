@@ -113,3 +113,19 @@ attributes:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 """
+
+    # The modules that only read (mesh_info, workload_entry_info).
+    INFO_ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Read-only; runs the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    details: Read-only; nothing to diff.
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+"""
