@@ -36,6 +36,14 @@ def snapshot(lab, api_client) -> dict:
     return state
 
 
+def labelled_entry(lab, name, address, group):
+    """A static WorkloadEntry labelled as inventory group ``group``'s, the way onboard labels them."""
+    r = run_module(lab.kubeconfig, "workload_entry", {
+        "name": name, "namespace": NS, "address": address, "labels": {"app": GROUP}, "service_account": GROUP,
+        "metadata_labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm", "istio-vm.meshops.io/group": group}})
+    assert r["changed"], r.get("msg")
+
+
 def test_a_job_without_the_cluster_credential_fails_in_its_first_task(lab, api_client):
     res = run(lab, "onboard.yml", credential=False)
     assert res.rc != 0 and res.status == "failed"
@@ -90,12 +98,8 @@ def test_sliced_onboard_converges_to_the_unsliced_state(lab, api_client, request
 
 
 def test_prune_in_a_slice_is_refused_and_deletes_nothing(lab, api_client):
-    # A static entry of a VM of the other slice, labelled as this group's, the way onboard labels them.
-    other = run_module(lab.kubeconfig, "workload_entry", {
-        "name": "vm-of-slice-2", "namespace": NS, "address": "10.213.0.200", "labels": {"app": GROUP},
-        "service_account": GROUP,
-        "metadata_labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm", "istio-vm.meshops.io/group": "mesh_vms"}})
-    assert other["changed"], other.get("msg")
+    # A static entry of a VM of the other slice, labelled as this group's.
+    labelled_entry(lab, "vm-of-slice-2", "10.213.0.200", "mesh_vms")
     first = slices(lab.vms, 2)[0]
     res = run(lab, "onboard.yml", hosts=first, extravars={
         "awx_workflow_job_id": 99, "mesh_workload_prune": True})
@@ -108,11 +112,7 @@ def test_prune_in_a_slice_is_refused_and_deletes_nothing(lab, api_client):
 
 def test_prune_in_the_whole_inventory_deletes_only_what_left_this_group(lab, api_client):
     # one entry of this group whose VM left the inventory, one of another inventory group
-    r = run_module(lab.kubeconfig, "workload_entry", {
-        "name": "other-group-vm", "namespace": NS, "address": "10.213.0.201", "labels": {"app": GROUP},
-        "service_account": GROUP,
-        "metadata_labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm", "istio-vm.meshops.io/group": "db_vms"}})
-    assert r["changed"], r.get("msg")
+    labelled_entry(lab, "other-group-vm", "10.213.0.201", "db_vms")
     res = run(lab, "onboard.yml", extravars={"mesh_workload_prune": True})
     assert res.rc == 0, res.stdout[-5000:]
     names = [e["metadata"]["name"] for e in entries(api_client)]
