@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
@@ -51,11 +51,22 @@ ISTIO_KINDS = {
 }
 
 
-# core kinds the cluster side needs: kind -> (read, patch, delete) methods of CoreV1Api, namespaced
+class CoreKind(NamedTuple):
+    """The CoreV1Api methods for one core (``v1``) kind, and whether its objects live in a namespace."""
+    read: str
+    patch: str
+    delete: str
+    list: str
+    namespaced: bool
+
+
+# core kinds the cluster side needs
 CORE_KINDS = {
-    "Namespace": ("read_namespace", "patch_namespace", "delete_namespace", False),
-    "ServiceAccount": ("read_namespaced_service_account", "patch_namespaced_service_account",
-                       "delete_namespaced_service_account", True),
+    "Namespace": CoreKind("read_namespace", "patch_namespace", "delete_namespace", "list_namespace", False),
+    "ServiceAccount": CoreKind("read_namespaced_service_account", "patch_namespaced_service_account",
+                               "delete_namespaced_service_account", "list_namespaced_service_account", True),
+    "Service": CoreKind("read_namespaced_service", "patch_namespaced_service", "delete_namespaced_service",
+                        "list_namespaced_service", True),
 }
 
 
@@ -168,10 +179,14 @@ class MeshClient:
     def describe(kind: str, namespace: Optional[str], name: str) -> str:
         return "%s %s" % (kind, "/".join(part for part in (namespace, name) if part))
 
-    def _core_call(self, kind: str, index: int, namespace: str, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(self.core, CORE_KINDS[kind][index])
-        ns_args = (namespace,) if CORE_KINDS[kind][3] else ()
-        resp = method(name, *ns_args, *args, _preload_content=False, **kwargs)
+    def _core_call(self, kind: str, verb: str, namespace: Optional[str], name: Optional[str], *args: Any,
+                   **kwargs: Any) -> Any:
+        """CoreV1Api's ``verb`` method (a CoreKind field) for ``kind``, as raw JSON (an apply that
+        creates answers 201, which the generated client does not map to a body)."""
+        core_kind = CORE_KINDS[kind]
+        method = getattr(self.core, getattr(core_kind, verb))
+        positional = ((name,) if name is not None else ()) + ((namespace,) if core_kind.namespaced else ())
+        resp = method(*positional, *args, _preload_content=False, **kwargs)
         return json.loads(resp.data)
 
     def _or_missing(self, verb: str, what: str, missing: Any, fn: Callable[..., Any], *args: Any,
@@ -189,15 +204,20 @@ class MeshClient:
     def get(self, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
         what = self.describe(kind, namespace, name)
         if kind in CORE_KINDS:
-            return self._or_missing("read", what, None, self._core_call, kind, 0, namespace, name)
+            return self._or_missing("read", what, None, self._core_call, kind, "read", namespace, name)
         group, version, plural = ISTIO_KINDS[kind]
         return self._or_missing("read", what, None, self.custom.get_namespaced_custom_object,
                                 group, version, namespace, plural, name)
 
     def list(self, kind: str, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
+        what = "%s in namespace %s" % (kind, namespace)
+        if kind in CORE_KINDS:
+            res = self._call("list", what, self._core_call, kind, "list", namespace, None,
+                             label_selector=label_selector or None)
+            # the items of a core LIST come without apiVersion and kind; a GET has them
+            return [dict(item, apiVersion=res.get("apiVersion", "v1"), kind=kind) for item in res.get("items", [])]
         group, version, plural = ISTIO_KINDS[kind]
-        res = self._call("list", "%s in namespace %s" % (kind, namespace),
-                         self.custom.list_namespaced_custom_object, group, version, namespace, plural,
+        res = self._call("list", what, self.custom.list_namespaced_custom_object, group, version, namespace, plural,
                          label_selector=label_selector or None)
         return res.get("items", [])
 
@@ -214,7 +234,7 @@ class MeshClient:
                    "_content_type": APPLY_PATCH}
         what = self.describe(kind, meta.get("namespace"), meta["name"])
         if kind in CORE_KINDS:
-            return self._call("apply", what, self._core_call, kind, 1, meta.get("namespace"), meta["name"],
+            return self._call("apply", what, self._core_call, kind, "patch", meta.get("namespace"), meta["name"],
                               obj, **options)
         group, version, plural = ISTIO_KINDS[kind]
         # Raw response: the generated client maps only 200 to a body, and an apply that creates
@@ -229,7 +249,7 @@ class MeshClient:
 
         def call() -> bool:
             if kind in CORE_KINDS:
-                self._core_call(kind, 2, namespace, name, dry_run=dry)
+                self._core_call(kind, "delete", namespace, name, dry_run=dry)
             else:
                 group, version, plural = ISTIO_KINDS[kind]
                 self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name, dry_run=dry)

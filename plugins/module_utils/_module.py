@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, Callable, Dict, List
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -24,11 +25,8 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._args import (
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError, ValidationError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure, ensure_many
-from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import API_VERSION, build
-from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import (
-    check_dns1123_label,
-    check_dns1123_subdomain,
-)
+from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import API_VERSIONS, build, check_name
+from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import check_dns1123_label
 
 COMMON = ("auth", "state", "force_conflicts", "objects")
 
@@ -75,7 +73,7 @@ def execute(module: AnsibleModule, run: Callable[[AnsibleModule], Dict[str, Any]
 
 def run_resource(kind: str, prefix: str, kind_spec: Dict[str, Any],
                  after: Callable[[Any, Dict[str, Any], Dict[str, Any], bool], Dict[str, Any]] = None) -> None:
-    """main() of workload_entry, workload_group, service_entry and sidecar."""
+    """main() of workload_entry, workload_group, service_entry, sidecar and workload_service."""
     module = AnsibleModule(argument_spec=resource_argument_spec(kind_spec), supports_check_mode=True,
                            mutually_exclusive=[("name", "objects")], required_one_of=[("name", "objects")])
     execute(module, lambda m: _run(m, kind, prefix, kind_spec, after))
@@ -84,13 +82,13 @@ def run_resource(kind: str, prefix: str, kind_spec: Dict[str, Any],
 def _identity(kind: str, params: Dict[str, Any]) -> tuple:
     """For state=absent only the name and namespace matter: (object, warnings), or ValidationError."""
     errors = []
-    for option, check in (("name", check_dns1123_subdomain), ("namespace", check_dns1123_label)):
+    for option, check in (("name", functools.partial(check_name, kind)), ("namespace", check_dns1123_label)):
         problem = "is required" if params.get(option) is None else check(params[option])
         if problem:
             errors.append("%s: %s" % (option, problem))
     if errors:
         raise ValidationError(kind, errors)
-    return {"apiVersion": API_VERSION, "kind": kind,
+    return {"apiVersion": API_VERSIONS[kind], "kind": kind,
             "metadata": {"name": params["name"], "namespace": params["namespace"]}}, []
 
 

@@ -6,9 +6,10 @@
 # PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
 # without notice and without a changelog entry. Do not import it from other collections.
 
-"""Pure builders and validators for the Istio objects the modules manage.
+"""Pure builders and validators for the objects the modules manage.
 
-For each kind (WorkloadEntry, WorkloadGroup, ServiceEntry, Sidecar):
+For each kind (the Istio WorkloadEntry, WorkloadGroup, ServiceEntry, Sidecar, and the core v1
+Service of a VM workload):
 
 - ``build_<kind>(params)`` turns snake_case module options into the ``networking.istio.io/v1``
   object as the apiserver stores it (camelCase spec). Unset (``None``) options are omitted; values
@@ -23,6 +24,12 @@ because istiod copies both onto WorkloadEntries; ``service_account`` must be a K
 WorkloadGroup templates must not carry an address (istiod fills it per VM); readiness probes must
 not use ``grpc`` (the CRD accepts it, istiod 1.30's webhook rejects it). istiod warnings that need
 cluster state (IP auto-allocation for TCP ports without addresses) are not reproduced.
+
+The Service follows the apiserver's own validation (``pkg/apis/core/validation``, Kubernetes 1.36)
+instead of Istio's, and is always of type ClusterIP with a selector: the mesh address of VM workloads.
+Stricter on purpose: its name must be a DNS-1035 label (Kubernetes 1.36's RelaxedServiceNameValidation
+also admits a leading digit; older apiservers do not), it needs at least one selector label, and ports
+take only the options this module documents.
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
     UNIX_PREFIX,
     as_int,
     check_annotations,
+    check_dns1035_label,
     check_dns1123_label,
     check_dns1123_subdomain,
     check_fqdn,
+    check_iana_svc_name,
     check_int_range,
     check_ip,
     check_ip_or_cidr,
@@ -46,6 +55,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
     check_port,
     check_port_name,
     check_protocol,
+    check_qualified_name,
     check_selector,
     check_string,
     check_unix_address,
@@ -63,6 +73,16 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
 )
 
 API_VERSION = "networking.istio.io/v1"
+API_VERSIONS = {
+    "WorkloadEntry": API_VERSION,
+    "WorkloadGroup": API_VERSION,
+    "ServiceEntry": API_VERSION,
+    "Sidecar": API_VERSION,
+    "Service": "v1",
+}
+# Object names: DNS-1123 subdomains, except where the apiserver is stricter.
+NAME_CHECKS: Dict[str, Callable[[Any], Optional[str]]] = {"Service": check_dns1035_label}
+SERVICE_PROTOCOLS = ("TCP", "UDP", "SCTP")
 HEALTH_CHECKS_ANNOTATION = "proxy.istio.io/health-checks-enabled"
 USE_WAYPOINT_LABEL = "istio.io/use-waypoint"
 
@@ -153,7 +173,7 @@ def _metadata(params: Params, extra_annotations: Optional[Mapping[str, str]] = N
 
 
 def _object(kind: str, metadata: Dict[str, Any], spec: Dict[str, Any]) -> Dict[str, Any]:
-    return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+    return {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": metadata, "spec": spec}
 
 
 def _port(options: Any) -> Any:
@@ -300,12 +320,17 @@ def _optional_string(path: str, value: Any, max_length: Optional[int] = None) ->
     return [] if value is None else _at(path, check_string(value, max_length))
 
 
-def _check_metadata(params: Params) -> Errors:
+def check_name(kind: str, name: Any) -> Optional[str]:
+    """The rule for ``metadata.name`` of ``kind``: None when fine, else the broken rule."""
+    return NAME_CHECKS.get(kind, check_dns1123_subdomain)(name)
+
+
+def _check_metadata(params: Params, kind: str = "") -> Errors:
     errors = []
     if params.get("name") is None:
         errors.append("name: is required")
     else:
-        errors += _at("name", check_dns1123_subdomain(params["name"]))
+        errors += _at("name", check_name(kind, params["name"]))
     if params.get("namespace") is not None:
         errors += _at("namespace", check_dns1123_label(params["namespace"]))
     if params.get("metadata_labels") is not None:
@@ -915,6 +940,146 @@ def validate_sidecar(params: Params) -> List[str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Service (core v1): the mesh address of a VM workload
+# ---------------------------------------------------------------------------------------------
+
+_SERVICE_PORT_FIELDS = (("name", "name"), ("port", "port"), ("target_port", "targetPort"), ("protocol", "protocol"),
+                        ("app_protocol", "appProtocol"))
+
+
+def service_ports_from_map(ports: Any, app_protocols: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """The ``ports`` option of ``workload_service`` from a port name -> number map (the shape of
+    WorkloadEntry ``ports`` and of ``mesh_workload_ports``), with an optional port name ->
+    ``appProtocol`` map.
+
+    ``{"http": 8080, "grpc": 3550}, {"grpc": "grpc"}`` gives
+    ``[{"name": "grpc", "port": 3550, "app_protocol": "grpc"}, {"name": "http", "port": 8080}]``:
+    ordered by port number (then name) so that the same map always gives the same list; decimal
+    strings become ints; ``target_port`` and ``protocol`` are left to their defaults (the port
+    number, TCP). Raises ``ValidationError`` when an argument is not a map or ``app_protocols``
+    names a port that ``ports`` lacks; the Kubernetes rules are ``validate_service``'s.
+    """
+    errors: Errors = []
+    if not isinstance(ports, Mapping):
+        errors.append("ports: must be a dict of port name to port number, got %r" % (ports,))
+    if app_protocols is not None and not isinstance(app_protocols, Mapping):
+        errors.append("app_protocols: must be a dict of port name to app protocol, got %r" % (app_protocols,))
+    if errors:
+        raise ValidationError("service_ports_from_map", errors)
+    app_protocols = app_protocols or {}
+    for name in app_protocols:
+        if name not in ports:
+            errors.append("%s: there is no port named %r (ports: %s)"
+                          % (join_key("app_protocols", name), name, ", ".join(str(k) for k in ports) or "none"))
+    if errors:
+        raise ValidationError("service_ports_from_map", errors)
+    out = []
+    for name, number in ports.items():
+        port = {"name": name, "port": _number(number)}
+        if app_protocols.get(name) is not None:
+            port["app_protocol"] = app_protocols[name]
+        out.append(port)
+
+    def order(port: Dict[str, Any]) -> Tuple[bool, int, str]:
+        number = as_int(port["port"])
+        return (number is None, number or 0, str(port["name"]))
+
+    return sorted(out, key=order)
+
+
+def _service_port(options: Any) -> Any:
+    """A ServicePort with the apiserver's defaults written out (protocol TCP, targetPort = port): the
+    live object then equals what was applied, and the ``(port, protocol)`` list key is always present."""
+    if not isinstance(options, Mapping):
+        return options
+    port = _fields(options, _SERVICE_PORT_FIELDS, numbers=("port", "target_port"))
+    port.setdefault("protocol", "TCP")
+    if "port" in port:
+        port.setdefault("targetPort", port["port"])
+    return port
+
+
+def build_service(params: Params) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {}
+    if params.get("selector") is not None:
+        spec["selector"] = dict(params["selector"]) if isinstance(params["selector"], Mapping) else params["selector"]
+    if params.get("ports") is not None:
+        ports = params["ports"]
+        spec["ports"] = [_service_port(port) for port in ports] if isinstance(ports, (list, tuple)) else ports
+    spec["type"] = "ClusterIP"
+    return _object("Service", _metadata(params), spec)
+
+
+def _check_target_port(path: str, value: Any) -> Errors:
+    number = as_int(value)
+    if number is not None:
+        return _at(path, check_port(number))
+    if isinstance(value, str):
+        return _at(path, check_iana_svc_name(value))
+    return ["%s: %r is not a port number or a port name" % (path, value)]
+
+
+def _check_service_port(path: str, port: Params) -> Errors:
+    errors = _unknown(path, port, [option for option, _field in _SERVICE_PORT_FIELDS])
+    if port.get("name") not in (None, ""):
+        errors += _at(path + ".name", check_dns1123_label(port["name"]))
+    errors += _required_port(path + ".port", port.get("port"))
+    errors += _enum_at(path + ".protocol", port.get("protocol"), SERVICE_PROTOCOLS)
+    if port.get("target_port") is not None:
+        errors += _check_target_port(path + ".target_port", port["target_port"])
+    if port.get("app_protocol") is not None:
+        errors += _at(path + ".app_protocol", check_qualified_name(port["app_protocol"]))
+    return errors
+
+
+def _check_service_ports(ports: Any) -> Errors:
+    if isinstance(ports, Mapping):
+        return ["ports: must be a list of dicts (name, port, target_port, protocol, app_protocol), not a map of "
+                "name to number; service_ports_from_map() converts such a map"]
+    errors = _list_at("ports", ports, min_items=1)
+    if errors:
+        return errors
+    names: List[Any] = []
+    keys: List[Tuple[int, Any]] = []
+    for index, port in enumerate(ports):
+        path = join_index("ports", index)
+        if not isinstance(port, Mapping):
+            errors.append("%s: must be a dict with name and port" % path)
+            continue
+        errors += _check_service_port(path, port)
+        name = port.get("name")
+        if name in (None, ""):
+            if len(ports) > 1:
+                errors.append("%s.name: is required when the Service has more than one port" % path)
+        elif name in names:
+            errors.append("%s.name: port name %r is already defined" % (path, name))
+        names.append(name)
+        number, proto = as_int(port.get("port")), port.get("protocol") or "TCP"
+        if number is not None and (number, proto) in keys:
+            errors.append("%s.port: port %d/%s is already defined" % (path, number, proto))
+        keys.append((number, proto))
+    return errors
+
+
+def validate_service(params: Params) -> List[str]:
+    """The apiserver's rules for a ClusterIP Service with a selector (``ValidateService``)."""
+    errors = _check_metadata(params, "Service")
+    selector = params.get("selector")
+    if selector is None:
+        errors.append("selector: is required (the labels of the workloads; istiod matches them against "
+                      "WorkloadEntries)")
+    elif isinstance(selector, Mapping) and not selector:
+        errors.append("selector: needs at least one label (an empty selector selects no endpoints)")
+    else:
+        errors += check_labels("selector", selector, max_items=10000)
+    if params.get("ports") is None:
+        errors.append("ports: is required (at least one port)")
+    else:
+        errors += _check_service_ports(params["ports"])
+    return _raise_or_warn("workload_service", errors, [])
+
+
+# ---------------------------------------------------------------------------------------------
 # Dispatch
 # ---------------------------------------------------------------------------------------------
 
@@ -923,12 +1088,14 @@ BUILDERS: Dict[str, Callable[[Params], Dict[str, Any]]] = {
     "WorkloadGroup": build_workload_group,
     "ServiceEntry": build_service_entry,
     "Sidecar": build_sidecar,
+    "Service": build_service,
 }
 VALIDATORS: Dict[str, Callable[[Params], List[str]]] = {
     "WorkloadEntry": validate_workload_entry,
     "WorkloadGroup": validate_workload_group,
     "ServiceEntry": validate_service_entry,
     "Sidecar": validate_sidecar,
+    "Service": validate_service,
 }
 
 

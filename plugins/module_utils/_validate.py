@@ -30,6 +30,9 @@ UNIX_PREFIX = "unix://"
 _DNS1123_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 _DNS1123_LABEL_RE = re.compile("^%s$" % _DNS1123_LABEL)
 _DNS1123_SUBDOMAIN_RE = re.compile(r"^%s(?:\.%s)*$" % (_DNS1123_LABEL, _DNS1123_LABEL))
+_DNS1035_LABEL_RE = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$")
+# Kubernetes IsValidPortName (IANA_SVC_NAME): named container / target ports.
+_IANA_SVC_NAME_RE = re.compile(r"^[-a-z0-9]+$")
 # Istio's DNS-1123 label (port names, host name labels, namespaces in Sidecar hosts) allows upper case.
 _ISTIO_LABEL_RE = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 _ISTIO_WILDCARD_LABEL_RE = re.compile(r"^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)$")
@@ -99,6 +102,51 @@ def check_dns1123_subdomain(value: Any) -> Optional[str]:
         return problem
     if not _DNS1123_SUBDOMAIN_RE.match(value):
         return "%r is not a DNS-1123 subdomain (lower case alphanumerics, '-' and '.')" % (value,)
+    return None
+
+
+def check_dns1035_label(value: Any) -> Optional[str]:
+    """Kubernetes Service names: lower case RFC 1035 label (starts with a letter), at most 63 characters."""
+    problem = check_string(value, 63)
+    if problem:
+        return problem
+    if not _DNS1035_LABEL_RE.match(value):
+        return ("%r is not a DNS-1035 label (lower case alphanumerics and '-', starting with a letter and "
+                "ending alphanumeric)" % (value,))
+    return None
+
+
+def check_iana_svc_name(value: Any) -> Optional[str]:
+    """Kubernetes port names that a number may stand for (IANA_SVC_NAME, ``targetPort``): at most 15
+    lower case alphanumerics and '-', at least one letter, no '--', not starting or ending with '-'."""
+    problem = check_string(value, 15)
+    if problem:
+        return "port name %r %s" % (value, problem) if isinstance(value, str) else problem
+    rules = []
+    if not _IANA_SVC_NAME_RE.match(value):
+        rules.append("only lower case alphanumerics and '-'")
+    if not re.search(r"[a-z]", value):
+        rules.append("at least one letter")
+    if "--" in value:
+        rules.append("no '--'")
+    if value.startswith("-") or value.endswith("-"):
+        rules.append("no '-' at either end")
+    if rules:
+        return "port name %r must have %s (IANA service name)" % (value, ", ".join(rules))
+    return None
+
+
+def check_qualified_name(value: Any) -> Optional[str]:
+    """Kubernetes qualified names (``appProtocol``, label keys): ``[<DNS-1123 subdomain>/]<name>``,
+    the name at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric."""
+    if not isinstance(value, str) or not value:
+        return "%r is not a non-empty string" % (value,)
+    prefix, sep, name = value.rpartition("/")
+    if sep and (not prefix or check_dns1123_subdomain(prefix)):
+        return "%r has an invalid prefix (must be a DNS-1123 subdomain of at most 253 characters)" % (value,)
+    if len(name) > 63 or not _QUALIFIED_NAME_RE.match(name):
+        return ("%r is not a qualified name ([prefix/]name, the name at most 63 alphanumerics, '-', '_' or '.', "
+                "starting and ending alphanumeric)" % (value,))
     return None
 
 

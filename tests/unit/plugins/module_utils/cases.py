@@ -8,7 +8,7 @@
 ``INVALID_CASES``: ``(kind, bad_options, expected_message_fragment, valid_twin_options)``. The bad
 options break exactly one rule; the valid twin is the same options with that rule respected, and
 must be accepted by a real apiserver with the Istio 1.30 CRDs and istiod's validating webhook
-(the integration suite applies every twin). Every twin has a unique ``name`` and the namespace
+(the integration suite applies every twin; Service twins meet the apiserver's own validation). Every twin has a unique ``name`` and the namespace
 ``NAMESPACE``; a suite that uses another namespace should replace ``namespace`` in both.
 
 ``BUILD_CASES``: ``(kind, options, expected_object)`` for the builders.
@@ -55,6 +55,11 @@ BASES: Dict[str, Dict[str, Any]] = {
         "namespace": NAMESPACE,
         "egress": [{"hosts": ["./*", "istio-system/*"]}],
     },
+    "Service": {
+        "namespace": NAMESPACE,
+        "selector": {"app": "vm-app"},
+        "ports": [{"name": "http", "port": 8080, "app_protocol": "http"}],
+    },
 }
 
 
@@ -74,13 +79,14 @@ def case(kind: str, name: str, message: str, bad: Dict[str, Any], twin: Dict[str
     return Case(kind, _apply(valid, bad), message, valid)
 
 
-WE, WG, SE, SC = "WorkloadEntry", "WorkloadGroup", "ServiceEntry", "Sidecar"
+WE, WG, SE, SC, SV = "WorkloadEntry", "WorkloadGroup", "ServiceEntry", "Sidecar", "Service"
 LONG_62 = "p" * 62
 LONG_63 = "v" * 63
 
 _UNIX_WE = {"address": "unix:///var/run/vm-app.sock", "ports": DROP}
 _STATIC_SE = {"resolution": "STATIC", "addresses": ["240.240.10.10"], "endpoints": [{"address": "10.10.0.20"}]}
 _EGRESS_PROXY = {"host": "egress-proxy.istio-system.svc.cluster.local", "port": 3128}
+_HTTP, _GRPC = {"name": "http", "port": 8080}, {"name": "grpc", "port": 3550}
 
 INVALID_CASES: List[Case] = [
     # --- WorkloadEntry ------------------------------------------------------------------------
@@ -282,6 +288,47 @@ INVALID_CASES: List[Case] = [
          {"outbound_traffic_policy": {"mode": "ALLOW_ANY", "egress_proxy": _EGRESS_PROXY}}),
     case(SC, "sc-selector-empty-key", "workload_selector[\"\"]: empty key is not supported in a selector",
          {"workload_selector": {"": "vm-app"}}, {"workload_selector": {"app": "vm-app"}}),
+    # --- Service (the apiserver's rules, Kubernetes 1.36) ---------------------------------------
+    # stricter than 1.36 (RelaxedServiceNameValidation), as strict as every earlier apiserver
+    case(SV, "svc-name-digit", "name: '9-ratings' is not a DNS-1035 label", {"name": "9-ratings"}),
+    case(SV, "svc-name-dot", "name: 'svc.ratings' is not a DNS-1035 label", {"name": "svc.ratings"}),
+    case(SV, "svc-no-selector", "selector: is required", {"selector": DROP}),
+    case(SV, "svc-empty-selector", "selector: needs at least one label", {"selector": {}}),
+    case(SV, "svc-selector-value", "selector.app: value 'vm app'", {"selector": {"app": "vm app"}},
+         {"selector": {"app": "vm-app", "version": "v1"}}),
+    case(SV, "svc-no-ports", "ports: is required", {"ports": DROP}),
+    case(SV, "svc-empty-ports", "ports: needs at least 1 item(s)", {"ports": []}),
+    case(SV, "svc-ports-map", "ports: must be a list of dicts", {"ports": {"http": 8080}}),
+    case(SV, "svc-unnamed-of-two", "ports[0].name: is required when the Service has more than one port",
+         {"ports": [{"port": 8080}, _GRPC]}, {"ports": [_HTTP, _GRPC]}),
+    case(SV, "svc-single-unnamed", "ports[0].name: 'HTTP' is not a DNS-1123 label",
+         {"ports": [{"name": "HTTP", "port": 8080}]}, {"ports": [{"port": 8080}]}),
+    case(SV, "svc-port-name-64", "ports[0].name: is 64 characters long, the limit is 63",
+         {"ports": [{"name": "h" * 64, "port": 8080}]}, {"ports": [{"name": "h" * 63, "port": 8080}]}),
+    case(SV, "svc-dup-name", "ports[1].name: port name 'http' is already defined",
+         {"ports": [_HTTP, {"name": "http", "port": 8081}]}, {"ports": [_HTTP, {"name": "http-alt", "port": 8081}]}),
+    case(SV, "svc-dup-port", "ports[1].port: port 8080/TCP is already defined",
+         {"ports": [_HTTP, {"name": "http-alt", "port": 8080}]},
+         {"ports": [_HTTP, {"name": "http-udp", "port": 8080, "protocol": "UDP"}]}),
+    case(SV, "svc-port-zero", "ports[0].port: 0 is not in 1..65535", {"ports": [{"name": "http", "port": 0}]}),
+    case(SV, "svc-port-missing", "ports[0].port: is required", {"ports": [{"name": "http", "target_port": 8080}]},
+         {"ports": [{"name": "http", "port": 80, "target_port": 8080}]}),
+    case(SV, "svc-protocol-case", "ports[0].protocol: 'tcp' is not one of TCP, UDP, SCTP",
+         {"ports": [dict(_HTTP, protocol="tcp")]}, {"ports": [dict(_HTTP, protocol="TCP")]}),
+    case(SV, "svc-protocol-l7", "ports[0].protocol: 'HTTP' is not one of TCP, UDP, SCTP",
+         {"ports": [dict(_HTTP, protocol="HTTP")]}, {"ports": [dict(_HTTP, protocol="SCTP")]}),
+    case(SV, "svc-target-port-range", "ports[0].target_port: 70000 is not in 1..65535",
+         {"ports": [dict(_HTTP, target_port=70000)]}, {"ports": [dict(_HTTP, target_port=9080)]}),
+    case(SV, "svc-target-port-name-16", "ports[0].target_port: port name 'http-metrics-api' is 16 characters long",
+         {"ports": [dict(_HTTP, target_port="http-metrics-api")]}, {"ports": [dict(_HTTP, target_port="http-metrics")]}),
+    case(SV, "svc-target-port-name-dashes", "ports[0].target_port: port name 'http--alt' must have no '--'",
+         {"ports": [dict(_HTTP, target_port="http--alt")]}, {"ports": [dict(_HTTP, target_port="http-alt")]}),
+    case(SV, "svc-app-protocol", "ports[0].app_protocol: 'http 2' is not a qualified name",
+         {"ports": [dict(_HTTP, app_protocol="http 2")]}, {"ports": [dict(_HTTP, app_protocol="kubernetes.io/h2c")]}),
+    case(SV, "svc-app-protocol-prefix", "ports[0].app_protocol: 'Example.com/h2' has an invalid prefix",
+         {"ports": [dict(_HTTP, app_protocol="Example.com/h2")]}, {"ports": [dict(_HTTP, app_protocol="example.com/h2")]}),
+    case(SV, "svc-port-unknown-option", "ports[0]: unknown option(s) number",
+         {"ports": [{"name": "http", "port": 8080, "number": 8080}]}),
 ]
 
 
@@ -368,4 +415,22 @@ BUILD_CASES = [
                                    "egressProxy": {"host": "proxy.example.com", "subset": "v1", "port": {"number": 3128}}}})),
     (SC, {"name": "sc-policy-only", "namespace": NAMESPACE, "outbound_traffic_policy": {"mode": "REGISTRY_ONLY"}},
      _obj(SC, _meta("sc-policy-only"), {"outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}})),
+    # Service: the apiserver's defaults (protocol TCP, targetPort = port) are written out, the type is ClusterIP
+    (SV, {"name": "svc-min", "namespace": NAMESPACE, "selector": {"app": "vm-app"}, "ports": [{"port": 8080}],
+          "metadata_labels": None, "metadata_annotations": None},
+     {"apiVersion": "v1", "kind": SV, "metadata": _meta("svc-min"),
+      "spec": {"selector": {"app": "vm-app"}, "ports": [{"port": 8080, "protocol": "TCP", "targetPort": 8080}],
+               "type": "ClusterIP"}}),
+    (SV, {"name": "svc-full", "namespace": NAMESPACE, "metadata_labels": {"team": "vm"},
+          "selector": {"app": "vm-app", "version": "v1"},
+          "ports": [{"name": "http", "port": "80", "target_port": "9080", "app_protocol": "http"},
+                    {"name": "metrics", "port": 15020, "target_port": "http-metrics", "protocol": "TCP",
+                     "app_protocol": None},
+                    {"name": "dns", "port": 53, "protocol": "UDP"}]},
+     {"apiVersion": "v1", "kind": SV, "metadata": _meta("svc-full", labels={"team": "vm"}),
+      "spec": {"selector": {"app": "vm-app", "version": "v1"},
+               "ports": [{"name": "http", "port": 80, "targetPort": 9080, "protocol": "TCP", "appProtocol": "http"},
+                         {"name": "metrics", "port": 15020, "targetPort": "http-metrics", "protocol": "TCP"},
+                         {"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"}],
+               "type": "ClusterIP"}}),
 ]

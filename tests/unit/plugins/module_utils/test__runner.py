@@ -66,3 +66,38 @@ def test_outcome(before, after, changed, method):
     r = outcome("WorkloadEntry", before, after)
     assert (r["changed"], r["method"]) == (changed, method)
     assert r["diff"]["before"] == ({} if before is None else {"spec": before["spec"]})
+
+
+# A Service as kube-apiserver 1.36 stores it after our apply: ports are a map-list keyed by
+# (port, protocol), selector is atomic, and the cluster IP and other defaults belong to no manager.
+SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ratings", "namespace": "vms"},
+           "spec": {"selector": {"app": "ratings"}, "type": "ClusterIP",
+                    "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP", "appProtocol": "http"}]}}
+SERVICE_FIELDS = {"f:spec": {"f:ports": {'k:{"port":80,"protocol":"TCP"}': {
+    ".": {}, "f:appProtocol": {}, "f:name": {}, "f:port": {}, "f:protocol": {}, "f:targetPort": {}}},
+    "f:selector": {}, "f:type": {}}}
+
+
+def live_service(spec_changes=(), fields=None):
+    spec = dict(SERVICE["spec"], clusterIP="10.96.106.181", clusterIPs=["10.96.106.181"], sessionAffinity="None",
+                ipFamilies=["IPv4"], ipFamilyPolicy="SingleStack", internalTrafficPolicy="Cluster")
+    spec.update(spec_changes)
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "ratings", "namespace": "vms", "resourceVersion": "9",
+                         "managedFields": [{"manager": "meshops.istio_vm", "operation": "Apply",
+                                            "fieldsV1": fields or SERVICE_FIELDS}]},
+            "spec": spec, "status": {"loadBalancer": {}}}
+
+
+SERVICE_IN_SYNC = [
+    ("server-allocated fields are not ours", live_service(), True),
+    ("selector changed by hand", live_service({"selector": {"app": "other"}}), False),
+    ("a port someone else added (the list compares whole: one no-op apply)", live_service({"ports": SERVICE["spec"]["ports"] + [
+        {"name": "grpc", "port": 3550, "targetPort": 3550, "protocol": "TCP"}]}), False),
+    ("listed without apiVersion and kind", dict(live_service(), apiVersion=None, kind=None), False),
+]
+
+
+@pytest.mark.parametrize("name,obj,expected", SERVICE_IN_SYNC, ids=[c[0] for c in SERVICE_IN_SYNC])
+def test_service_in_sync(name, obj, expected):
+    assert in_sync(SERVICE, obj) is expected

@@ -18,7 +18,7 @@ from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.cases 
 )
 
 PREFIXES = {"WorkloadEntry": "workload_entry", "WorkloadGroup": "workload_group", "ServiceEntry": "service_entry",
-            "Sidecar": "sidecar"}
+            "Sidecar": "sidecar", "Service": "workload_service"}
 
 
 @pytest.mark.parametrize("kind, options, expected", BUILD_CASES, ids=[c[1]["name"] for c in BUILD_CASES])
@@ -154,3 +154,84 @@ def test_unix_egress_listener_is_valid():
     options = {"name": "sc", "egress": [{"port": {"number": 0, "protocol": "HTTP"}, "bind": "unix:///var/run/egress.sock",
                                          "capture_mode": "NONE", "hosts": ["./*"]}]}
     assert _specs.validate_sidecar(options) == []
+
+
+def test_every_kind_has_its_api_version_and_builds_with_it():
+    assert set(_specs.API_VERSIONS) == set(_specs.BUILDERS) == set(_specs.VALIDATORS)
+    for kind, options, _expected in BUILD_CASES:
+        assert _specs.BUILDERS[kind](options)["apiVersion"] == _specs.API_VERSIONS[kind]
+    assert _specs.API_VERSIONS["Service"] == "v1"
+
+
+@pytest.mark.parametrize("kind, name, expected", [
+    ("Service", "ratings-vm", None),
+    ("Service", "ratings.vm", "is not a DNS-1035 label"),
+    ("Service", "1-ratings", "is not a DNS-1035 label"),
+    ("Service", "r" * 64, "the limit is 63"),
+    ("WorkloadEntry", "ratings.vm", None),
+    ("WorkloadEntry", "1-ratings", None),
+    ("WorkloadEntry", "Ratings", "is not a DNS-1123 subdomain"),
+])
+def test_check_name_per_kind(kind, name, expected):
+    problem = _specs.check_name(kind, name)
+    assert problem is None if expected is None else expected in problem, problem
+
+
+# --- Service ports from a name -> number map (what the mesh_workload role holds) ------------------
+
+PORT_MAPS = [
+    ("ordered by number", {"http": 8080, "grpc": 3550}, None,
+     [{"name": "grpc", "port": 3550}, {"name": "http", "port": 8080}]),
+    ("app protocols", {"http": 8080, "grpc": 3550}, {"grpc": "grpc", "http": "http"},
+     [{"name": "grpc", "port": 3550, "app_protocol": "grpc"}, {"name": "http", "port": 8080, "app_protocol": "http"}]),
+    ("some app protocols", {"http": 8080, "tcp-db": 5432}, {"http": "http", "tcp-db": None},
+     [{"name": "tcp-db", "port": 5432}, {"name": "http", "port": 8080, "app_protocol": "http"}]),
+    ("decimal strings", {"http": "8080"}, {}, [{"name": "http", "port": 8080}]),
+    ("same number, by name", {"b": 80, "a": 80}, None, [{"name": "a", "port": 80}, {"name": "b", "port": 80}]),
+    ("not a number sorts last", {"x": "eighty", "y": 90}, None, [{"name": "y", "port": 90}, {"name": "x", "port": "eighty"}]),
+    ("empty", {}, None, []),
+]
+
+
+@pytest.mark.parametrize("name, ports, app_protocols, expected", PORT_MAPS, ids=[c[0] for c in PORT_MAPS])
+def test_service_ports_from_map(name, ports, app_protocols, expected):
+    assert _specs.service_ports_from_map(ports, app_protocols) == expected
+
+
+BAD_PORT_MAPS = [
+    (["http"], None, "ports: must be a dict of port name to port number"),
+    ({"http": 80}, ["http"], "app_protocols: must be a dict of port name to app protocol"),
+    ({"http": 80}, {"grpc": "grpc"}, "app_protocols.grpc: there is no port named 'grpc' (ports: http)"),
+]
+
+
+@pytest.mark.parametrize("ports, app_protocols, message", BAD_PORT_MAPS)
+def test_service_ports_from_map_rejects(ports, app_protocols, message):
+    with pytest.raises(ValidationError) as info:
+        _specs.service_ports_from_map(ports, app_protocols)
+    assert str(info.value).startswith("service_ports_from_map: ") and message in str(info.value)
+
+
+def test_service_ports_from_map_feeds_the_service():
+    ports = _specs.service_ports_from_map({"http": 8080, "grpc": "3550"}, {"grpc": "grpc"})
+    obj, warnings = _specs.build("Service", {"name": "ratings", "namespace": "vms", "selector": {"app": "ratings"},
+                                             "ports": ports})
+    assert warnings == []
+    assert obj["spec"]["ports"] == [
+        {"name": "grpc", "port": 3550, "targetPort": 3550, "protocol": "TCP", "appProtocol": "grpc"},
+        {"name": "http", "port": 8080, "targetPort": 8080, "protocol": "TCP"},
+    ]
+
+
+def test_service_rules_need_the_whole_list():
+    """A port that breaks a rule is reported by index, and the list-wide rules after it still run."""
+    with pytest.raises(ValidationError) as info:
+        _specs.validate_service({"name": "svc", "selector": {"app": "a"},
+                                 "ports": [{"name": "http", "port": 80}, "grpc", {"port": 80, "protocol": "UDP"},
+                                           {"name": "http", "port": 80}]})
+    assert info.value.errors == [
+        "ports[1]: must be a dict with name and port",
+        "ports[2].name: is required when the Service has more than one port",
+        "ports[3].name: port name 'http' is already defined",
+        "ports[3].port: port 80/TCP is already defined",
+    ]

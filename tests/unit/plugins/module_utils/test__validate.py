@@ -37,6 +37,19 @@ CHECKS = [
     (v.check_unix_address, "unix://", "must not be empty"), (v.check_unix_address, "unix:///var/", "not an absolute path"),
     (v.check_port_name, "http-2", OK), (v.check_port_name, "HTTP", OK), (v.check_port_name, "http-", "must match"),
     (v.check_protocol, "http", OK), (v.check_protocol, "", OK), (v.check_protocol, "DoubleHBONE", "unsupported protocol"),
+    (v.check_dns1035_label, "ratings-vm", OK), (v.check_dns1035_label, "r2", OK),
+    (v.check_dns1035_label, "2r", "is not a DNS-1035 label"), (v.check_dns1035_label, "ratings.vm", "is not a DNS-1035 label"),
+    (v.check_dns1035_label, "ratings-", "is not a DNS-1035 label"), (v.check_dns1035_label, "r" * 64, "the limit is 63"),
+    (v.check_dns1035_label, 7, "is not a string"),
+    (v.check_iana_svc_name, "http", OK), (v.check_iana_svc_name, "h2c-15-chars-ok", OK), (v.check_iana_svc_name, "9a", OK),
+    (v.check_iana_svc_name, "h" * 16, "is 16 characters long, the limit is 15"),
+    (v.check_iana_svc_name, "8080", "at least one letter"), (v.check_iana_svc_name, "Http", "only lower case alphanumerics"),
+    (v.check_iana_svc_name, "http_alt", "only lower case alphanumerics"), (v.check_iana_svc_name, "http--alt", "no '--'"),
+    (v.check_iana_svc_name, "-http", "no '-' at either end"), (v.check_iana_svc_name, "http-", "no '-' at either end"),
+    (v.check_qualified_name, "http", OK), (v.check_qualified_name, "kubernetes.io/h2c", OK),
+    (v.check_qualified_name, "Mixed_Case.1", OK), (v.check_qualified_name, "", "non-empty"),
+    (v.check_qualified_name, "http 2", "is not a qualified name"), (v.check_qualified_name, "a" * 64, "is not a qualified name"),
+    (v.check_qualified_name, "/h2c", "invalid prefix"), (v.check_qualified_name, "a/b/c", "invalid prefix"),
 ]
 
 
