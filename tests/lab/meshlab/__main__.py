@@ -56,7 +56,8 @@ def status(cfg: Config) -> int:
         ("istiod", Proc(cfg, "istiod"), f"{cfg.istiod_address} (XDS+CA)"),
         ("pkg-server", Proc(cfg, "pkg-server"), cfg.pkg_url),
     ]
-    for n in range(1, max(hosts.vm_count(cfg), len(hosts.running_vms(cfg))) + 1):
+    # The VMs of `up`, and any other VM started with `lab vm start N` (molecule, traffic tests).
+    for n in sorted(set(range(1, hosts.vm_count(cfg) + 1)) | set(hosts.running_vms(cfg))):
         rows.append((cfg.vm_name(n), Proc(cfg, f"vm-{cfg.vm_name(n)}"), f"{cfg.vm_ip(n)}:22"))
     down_count = 0
     for name, proc, addr in rows:
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     p_vm = sub.add_parser("vm", help="start or remove one VM (for molecule scenarios)")
     p_vm.add_argument("action", choices=["start", "remove"])
     p_vm.add_argument("number", type=int, help="VM number N: mlab-vmN at 10.213.0.(10+N)")
+    p_call = sub.add_parser("call", help="one request from a VM through its sidecar to a mesh URL")
+    p_call.add_argument("number", type=int, help="the calling VM's number N")
+    p_call.add_argument("url")
     sub.add_parser("down", help="stop everything the lab started, by recorded PID")
     sub.add_parser("status", help="show each component and its address")
     sub.add_parser("env", help="print the exports a user needs")
@@ -99,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                 hosts.start_vm(cfg, args.number)
             else:
                 hosts.remove_vm(cfg, args.number)
+        elif args.cmd == "call":
+            ok, line = hosts.call(cfg, args.number, args.url)
+            print(line)
+            return 0 if ok else 1
         elif args.cmd == "down":
             down(cfg)
         elif args.cmd == "status":

@@ -167,7 +167,7 @@ def apiserver(cfg: Config) -> None:
             f"--service-account-signing-key-file={p / 'sa.key'}",
             "--api-audiences=https://kubernetes.default.svc.cluster.local",
             "--authorization-mode=Node,RBAC",
-            "--service-cluster-ip-range=10.96.0.0/16",
+            f"--service-cluster-ip-range={cfg.service_cidr}",
             "--enable-priority-and-fairness=false", "--profiling=false",
             f"--cert-dir={cfg.state / 'apiserver-certs'}", "--v=1"]
     say(f"starting kube-apiserver on {cfg.apiserver_url} (embedded etcd on 127.0.0.1:{cfg.etcd_client_port})")

@@ -58,6 +58,14 @@ class Config:
     istiod_ports: dict[str, int] = field(default_factory=lambda: {
         "grpc": 15010, "secure_grpc": 15012, "https": 15017, "http": 15080, "monitoring": 15014})
     pkg_port: int = 8099
+    # Ranges a mesh client on a VM connects to before its sidecar redirects the connection:
+    # Service ClusterIPs and the addresses istiod allocates to ServiceEntry hosts. The VMs get
+    # on-link routes for them into the bridge (no gateway: nothing is forwarded by the host).
+    service_cidr: str = "10.96.0.0/16"
+    auto_allocate_cidr: str = "240.240.0.0/16"
+    # The VMs' nameserver: an address on the bridge that nothing answers. The agent's DNS
+    # proxy captures the queries sent to it and answers the mesh's names.
+    dns_ip: str = "10.213.0.53"
     versions: dict[str, str] = field(default_factory=read_versions)
 
     @classmethod

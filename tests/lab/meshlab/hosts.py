@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import yaml
 from .control import istio_binary
 from .core import REPO, Config, LabError, Proc, ensure_ports_free, need_tools, run, say, tcp_open, wait_for
 
+APP = Path(__file__).resolve().parent / "app.py"   # meshlab-app, the VMs' workload
 ROOTFS_NAME = "rootfs-bookworm-1"   # bump when the package list changes
 ROOTFS_PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2",
                    "iptables", "sudo", "hostname", "curl", "ca-certificates", "procps"]
@@ -221,18 +223,30 @@ def _prepare_root(cfg: Config, n: int, base: Path) -> Path:
     (tmp / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
     net = tmp / "etc/systemd/network/10-host0.network"
     net.parent.mkdir(parents=True, exist_ok=True)
-    # No gateway and no DNS: the VM reaches only the lab bridge.
+    # No gateway: the VM reaches only the lab bridge. On-link routes (no gateway, so the host
+    # forwards nothing) for the ranges a mesh client connects to before its sidecar redirects
+    # the connection: without a route, connect() fails before iptables sees the packet.
+    routes = "".join(f"\n[Route]\nDestination={cidr}\nScope=link\n"
+                     for cidr in (cfg.service_cidr, cfg.auto_allocate_cidr))
     net.write_text(f"[Match]\nName=host0\n\n[Network]\nAddress={cfg.vm_ip(n)}/{cfg.prefix}\n"
-                   "LinkLocalAddressing=no\nIPv6AcceptRA=no\n")
+                   "LinkLocalAddressing=no\nIPv6AcceptRA=no\n" + routes)
+    # The nameserver is an unanswered bridge address: the agent's DNS proxy captures queries.
+    resolv = tmp / "etc/resolv.conf"
+    resolv.unlink(missing_ok=True)
+    resolv.write_text(f"nameserver {cfg.dns_ip}\noptions timeout:1 attempts:1\n")
     wants = tmp / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     link = wants / "systemd-networkd.service"
     if not link.exists():
         link.symlink_to("/lib/systemd/system/systemd-networkd.service")
-    # The VM's own workload: a small HTTP server on 8080 (what the mesh probes and serves).
+    # The VM's own workload: meshlab-app, an HTTP echo on 8080 (what the mesh probes and
+    # serves); the traffic tests start more instances of it (other ports, TLS, TCP echo).
+    app = tmp / "usr/local/bin/meshlab-app"
+    app.write_text("#!/usr/bin/python3\n" + APP.read_text())
+    app.chmod(0o755)
     (tmp / "etc/systemd/system/lab-app.service").write_text(
-        "[Unit]\nDescription=meshlab demo app (HTTP on 8080)\nAfter=network.target\n\n"
-        "[Service]\nExecStart=/usr/bin/python3 -m http.server 8080 --directory /srv\n"
+        "[Unit]\nDescription=meshlab demo app (HTTP echo on 8080)\nAfter=network.target\n\n"
+        "[Service]\nExecStart=/usr/local/bin/meshlab-app http --port 8080 --name lab-app\n"
         "DynamicUser=yes\nRestart=on-failure\n\n[Install]\nWantedBy=multi-user.target\n")
     app_link = wants / "lab-app.service"
     if not app_link.exists():
@@ -307,6 +321,25 @@ def remove_vm(cfg: Config, n: int) -> bool:
     shutil.rmtree(cfg.state / "vms" / cfg.vm_name(n), ignore_errors=True)
     shutil.rmtree(cfg.state / "cp", ignore_errors=True)     # ssh control sockets (one may be this VM's)
     return stopped
+
+
+def call(cfg: Config, n: int, url: str) -> tuple[bool, str]:
+    """One request from VM n through its sidecar to a mesh URL served by meshlab-app; a line
+    naming the caller, the callee, the status and the caller identity the callee's app saw
+    (the URI of x-forwarded-client-cert, set by the callee's sidecar from the mTLS peer), and
+    whether it was a 2xx answer of meshlab-app."""
+    res = subprocess.run(ssh_argv(cfg, n) + [f"curl -sS --max-time 10 -w '\\n%{{http_code}}' {shlex.quote(url)}"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    body, status = ("\n" + res.stdout).rsplit("\n", 1)
+    body = body[1:]
+    try:
+        echo = json.loads(body)
+    except ValueError:
+        return False, f"{cfg.vm_name(n)} -> {url}: {status or 'no answer'} {res.stderr.strip()}"
+    xfcc = echo.get("headers", {}).get("x-forwarded-client-cert", "")
+    caller = next((part[4:] for part in xfcc.split(";") if part.startswith("URI=")), "no client certificate")
+    return status.startswith("2"), (f"{cfg.vm_name(n)} -> {url}: {status}, answered by {echo.get('service')} "
+                                    f"on {echo.get('host')}, caller seen as {caller}")
 
 
 def vm_count(cfg: Config) -> int:
