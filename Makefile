@@ -6,7 +6,7 @@ LAB := tests/lab/lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl
 OUT := tests/output
 
-.PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo reference ee-tarball ee-context ee clean
+.PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard bench-traffic collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo reference ee-tarball ee-context ee clean
 
 help:
 	@echo "make demo   - start the lab (kube-apiserver, istiod, 2 VMs) and onboard the VMs"
@@ -105,6 +105,8 @@ ee: ee-tarball
 
 demo: lab-up collection-link
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VENV)/bin/ansible-playbook -i inventories/lab playbooks/onboard.yml
+	@echo; echo "One request across the mesh (VM -> sidecar -> mTLS -> sidecar -> app):"
+	@$(LAB) call 1 http://lab-app.lab-vms.svc.cluster.local:8080/
 	@echo; echo "Two lab VMs are in the mesh. Look around: eval \"\$$($(LAB) env)\"; $(LAB) status"
 
 .venv-bench/.stamp: bench/requirements.txt
@@ -121,6 +123,11 @@ bench: deps venv .venv-bench/.stamp
 # Onboard wall time for 1 VM and for 4 (fresh lab each time).
 bench-onboard: deps venv collection-link
 	$(PY) bench/bench_onboard.py -n $${BENCH_VMS:-4}
+
+# Latency of one request between two lab VMs through the mesh vs without sidecars (median of N).
+bench-traffic: deps venv collection-link
+	$(LAB) up
+	$(PY) bench/bench_traffic.py -n $${BENCH_N:-50}
 
 clean: lab-down
 	rm -rf $(OUT) .pytest_cache

@@ -64,3 +64,20 @@ def run_module(kubeconfig: Path, module: str, args: dict, check: bool = False, d
     result.setdefault("failed", False)
     result["_stdout"] = res.stdout + res.stderr
     return result
+
+
+def run_playbook(inventory: Path, kubeconfig: Path, name: str, *extra: str,
+                 check: bool = True) -> subprocess.CompletedProcess:
+    """ansible-playbook playbooks/<name> against ``inventory``; asserts success unless check=False."""
+    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / name), *extra]
+    # Output to files, not pipes: ssh ControlPersist masters inherit the pipes and would keep
+    # them open long after ansible-playbook exits.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.run(argv, stdout=out, stderr=err, env=ansible_env(kubeconfig), check=False,
+                              timeout=900)
+        out.seek(0)
+        err.seek(0)
+        res = subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
+    if check:
+        assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
+    return res

@@ -9,7 +9,7 @@ import time
 import pytest
 from kubernetes import client
 
-from ansible_run import ansible_env
+from ansible_run import ansible_env, run_playbook
 from conftest import REPO
 from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, healthy, recap, wait
 from meshlab import hosts
@@ -17,19 +17,7 @@ from meshlab.core import Proc
 
 
 def playbook(lab, name, *extra, check=True):
-    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(lab.inventory),
-            str(REPO / "playbooks" / name), *extra]
-    # Output to files, not pipes: ssh ControlPersist masters inherit the pipes and would keep
-    # them open long after ansible-playbook exits.
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.run(argv, stdout=out, stderr=err, env=ansible_env(lab.kubeconfig), check=False,
-                              timeout=900)
-        out.seek(0)
-        err.seek(0)
-        res = subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
-    if check:
-        assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
-    return res
+    return run_playbook(lab.inventory, lab.kubeconfig, name, *extra, check=check)
 
 
 def test_bad_inventory_fails_before_any_change(lab, api_client):
