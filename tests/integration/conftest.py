@@ -45,6 +45,39 @@ def _lab(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(LAB), *args], capture_output=True, text=True, check=False)
 
 
+def fresh_vms(*numbers: int) -> None:
+    """Remove VMs and boot them again from a fresh root: no sidecar, no files of an earlier run."""
+    for action in ("remove", "start"):
+        for n in numbers:
+            res = _lab("vm", action, str(n))
+            assert res.returncode == 0, f"lab vm {action} {n}: {res.stdout}{res.stderr}"
+
+
+def delete_namespace(api_client, name: str) -> None:
+    """Delete a namespace (and so every object in it) and wait until it is gone."""
+    from kubernetes import client
+    from mesh_state import wait
+    core = client.CoreV1Api(api_client)
+    try:
+        core.delete_namespace(name)
+    except client.rest.ApiException as exc:
+        if exc.status != 404:
+            raise
+    wait(f"namespace {name} gone", lambda: not core.list_namespace(field_selector=f"metadata.name={name}").items,
+         120)
+
+
+def forget_bootstrap(*names: str) -> None:
+    """Remove bundles and records under .bootstrap/ (paths relative to it)."""
+    import shutil
+    for name in names:
+        path = REPO / ".bootstrap" / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def lab() -> Lab:
     cfg = Config.from_env()

@@ -49,6 +49,15 @@ def wait(what, check, timeout=60):
         time.sleep(0.5)
 
 
+def reset_lab_inventory(lab, api_client) -> None:
+    """Bring the lab to where inventories/lab starts, whatever ran before (make demo, another test
+    file): the workload's namespace gone, VMs 1 and 2 fresh, no bundles or record on the controller."""
+    from conftest import delete_namespace, forget_bootstrap, fresh_vms
+    delete_namespace(api_client, NS)
+    forget_bootstrap(*lab.vms, "mesh_vms.managed.json")
+    fresh_vms(*range(1, len(lab.vms) + 1))
+
+
 def assert_onboarded(lab, api_client):
     """Both sides of the lab inventory's workload are in place: WorkloadGroup, auto-registered
     entries, and on each VM the service, the files with their owners and modes, the hosts

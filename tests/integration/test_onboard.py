@@ -11,9 +11,14 @@ from kubernetes import client
 
 from ansible_run import ansible_env, run_playbook
 from conftest import REPO
-from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, healthy, recap, wait
+from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
 from meshlab import hosts
 from meshlab.core import Proc
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean_start(lab, api_client):
+    reset_lab_inventory(lab, api_client)
 
 
 def playbook(lab, name, *extra, check=True):

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from kubernetes import client
 
 from awx_runner import run, slices
-from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, wait
+from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, wait
 from ansible_run import run_module
 
 CLUSTER_TASK = "Check the cluster credential"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean_start(lab, api_client):
+    reset_lab_inventory(lab, api_client)
 
 
 def snapshot(lab, api_client) -> dict:

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 
 from conftest import REPO
+from mesh_state import reset_lab_inventory
 
 QUICKSTART = REPO / "docs" / "quickstart.md"
 NOT_RUN = re.compile(r"<!--\s*not-run:\s*(.*?)\s*-->")
@@ -39,7 +40,8 @@ def test_the_parser_finds_runnable_and_skipped_blocks():
     assert shell_blocks(text) == (["echo a"], [("make lab-down", "stops the lab")])
 
 
-def test_quickstart_runs_as_written(lab):
+def test_quickstart_runs_as_written(lab, api_client):
+    reset_lab_inventory(lab, api_client)
     run, skipped = shell_blocks(QUICKSTART.read_text())
     assert len(run) >= 8, "the quickstart lost its commands"
     assert all(reason for block, reason in skipped), skipped

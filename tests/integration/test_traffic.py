@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import shutil
 import subprocess
 import time
 
@@ -24,8 +23,8 @@ import pytest
 from kubernetes import client
 
 from ansible_run import run_playbook
-from conftest import LAB, REPO
-from mesh_state import healthy, recap, wait
+from conftest import LAB, REPO, delete_namespace, forget_bootstrap, fresh_vms
+from mesh_state import healthy, recap
 
 INVENTORY = REPO / "inventories" / "lab-bookinfo"
 NS = "bookinfo"
@@ -34,21 +33,6 @@ VMS = (DETAILS, RATINGS, SLEEP)
 SPIFFE = "spiffe://cluster.local/ns/bookinfo/sa/{}"
 RATINGS_ENTRY = "ratings-vm-10.213.0.15-meshlab-net"
 PROBE_HEADER = "Lit-Header: Im-The-Best"
-
-
-def _lab(*args: str) -> None:
-    res = subprocess.run([str(LAB), *args], capture_output=True, text=True, check=False)
-    assert res.returncode == 0, f"lab {' '.join(args)}: {res.stdout}{res.stderr}"
-
-
-def _delete_namespace(api_client) -> None:
-    core = client.CoreV1Api(api_client)
-    try:
-        core.delete_namespace(NS)
-    except client.rest.ApiException as exc:
-        if exc.status != 404:
-            raise
-    wait(f"namespace {NS} gone", lambda: not core.list_namespace(field_selector=f"metadata.name={NS}").items, 120)
 
 
 def _start_apps(lab) -> None:
@@ -101,20 +85,12 @@ def lab_ssh(lab, n: int, command: str) -> list[str]:
     return hosts.ssh_argv(lab.cfg, n) + [command]
 
 
-def clean_local_state() -> None:
-    shutil.rmtree(REPO / ".bootstrap" / "bookinfo", ignore_errors=True)
-    (REPO / ".bootstrap" / "bookinfo.managed.json").unlink(missing_ok=True)
-
-
 def onboarded(lab, api_client):
     """Fresh VMs 4-6 with their apps, the namespace gone, the inventory onboarded; offboarded and
     removed after the yield (a generator, shared with bench/bench_traffic.py)."""
-    for n in VMS:
-        _lab("vm", "remove", str(n))
-    _delete_namespace(api_client)
-    clean_local_state()
-    for n in VMS:
-        _lab("vm", "start", str(n))
+    delete_namespace(api_client, NS)
+    forget_bootstrap("bookinfo", "bookinfo.managed.json")
+    fresh_vms(*VMS)
     _start_apps(lab)
     started = time.monotonic()
     res = run_playbook(INVENTORY, lab.kubeconfig, "onboard.yml")
@@ -123,9 +99,9 @@ def onboarded(lab, api_client):
     yield lab
     run_playbook(INVENTORY, lab.kubeconfig, "offboard.yml", check=False)
     for n in VMS:
-        _lab("vm", "remove", str(n))
-    _delete_namespace(api_client)
-    clean_local_state()
+        subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
+    delete_namespace(api_client, NS)
+    forget_bootstrap("bookinfo", "bookinfo.managed.json")
 
 
 @pytest.fixture(scope="module")
