@@ -22,6 +22,10 @@ differences (all make the output deterministic or stop a broken VM config early)
   cluster too (istioctl only defaults it when reading a file).
 - ``proxyMetadata`` values that are not strings, and ``internal_ip`` with ``external_ip``, or
   ``autoregister`` with ``workload_entry``, raise ``MeshError``.
+- ``proxyMetadata`` keys end up as variables in ``cluster.env``, which ``istio-start.sh`` sources
+  as root: a key that is not an environment variable name raises ``MeshError``, and so does a
+  name that changes how the shell or the sidecar starts (``REFUSED_ENV``), unless the caller
+  allows it by name (``allow_env``). istioctl writes any key.
 - ``defaultConfig`` fields are not round-tripped through the ProxyConfig protobuf: top-level
   snake_case keys are renamed to camelCase, but unknown fields are kept and zero values are not
   dropped (except in ``readinessProbe``, whose zero values istioctl drops).
@@ -51,6 +55,20 @@ REVISION_LABELS = (CANONICAL_REVISION_LABEL, "app.kubernetes.io/version", "versi
 ISTIOD_XDS_PORT = 15012
 DEFAULT_STATUS_PORT = 15020
 
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables that, set in cluster.env (sourced by istio-start.sh as root, with `set -a`), change
+# how the shell or the sidecar starts rather than what the proxy does: which user and binaries run
+# it, what is interpolated into its `sudo ... bash -c` line, whether traffic is intercepted at all,
+# where certificates go, and what the shell or the dynamic loader read from the environment.
+REFUSED_ENV = frozenset((
+    "EXEC_USER", "ISTIO_INBOUND_INTERCEPTION_MODE", "ISTIO_BIN_BASE", "ISTIO_LOG_DIR", "ISTIO_AGENT_FLAGS",
+    "ISTIO_CUSTOM_IP_TABLES", "ISTIO_SIDECAR_CONFIG", "ISTIO_CLUSTER_CONFIG", "PROXY_CONFIG", "POD_NAME",
+    "PROV_CERT", "OUTPUT_CERTS", "USER",
+    "PATH", "HOME", "SHELL", "IFS", "ENV", "BASH_ENV", "BASHOPTS", "SHELLOPTS", "PS4", "PROMPT_COMMAND",
+    "CDPATH", "GLOBIGNORE", "GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "TMPDIR",
+))
+REFUSED_ENV_PREFIXES = ("LD_", "BASH_FUNC_", "SUDO_")
+
 
 @dataclass(frozen=True)
 class BootstrapInputs:
@@ -60,6 +78,7 @@ class BootstrapInputs:
     ``mesh_config``: the ``mesh`` key of the ``istio[-<revision>]`` ConfigMap, parsed as YAML.
     ``cluster_id``: ``--clusterID``, or ``values.global.multiCluster.clusterName`` of the injector.
     ``workload_entry``: name of a static WorkloadEntry for health checks (``ISTIO_META_WORKLOAD_ENTRY``).
+    ``allow_env``: names of ``REFUSED_ENV`` that the operator allows in ``proxyMetadata``.
     """
 
     workload_group: Mapping[str, Any]
@@ -73,6 +92,7 @@ class BootstrapInputs:
     external_ip: Optional[str] = None
     ingress_ip: Optional[str] = None
     workload_entry: Optional[str] = None
+    allow_env: tuple = ()
 
 
 # --- small helpers ---------------------------------------------------------------------------------
@@ -187,12 +207,26 @@ def _top_level(config: Mapping[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _string_map(where: str, value: Any) -> Dict[str, str]:
+def refused_env(name: str) -> bool:
+    """Whether a cluster.env variable of this name changes how the shell or the sidecar starts."""
+    return name in REFUSED_ENV or name.startswith(REFUSED_ENV_PREFIXES)
+
+
+def _string_map(where: str, value: Any, allow_env: tuple = ()) -> Dict[str, str]:
+    """proxyMetadata from ``where``: strings, keyed by environment variable names that are safe in
+    a file root sources (or that the operator allowed by name)."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise MeshError("%s must be a map of strings" % where)
     for key, item in value.items():
+        if not isinstance(key, str) or not ENV_NAME.match(key):
+            raise MeshError("%s: key %r is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*); it would be "
+                            "written to cluster.env, which the VM's root shell sources" % (where, key))
+        if refused_env(key) and key not in allow_env:
+            raise MeshError("%s: %s changes how the sidecar or its start script runs (as root) and is refused; "
+                            "allow it by name (vm_bootstrap allow_proxy_metadata, role variable "
+                            "mesh_workload_allow_proxy_metadata) if it is meant" % (where, key))
         if not isinstance(item, str):
             raise MeshError("%s.%s must be a string, got %r (quote it in the YAML)" % (where, key, item))
     return dict(value)
@@ -244,7 +278,7 @@ def proxy_config(inputs: BootstrapInputs) -> Dict[str, Any]:
     name, namespace, annotations, spec_metadata, template = _group_parts(inputs.workload_group)
     mesh = inputs.mesh_config or {}
     config = _mesh_default_config(mesh)
-    metadata = _string_map("mesh config defaultConfig.proxyMetadata", config.get("proxyMetadata"))
+    metadata = _string_map("mesh config defaultConfig.proxyMetadata", config.get("proxyMetadata"), inputs.allow_env)
     if is_revisioned(inputs.revision) and not config.get("discoveryAddress"):
         config["discoveryAddress"] = istiod_address(inputs.istio_namespace, inputs.revision)
     sources = (("metadata.annotations", annotations), ("spec.metadata.annotations", spec_metadata.get("annotations") or {}))
@@ -253,7 +287,7 @@ def proxy_config(inputs: BootstrapInputs) -> Dict[str, Any]:
             label = "WorkloadGroup %s[%s]" % (where, PROXY_CONFIG_ANNOTATION)
             overlay = _annotation_overlay(label, source[PROXY_CONFIG_ANNOTATION])
             config.update(overlay)
-            metadata.update(_string_map(label + ".proxyMetadata", config.get("proxyMetadata")))
+            metadata.update(_string_map(label + ".proxyMetadata", config.get("proxyMetadata"), inputs.allow_env))
     config.pop("readinessProbe", None)
     probe = (inputs.workload_group.get("spec") or {}).get("probe")
     if probe is not None:

@@ -108,6 +108,27 @@ options:
       - Seconds to wait for istiod to publish C(istio-ca-root-cert) in O(namespace).
     type: int
     default: 60
+  service_account:
+    description:
+      - The service account the VM is meant to run as (from the inventory). When given, the module
+        fails, before requesting any token, if the WorkloadGroup's C(template.serviceAccount)
+        names another one. The token is only ever minted for the account the caller names, never
+        for one read from a live object that someone else may have edited.
+    type: str
+  allow_proxy_metadata:
+    description:
+      - C(proxyMetadata) keys (from the mesh config or the WorkloadGroup's C(proxy.istio.io/config)
+        annotation) that are refused by default and allowed here by name.
+      - Every key becomes a variable in C(cluster.env), which C(istio-start.sh) sources as root. A key
+        that is not an environment variable name is always refused. So are names that change how
+        the shell or the sidecar starts (C(EXEC_USER), C(ISTIO_INBOUND_INTERCEPTION_MODE),
+        C(ISTIO_BIN_BASE), C(ISTIO_LOG_DIR), C(ISTIO_AGENT_FLAGS), C(ISTIO_CUSTOM_IP_TABLES),
+        C(PROXY_CONFIG), C(POD_NAME), C(PROV_CERT), C(OUTPUT_CERTS), C(PATH), C(HOME), C(IFS),
+        C(BASH_ENV), C(ENV), C(LD_*), C(BASH_FUNC_*), C(SUDO_*) and other shell variables) unless
+        listed here. Values are always shell-quoted.
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - meshops.istio_vm.auth
 attributes:
@@ -285,6 +306,10 @@ def run(module):
         raise MeshError("WorkloadGroup %s/%s not found: create it first (meshops.istio_vm.workload_group)"
                         % (ns, group_name))
     sa = (group.get("spec", {}).get("template") or {}).get("serviceAccount") or "default"
+    if params["service_account"] is not None and params["service_account"] != sa:
+        raise MeshError("WorkloadGroup %s/%s runs its VMs as ServiceAccount %r, the caller expects %r: no token is "
+                        "requested for an account the caller did not name (apply the WorkloadGroup again, or fix "
+                        "the inventory)" % (ns, group_name, sa, params["service_account"]))
     if not client.service_account_exists(ns, sa):
         raise MeshError("ServiceAccount %s/%s (the WorkloadGroup's template.serviceAccount) not found: create it first"
                         % (ns, sa))
@@ -294,7 +319,8 @@ def run(module):
         revision=params["revision"], istio_namespace=params["istio_namespace"],
         autoregister=params["autoregister"], capture_dns=params["capture_dns"],
         internal_ip=params["internal_ip"], external_ip=params["external_ip"],
-        ingress_ip=_ingress_ip(client, params, warnings), workload_entry=params["workload_entry"])
+        ingress_ip=_ingress_ip(client, params, warnings), workload_entry=params["workload_entry"],
+        allow_env=tuple(params["allow_proxy_metadata"]))
     check_inputs(inputs)
     warnings += missing_ingress_ip_warning(inputs)
     root = _client.wait_until("ConfigMap %s/istio-ca-root-cert (istiod publishes it in each namespace)" % ns,
@@ -370,6 +396,8 @@ def main():
         token_renew_before={"type": "int", "default": 1800, "no_log": False},
         rotate_token={"type": "bool", "default": False},
         wait_timeout={"type": "int", "default": 60},
+        service_account={"type": "str"},
+        allow_proxy_metadata={"type": "list", "elements": "str", "default": []},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("internal_ip", "external_ip")])

@@ -1,12 +1,19 @@
 """vm_bootstrap and mesh_info against the lab's istiod and API server."""
 from __future__ import annotations
 
+import json
 import stat
+import subprocess
 
 import pytest
 from kubernetes import client
 
 from ansible_run import run_module
+from meshlab.hosts import ssh_argv
+
+
+def lab_ssh_argv(lab, n, command):
+    return ssh_argv(lab.cfg, n) + [command]
 
 
 @pytest.fixture
@@ -99,3 +106,49 @@ def test_mesh_info(lab):
                    "cluster_id": "meshlab", "network": "meshlab-net",
                    "istiod_address": "istiod.istio-system.svc:15012", "versions": [],
                    "autoregistration": True, "health_checks": True}
+
+
+def _annotate(api_client, namespace, proxy_metadata):
+    """A proxy.istio.io/config annotation on the WorkloadGroup, set by someone other than this collection."""
+    client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
+        "networking.istio.io", "v1", namespace, "workloadgroups", "app",
+        {"metadata": {"annotations": {"proxy.istio.io/config": json.dumps({"proxyMetadata": proxy_metadata})}}},
+        _content_type="application/merge-patch+json")
+
+
+def test_a_key_that_is_shell_code_is_refused_before_any_file_or_token(lab, api_client, group, tmp_path):
+    dest = tmp_path / "bundle"
+    _annotate(api_client, group, {"X=1; touch /tmp/pwned; Y": "1"})
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest))
+    assert r["failed"] and "key 'X=1; touch /tmp/pwned; Y' is not an environment variable name" in r["msg"]
+    assert not dest.exists()
+    _annotate(api_client, group, {"EXEC_USER": "root"})
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest))
+    assert r["failed"] and "EXEC_USER changes how the sidecar or its start script runs" in r["msg"], r.get("msg")
+    assert not dest.exists()
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest, allow_proxy_metadata=["EXEC_USER"]))
+    assert r["changed"] and "EXEC_USER='root'" in (dest / "cluster.env").read_text()
+
+
+def test_shell_code_in_a_value_never_runs_on_the_vm(lab, api_client, group, tmp_path):
+    """cluster.env sourced on a lab VM the way istio-start.sh sources it (bash, `set -a`, as root)."""
+    dest = tmp_path / "bundle"
+    payload = "$(touch /tmp/pwned-a); `touch /tmp/pwned-b`; ' ; touch /tmp/pwned-c #"
+    _annotate(api_client, group, {"GREETING": payload})
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest))
+    assert r["changed"], r.get("msg")
+    lab.ssh(1, "rm", "-f", "/tmp/pwned-a", "/tmp/pwned-b", "/tmp/pwned-c", "/tmp/cluster.env")
+    subprocess.run(lab_ssh_argv(lab, 1, "cat > /tmp/cluster.env"), input=(dest / "cluster.env").read_bytes(),
+                   check=True, capture_output=True)
+    shown = lab.ssh(1, "bash", "-c", "set -a; . /tmp/cluster.env; printf %s \"$GREETING\"").stdout
+    assert shown == payload
+    assert lab.ssh(1, "ls", "/tmp/pwned-a", "/tmp/pwned-b", "/tmp/pwned-c", check=False).returncode != 0
+
+
+def test_token_only_for_the_service_account_the_caller_names(lab, api_client, group, tmp_path):
+    dest = tmp_path / "bundle"
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest, service_account="someone-else"))
+    assert r["failed"] and "runs its VMs as ServiceAccount 'vm-sa', the caller expects 'someone-else'" in r["msg"]
+    assert not dest.exists()
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest, service_account="vm-sa"))
+    assert r["changed"] and (dest / "istio-token").exists(), r.get("msg")

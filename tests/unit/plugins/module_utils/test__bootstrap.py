@@ -234,6 +234,49 @@ ERROR_CASES = [
 ]
 
 
+def _meta_annotation(key, value="1"):
+    return {"workload_group": _group(annotations={"proxy.istio.io/config": yaml.safe_dump(
+        {"proxyMetadata": {key: value}})})}
+
+
+# Keys become variables of cluster.env, which istio-start.sh sources as root.
+KEY_ERROR_CASES = [
+    (_meta_annotation("X=1; touch /tmp/pwned; Y"), "key 'X=1; touch /tmp/pwned; Y' is not an environment variable name"),
+    (_meta_annotation("$(reboot)"), "is not an environment variable name"),
+    (_meta_annotation("A B"), "is not an environment variable name"),
+    (_meta_annotation("1ABC"), "is not an environment variable name"),
+    (_meta_annotation(""), "is not an environment variable name"),
+    (_meta_annotation("ÄPFEL"), "is not an environment variable name"),
+    ({"mesh_config": {"defaultConfig": {"proxyMetadata": {"X\nY": "1"}}}}, "is not an environment variable name"),
+    ({"mesh_config": {"defaultConfig": {"proxyMetadata": {5: "1"}}}}, "key 5 is not an environment variable name"),
+] + [(_meta_annotation(name), "%s changes how the sidecar or its start script runs" % name) for name in (
+    "EXEC_USER", "ISTIO_INBOUND_INTERCEPTION_MODE", "ISTIO_AGENT_FLAGS", "ISTIO_BIN_BASE", "ISTIO_LOG_DIR",
+    "ISTIO_CUSTOM_IP_TABLES", "POD_NAME", "PROXY_CONFIG", "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "BASH_ENV",
+    "ENV", "IFS", "BASH_FUNC_foo", "SUDO_ASKPASS")]
+
+
+@pytest.mark.parametrize("overrides, message", KEY_ERROR_CASES)
+def test_unsafe_proxy_metadata_keys_are_refused(overrides, message):
+    with pytest.raises(MeshError) as info:
+        _run(**overrides)
+    assert message in str(info.value)
+
+
+def test_a_refused_key_is_written_when_allowed_by_name_and_values_are_quoted():
+    env, _config = _run(allow_env=("EXEC_USER",), **_meta_annotation("EXEC_USER", "istio-proxy"))
+    assert env["EXEC_USER"] == "'istio-proxy'"
+    with pytest.raises(MeshError, match="PATH changes how"):
+        _run(allow_env=("EXEC_USER",), **_meta_annotation("PATH", "/tmp"))
+    env, _config = _run(**_meta_annotation("GREETING", "$(touch /tmp/pwned); `id`; x'y"))
+    assert env["GREETING"] == "'$(touch /tmp/pwned); `id`; x'\"'\"'y'"
+    script = _bootstrap.cluster_env(BootstrapInputs(workload_group=_group(annotations={
+        "proxy.istio.io/config": yaml.safe_dump({"proxyMetadata": {"GREETING": "$(touch /tmp/pwned)\n; id"}})}),
+        mesh_config={}, cluster_id="c1"))
+    shown = subprocess.run(["bash", "-c", "set -a; . /dev/stdin; printf %s \"$GREETING\""], input=script,
+                           capture_output=True, text=True, check=True).stdout
+    assert shown == "$(touch /tmp/pwned)\n; id"
+
+
 @pytest.mark.parametrize("overrides, message", ERROR_CASES)
 def test_bad_inputs_raise_mesh_error(overrides, message):
     with pytest.raises(MeshError) as info:
