@@ -12,7 +12,9 @@ class ModuleDocFragment:
 options:
   kubeconfig:
     description:
-      - Path to a kubeconfig file, or the kubeconfig itself as a dictionary.
+      - Path to a kubeconfig file, or the kubeconfig itself as a dictionary. The credentials inside a
+        dictionary (C(token), C(client-key-data), C(password) and the like of C(users[].user)) are masked in
+        results, diffs, errors and the invocation shown at C(-vvv).
       - Defaults to C(~/.kube/config), then to the in-cluster service account.
       - Can also be set with E(K8S_AUTH_KUBECONFIG).
     type: raw
@@ -51,6 +53,7 @@ options:
   proxy:
     description:
       - HTTP proxy URL for the API server connection. Can also be set with E(K8S_AUTH_PROXY).
+      - User and password in the URL (C(http://user:password@proxy:3128)) are masked in results and errors.
     type: str
 requirements:
   - kubernetes >= 30 (Python library)

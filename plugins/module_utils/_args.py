@@ -45,3 +45,39 @@ METADATA_ARG_SPEC = {
 
 def auth_params(params: dict) -> dict:
     return {key: params.get(key) for key in AUTH_ARG_SPEC}
+
+
+# Keys of a kubeconfig's users[].user (and its auth-provider/exec config) that hold credentials.
+_KUBECONFIG_SECRET_KEYS = frozenset(("token", "client-key-data", "password", "id-token", "refresh-token",
+                                     "access-token", "client-secret", "idp-certificate-authority-data"))
+
+
+def secret_values(params: dict) -> set:
+    """The parts of the connection options that are secrets without being whole no_log options:
+    the credentials inside a kubeconfig given as a dictionary, and the password (and user info) of
+    a proxy URL. Modules add them to AnsibleModule.no_log_values, so that Ansible masks them in
+    results, in the invocation shown at -vvv and in error messages."""
+    found = set()
+
+    def walk(value, secret=False):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, secret or key in _KUBECONFIG_SECRET_KEYS)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, secret)
+        elif secret and isinstance(value, str) and value:
+            found.add(value)
+
+    kubeconfig = params.get("kubeconfig")
+    if isinstance(kubeconfig, dict):
+        for user in kubeconfig.get("users") or []:
+            if isinstance(user, dict):
+                walk(user.get("user"))
+    proxy = params.get("proxy")
+    if isinstance(proxy, str) and "@" in proxy.split("//", 1)[-1].split("/", 1)[0]:
+        userinfo = proxy.split("//", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0]
+        found.add(userinfo)
+        if ":" in userinfo:
+            found.add(userinfo.split(":", 1)[1])
+    return {value for value in found if len(value) >= 3}

@@ -22,6 +22,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._args import (
     AUTH_ARG_SPEC,
     METADATA_ARG_SPEC,
     auth_params,
+    secret_values,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError, ValidationError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure, ensure_many
@@ -65,6 +66,7 @@ def execute(module: AnsibleModule, run: Callable[[AnsibleModule], Dict[str, Any]
     if missing:
         module.fail_json(msg=missing_required_lib(" and ".join(missing)),
                          exception=str(_client.KUBERNETES_IMPORT_ERROR or ""))
+    module.no_log_values.update(secret_values(module.params))
     try:
         module.exit_json(**run(module))
     except MeshError as exc:
