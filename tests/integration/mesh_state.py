@@ -74,9 +74,17 @@ def assert_onboarded(lab, api_client):
                        "http://localhost:15021/healthz/ready").stdout == "200"
         stats = lab.ssh(n, "stat", "-L", "-c", "%n %U %a", "/var/lib/istio/envoy/cluster.env",
                         "/etc/istio/config/mesh", "/var/run/secrets/tokens/istio-token").stdout.split("\n")
-        assert stats[:3] == ["/var/lib/istio/envoy/cluster.env istio-proxy 640",
-                             "/etc/istio/config/mesh istio-proxy 640",
+        assert stats[:3] == ["/var/lib/istio/envoy/cluster.env root 640",
+                             "/etc/istio/config/mesh root 640",
                              "/var/run/secrets/tokens/istio-token istio-proxy 600"]
+        # the sidecar's user cannot change what root sources or runs
+        for path in ("/var/lib/istio/envoy/cluster.env", "/var/lib/istio/envoy/sidecar.env",
+                     "/etc/istio/config/mesh", "/etc/systemd/system/istio.service.d/10-meshops-token.conf"):
+            assert lab.ssh(n, "runuser", "-u", "istio-proxy", "--", "sh", "-c", f": >> {path}",
+                           check=False).returncode != 0, f"istio-proxy can write {path}"
+        for directory in ("/var/lib/istio/envoy", "/etc/istio/config", "/etc/systemd/system/istio.service.d"):
+            assert lab.ssh(n, "runuser", "-u", "istio-proxy", "--", "touch", f"{directory}/.probe",
+                           check=False).returncode != 0, f"istio-proxy can create files in {directory}"
         hosts_file = lab.ssh(n, "cat", "/etc/hosts").stdout
         assert hosts_file.count("10.213.0.1 istiod.istio-system.svc") == 1
         san = lab.ssh(n, "python3", "-c", "import ssl; print(ssl._ssl._test_decode_cert("
