@@ -33,6 +33,24 @@ def test_bad_inventory_fails_before_any_change(lab, api_client):
     assert lab.ssh(1, "test", "-e", "/var/lib/istio/envoy", check=False).returncode != 0
 
 
+@pytest.mark.parametrize("extra,message", [
+    ("vm_sidecar_token_path='/var/lib/istio/t; touch /tmp/pwned'",
+     "vm_sidecar_token_path: '/var/lib/istio/t; touch /tmp/pwned' has characters other than"),
+    ("vm_sidecar_package_cache_dir=/var/..", "vm_sidecar_package_cache_dir: '/var/..' is the root directory"),
+    ("vm_sidecar_bundle_dir=relative/dir", "vm_sidecar_bundle_dir: 'relative/dir' is not an absolute path"),
+    ("mesh_workload_bootstrap_dir='/tmp/b d'", "mesh_workload_bootstrap_dir: '/tmp/b d' has characters other than"),
+    ("mesh_workload_bootstrap_dir=/tmp/shared-bundle/",
+     "Bootstrap directory /tmp/shared-bundle is shared by mlab-vm1, mlab-vm2"),
+])
+def test_unsafe_or_shared_paths_fail_before_any_change(lab, api_client, extra, message):
+    res = playbook(lab, "onboard.yml", "-e", extra, check=False)
+    assert res.returncode != 0
+    assert message in " ".join(res.stdout.split()), res.stdout[-3000:]
+    assert "PLAY [Create the mesh resources" not in res.stdout
+    assert group(api_client) is None
+    assert lab.ssh(1, "test", "-e", "/var/lib/istio/envoy", check=False).returncode != 0
+
+
 def test_check_mode_changes_nothing_on_either_side(lab, api_client):
     res = playbook(lab, "onboard.yml", "--check", "--diff", check=False)
     assert "+++ after" in res.stdout, "check mode showed no diff"
