@@ -136,18 +136,31 @@ def check_iana_svc_name(value: Any) -> Optional[str]:
     return None
 
 
+def _qualified_name_part(value: Any) -> Optional[str]:
+    """Which part of a Kubernetes qualified name ``[<DNS-1123 subdomain>/]<name>`` is wrong:
+    "empty", "prefix", "name", or None when it is a qualified name."""
+    if not isinstance(value, str) or not value:
+        return "empty"
+    prefix, sep, name = value.rpartition("/")
+    if sep and (not prefix or check_dns1123_subdomain(prefix)):
+        return "prefix"
+    if len(name) > 63 or not _QUALIFIED_NAME_RE.match(name):
+        return "name"
+    return None
+
+
 def check_qualified_name(value: Any) -> Optional[str]:
     """Kubernetes qualified names (``appProtocol``, label keys): ``[<DNS-1123 subdomain>/]<name>``,
     the name at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric."""
-    if not isinstance(value, str) or not value:
-        return "%r is not a non-empty string" % (value,)
-    prefix, sep, name = value.rpartition("/")
-    if sep and (not prefix or check_dns1123_subdomain(prefix)):
-        return "%r has an invalid prefix (must be a DNS-1123 subdomain of at most 253 characters)" % (value,)
-    if len(name) > 63 or not _QUALIFIED_NAME_RE.match(name):
-        return ("%r is not a qualified name ([prefix/]name, the name at most 63 alphanumerics, '-', '_' or '.', "
-                "starting and ending alphanumeric)" % (value,))
-    return None
+    part = _qualified_name_part(value)
+    if part is None:
+        return None
+    return {
+        "empty": "%r is not a non-empty string",
+        "prefix": "%r has an invalid prefix (must be a DNS-1123 subdomain of at most 253 characters)",
+        "name": "%r is not a qualified name ([prefix/]name, the name at most 63 alphanumerics, '-', '_' or '.', "
+                "starting and ending alphanumeric)",
+    }[part] % (value,)
 
 
 def check_port_name(value: Any, max_length: int = 62) -> Optional[str]:
@@ -168,15 +181,14 @@ def check_port_name(value: Any, max_length: int = 62) -> Optional[str]:
 
 def check_label_key(key: Any) -> Optional[str]:
     """Kubernetes label / annotation key: ``[<DNS-1123 subdomain>/]<qualified name of at most 63>``."""
-    if not isinstance(key, str) or not key:
-        return "key %r is not a non-empty string" % (key,)
-    prefix, _sep, name = key.rpartition("/")
-    if _sep and (not prefix or check_dns1123_subdomain(prefix)):
-        return "key %r has an invalid prefix (must be a DNS-1123 subdomain of at most 253 characters)" % (key,)
-    if len(name) > 63 or not _QUALIFIED_NAME_RE.match(name):
-        return ("key %r: name part must be at most 63 alphanumerics, '-', '_' or '.', "
-                "starting and ending alphanumeric" % (key,))
-    return None
+    part = _qualified_name_part(key)
+    if part is None:
+        return None
+    return {
+        "empty": "key %r is not a non-empty string",
+        "prefix": "key %r has an invalid prefix (must be a DNS-1123 subdomain of at most 253 characters)",
+        "name": "key %r: name part must be at most 63 alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
+    }[part] % (key,)
 
 
 def check_label_value(value: Any) -> Optional[str]:
