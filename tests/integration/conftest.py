@@ -40,6 +40,11 @@ class Lab:
         return subprocess.run(hosts.ssh_argv(self.cfg, n) + [shlex.join(command)], capture_output=True,
                               text=True, timeout=120, check=check)
 
+    def write(self, n: int, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path`` on VM n (its directory must exist)."""
+        subprocess.run(hosts.ssh_argv(self.cfg, n) + [f"cat > {shlex.quote(path)}"], input=data,
+                       capture_output=True, timeout=120, check=True)
+
 
 def _lab(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(LAB), *args], capture_output=True, text=True, check=False)

@@ -3,17 +3,11 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 
 import pytest
 from kubernetes import client
 
 from ansible_run import run_module
-from meshlab.hosts import ssh_argv
-
-
-def lab_ssh_argv(lab, n, command):
-    return ssh_argv(lab.cfg, n) + [command]
 
 
 @pytest.fixture
@@ -138,8 +132,7 @@ def test_shell_code_in_a_value_never_runs_on_the_vm(lab, api_client, group, tmp_
     r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest))
     assert r["changed"], r.get("msg")
     lab.ssh(1, "rm", "-f", "/tmp/pwned-a", "/tmp/pwned-b", "/tmp/pwned-c", "/tmp/cluster.env")
-    subprocess.run(lab_ssh_argv(lab, 1, "cat > /tmp/cluster.env"), input=(dest / "cluster.env").read_bytes(),
-                   check=True, capture_output=True)
+    lab.write(1, "/tmp/cluster.env", (dest / "cluster.env").read_bytes())
     shown = lab.ssh(1, "bash", "-c", "set -a; . /tmp/cluster.env; printf %s \"$GREETING\"").stdout
     assert shown == payload
     assert lab.ssh(1, "ls", "/tmp/pwned-a", "/tmp/pwned-b", "/tmp/pwned-c", check=False).returncode != 0

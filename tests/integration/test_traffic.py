@@ -44,9 +44,9 @@ def _start_apps(lab) -> None:
                           (RATINGS, "ratings-echo", ["tcp-echo", "--port", "3550", "--bind", "127.0.0.1"])):
         lab.ssh(n, "systemctl", "disable", "--now", "lab-app")
         lab.ssh(n, "systemd-run", f"--unit={unit}", "/usr/local/bin/meshlab-app", *argv)
+    lab.ssh(RATINGS, "install", "-d", "-m", "0755", "/etc/probe-tls")
     for name, data in probe_tls(lab.cfg.state / "bookinfo-pki").items():
-        subprocess.run(lab_ssh(lab, RATINGS, f"install -d -m 0755 /etc/probe-tls && cat > /etc/probe-tls/{name}"),
-                       input=data, check=True, capture_output=True)
+        lab.write(RATINGS, f"/etc/probe-tls/{name}", data)
     # Istio's agent (this version) verifies the probe's certificate: fillInDefaults lowercases
     # the scheme before NewHTTPProber compares it with "HTTPS" to skip verification. So the
     # probe target's certificate is valid for 127.0.0.1 and its CA is trusted on the VM.
@@ -78,11 +78,6 @@ def start_probe_app(lab, header: str) -> None:
     lab.ssh(RATINGS, "systemd-run", "--unit=ratings-probe", "/usr/local/bin/meshlab-app", "http", "--port", "3100",
             "--name", "ratings-probe", "--tls-cert", "/etc/probe-tls/cert.pem", "--tls-key",
             "/etc/probe-tls/key.pem", "--require-header", header)
-
-
-def lab_ssh(lab, n: int, command: str) -> list[str]:
-    from meshlab import hosts
-    return hosts.ssh_argv(lab.cfg, n) + [command]
 
 
 def onboarded(lab, api_client):
