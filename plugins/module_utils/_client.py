@@ -10,12 +10,18 @@
 
 Built on the typed APIs of the ``kubernetes`` Python client: no dynamic client and no API
 discovery per task. Every failure is raised as ``MeshError`` with the object and what to do.
+
+Every call goes through ``MeshClient._attempt``: a 429, a 500/502/503/504 or a lost connection
+is tried again after a backoff (``retry_delay``), within ``RetryPolicy``'s bound on attempts and
+time. All calls the modules make are safe to repeat: reads, server-side apply, deletes (a 404
+counts as gone) and TokenRequests.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
@@ -26,6 +32,8 @@ try:
     from kubernetes import config as k8s_config
     from kubernetes.client.rest import ApiException
     from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import MaxRetryError, ProtocolError, SSLError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as exc:  # reported by the module through missing_required_lib
@@ -39,7 +47,20 @@ except ImportError as exc:  # reported by the module through missing_required_li
     class Urllib3Error(Exception):  # type: ignore[no-redef]
         pass
 
+    class MaxRetryError(Urllib3Error):  # type: ignore[no-redef]
+        reason = None
+
+    class ProtocolError(Urllib3Error):  # type: ignore[no-redef]
+        pass
+
+    class SSLError(Urllib3Error):  # type: ignore[no-redef]
+        pass
+
+    class Urllib3Timeout(Urllib3Error):  # type: ignore[no-redef]
+        pass
+
 FIELD_MANAGER = "meshops.istio_vm"
+_RAISE = object()   # MeshClient._attempt: a missing object is an error
 APPLY_PATCH = "application/apply-patch+yaml"
 
 # kind -> (group, version, plural)
@@ -70,6 +91,65 @@ CORE_KINDS = {
 }
 
 
+class RetryPolicy(NamedTuple):
+    """How often, and for how long, a call is tried again (the bound of ``MeshClient._attempt``)."""
+    attempts: int = 5           # calls in all, the first included
+    budget: float = 30.0        # seconds from the first call after which no new attempt starts
+    base: float = 0.5           # the first backoff; it doubles with each attempt ...
+    cap: float = 8.0            # ... up to this many seconds
+    retry_after_cap: float = 10.0   # the most a server's Retry-After is honoured
+
+
+RETRY_POLICY = RetryPolicy()
+RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+
+
+def retry_after_seconds(value: Optional[str]) -> Optional[float]:
+    """The delay a Retry-After header asks for, when it is a number of seconds (not an HTTP date)."""
+    try:
+        seconds = float(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def retry_delay(policy: RetryPolicy, attempt: int, elapsed: float, retry_after: Optional[float] = None,
+                jitter: float = 0.0) -> Optional[float]:
+    """Seconds to wait before attempt ``attempt + 1`` after attempt ``attempt`` failed with a
+    retryable error, ``elapsed`` seconds after the first call; None when the bound is reached.
+
+    The server's Retry-After wins (capped at ``retry_after_cap``); otherwise the backoff doubles
+    from ``base`` up to ``cap``, lengthened by up to a quarter by ``jitter`` (0 to 1), so that
+    parallel runs do not come back in step. No wait ends beyond ``budget``.
+    """
+    if attempt >= policy.attempts:
+        return None
+    if retry_after is not None:
+        delay = min(retry_after, policy.retry_after_cap)
+    else:
+        delay = min(policy.base * 2 ** (attempt - 1), policy.cap) * (1 + 0.25 * jitter)
+    if elapsed + delay > policy.budget:
+        return None
+    return delay
+
+
+def retryable(exc: Exception) -> Optional[str]:
+    """What makes ``exc`` worth another attempt ("503 Service Unavailable", "connection refused"...),
+    or None: only overload, a server error of a gateway or the API server, or a lost connection;
+    never a TLS failure or an answer about the request itself."""
+    if isinstance(exc, ApiException):
+        if exc.status in RETRY_STATUSES:
+            return ("%s %s" % (exc.status, exc.reason or "")).strip()
+        return None
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    if isinstance(reason, SSLError):
+        return None
+    if isinstance(reason, (Urllib3Timeout, ProtocolError, ConnectionError)):
+        text = reason.args[0] if reason.args and isinstance(reason.args[0], str) else str(reason)
+        return text.rsplit(": ", 1)[-1] or type(reason).__name__
+    return None
+
+
 def _api_message(exc: ApiException) -> str:
     try:
         body = json.loads(exc.body)
@@ -81,9 +161,10 @@ def _api_message(exc: ApiException) -> str:
 class MeshClient:
     """Reads and writes the objects the modules manage. Raises MeshError only."""
 
-    def __init__(self, api_client: Any, host: str = "") -> None:
+    def __init__(self, api_client: Any, host: str = "", retry: RetryPolicy = RETRY_POLICY) -> None:
         self.api = api_client
         self.host = host or getattr(api_client.configuration, "host", "")
+        self.retry = retry
         self._custom = None
         self._core = None
 
@@ -143,7 +224,8 @@ class MeshClient:
                              ("client_key", "key_file"), ("proxy", "proxy")):
             if params.get(option):
                 setattr(conf, attr, params[option])
-        conf.retries = 1
+        # no retries inside urllib3: MeshClient._attempt is the one place that retries
+        conf.retries = 0
         return cls(k8s_client.ApiClient(conf), conf.host)
 
     # -- error mapping -------------------------------------------------------------------------
@@ -169,10 +251,35 @@ class MeshClient:
                          % (verb, what, self.host, exc))
 
     def _call(self, verb: str, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (ApiException, Urllib3Error, OSError) as exc:
-            raise self._fail(verb, what, exc) from exc
+        return self._attempt(verb, what, _RAISE, fn, *args, **kwargs)
+
+    def _attempt(self, verb: str, what: str, missing: Any, fn: Callable[..., Any], *args: Any,
+                 **kwargs: Any) -> Any:
+        """``fn(...)``, tried again while ``retryable`` says so and ``self.retry`` allows; ``missing``
+        when the object is not there (404, but not when its kind is not served), unless it is
+        ``_RAISE``. The error of the last attempt names how many were made."""
+        started = time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except (ApiException, Urllib3Error, OSError) as exc:
+                if (missing is not _RAISE and isinstance(exc, ApiException) and exc.status == 404
+                        and "could not find the requested resource" not in _api_message(exc)):
+                    return missing
+                why = retryable(exc)
+                header = (getattr(exc, "headers", None) or {}).get("Retry-After") if why else None
+                delay = None if why is None else retry_delay(
+                    self.retry, attempt, time.monotonic() - started, retry_after_seconds(header), random.random())
+                if delay is None:
+                    error = self._fail(verb, what, exc)
+                    if why is not None:   # the bound, not the error, ended the attempts
+                        error = MeshError("%s (gave up after %d attempts in %.1fs; last: %s)" % (
+                            error.message, attempt, time.monotonic() - started, why),
+                            dict(error.details, attempts=attempt))
+                    raise error from exc
+                time.sleep(delay)
+                attempt += 1
 
     # -- Istio objects -------------------------------------------------------------------------
     @staticmethod
@@ -192,14 +299,7 @@ class MeshClient:
     def _or_missing(self, verb: str, what: str, missing: Any, fn: Callable[..., Any], *args: Any,
                     **kwargs: Any) -> Any:
         """``fn(...)``, or ``missing`` when the object is not there (but not when its kind is not served)."""
-        try:
-            return fn(*args, **kwargs)
-        except ApiException as exc:
-            if exc.status == 404 and "could not find the requested resource" not in _api_message(exc):
-                return missing
-            raise self._fail(verb, what, exc) from exc
-        except (Urllib3Error, OSError) as exc:
-            raise self._fail(verb, what, exc) from exc
+        return self._attempt(verb, what, missing, fn, *args, **kwargs)
 
     def get(self, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
         what = self.describe(kind, namespace, name)
