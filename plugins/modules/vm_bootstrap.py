@@ -22,6 +22,9 @@ description:
     the other files with C(0640), in a directory of mode C(0700).
   - An existing token is kept while it is for the same service account and audience and stays
     valid for at least O(token_renew_before) seconds, so a second run changes nothing.
+  - Every read and the token request come before the first file is written, and each file is
+    replaced whole (a rename), so a run that fails, the API server gone for example, leaves the
+    previous bundle as it was.
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:
@@ -352,18 +355,21 @@ def run(module):
                   "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(old_claims["exp"])) if keep else None}
     files["istio-token"] = {"path": token_path, "mode": "0600"}
     if changed and not check:
+        # The token is the last answer from the API server: request it before any file is
+        # written, so that a cluster gone mid-run leaves the old bundle as it was. Each file
+        # is then replaced whole (a rename), never left half-written.
+        token = None if keep else client.create_token(ns, sa, [AUDIENCE], params["token_duration"])
         try:
             os.makedirs(dest, mode=0o700, exist_ok=True)
             os.chmod(dest, 0o700)
             for name, content in rendered.items():
                 _write(os.path.join(dest, name), content, MODES.get(name, DEFAULT_MODE))
-            if keep:
+            if token is None:
                 os.chmod(token_path, 0o600)
             else:
-                token = client.create_token(ns, sa, [AUDIENCE], params["token_duration"])
                 _write(token_path, token["token"].encode(), 0o600)
                 token_info["expires"] = token["expiration"]
-                del token
+            del token
         except OSError as exc:
             raise MeshError("Cannot write the bootstrap files to %s: %s" % (dest, exc)) from exc
     if not keep:
