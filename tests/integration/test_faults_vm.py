@@ -1,0 +1,151 @@
+"""Faults on the VM side, each on a lab VM of its own (7 and 8) with its own inventory and
+namespace: a package URL that answers 404, a download that stalls, and a reboot in the middle
+of the package install. Each fails clearly or is repaired, and the next run converges."""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+
+from ansible_run import run_playbook
+from conftest import LAB, delete_namespace, fresh_vms
+from faults import StalledServer, vm_inventory
+from mesh_state import recap
+from meshlab import hosts
+from meshlab.core import Proc
+
+DOWNLOAD_VM, REBOOT_VM = 7, 8
+
+
+def package_state(lab, n: int) -> str:
+    return lab.ssh(n, "dpkg-query", "--show", "--showformat=${db:Status-Abbrev}|${Version}", "istio-sidecar",
+                   check=False).stdout
+
+
+def nothing_installed(lab, n: int) -> None:
+    assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0, "a package was installed"
+    assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
+    assert lab.ssh(n, "find", "/var/cache/meshops-istio-vm", "-type", "f", check=False).stdout == "", \
+        "a partial package was left in the cache"
+
+
+def ready(lab, n: int) -> bool:
+    return lab.ssh(n, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://localhost:15021/healthz/ready",
+                   check=False).stdout == "200"
+
+
+def own_vm(lab, api_client, tmp_path_factory, n: int, name: str):
+    fresh_vms(n)
+    namespace = f"t-{name}-{int(time.time()) % 100000}"
+    inventory = vm_inventory(lab, tmp_path_factory.mktemp(name), n, mesh_workload_namespace=namespace,
+                             mesh_workload_name=name)
+    return namespace, inventory
+
+
+def remove_vm(api_client, n: int, namespace: str) -> None:
+    delete_namespace(api_client, namespace)
+    subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def download_vm(lab, api_client, tmp_path_factory):
+    namespace, inventory = own_vm(lab, api_client, tmp_path_factory, DOWNLOAD_VM, "dl")
+    yield inventory
+    remove_vm(api_client, DOWNLOAD_VM, namespace)
+
+
+def onboard(lab, inventory, *extra):
+    started = time.monotonic()
+    res = run_playbook(inventory, lab.kubeconfig, "onboard.yml", *extra, check=False)
+    return res, time.monotonic() - started
+
+
+def test_a_404_package_url_fails_clearly_after_the_bounded_retries(lab, download_vm):
+    url = f"http://{lab.cfg.host_ip}:{lab.cfg.pkg_port}/no-such-istio-sidecar.deb"
+    res, took = onboard(lab, download_vm, "-e", f"vm_sidecar_package_url={url}",
+                        "-e", "vm_sidecar_download_retries=2", "-e", "vm_sidecar_download_delay=1")
+    print(f"404: failed after {took:.1f} s")
+    text = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    assert (f"mlab-vm{DOWNLOAD_VM} could not download the istio-sidecar package from {url} "
+            f"(server {lab.cfg.host_ip}:{lab.cfg.pkg_port})") in text, res.stdout[-3000:]
+    assert "(HTTP 404), after 3 attempt(s) of at most 60 s each" in text, res.stdout[-3000:]
+    nothing_installed(lab, DOWNLOAD_VM)
+
+
+def test_a_stalled_download_times_out_after_the_bounded_retries_then_the_good_url_converges(lab, download_vm):
+    with StalledServer(lab.cfg.host_ip) as stalled:
+        res, took = onboard(lab, download_vm, "-e", f"vm_sidecar_package_url={stalled.url}",
+                            "-e", "vm_sidecar_download_timeout=2", "-e", "vm_sidecar_download_retries=1",
+                            "-e", "vm_sidecar_download_delay=1")
+    print(f"stalled download: failed after {took:.1f} s, {stalled.connections} connections")
+    text = " ".join(res.stdout.split())
+    assert res.returncode != 0
+    assert stalled.connections == 2, "1 retry: 2 attempts"
+    assert f"could not download the istio-sidecar package from {stalled.url}" in text, res.stdout[-3000:]
+    assert "after 2 attempt(s) of at most 2 s each" in text, res.stdout[-3000:]
+    assert "timed out" in text.lower(), res.stdout[-3000:]
+    nothing_installed(lab, DOWNLOAD_VM)
+
+    res, took = onboard(lab, download_vm)
+    print(f"re-run with the lab's URL: {took:.1f} s")
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert package_state(lab, DOWNLOAD_VM).startswith("ii ")
+    assert ready(lab, DOWNLOAD_VM)
+
+
+@pytest.fixture(scope="module")
+def reboot_vm(lab, api_client, tmp_path_factory):
+    namespace, inventory = own_vm(lab, api_client, tmp_path_factory, REBOOT_VM, "reboot")
+    yield inventory
+    remove_vm(api_client, REBOOT_VM, namespace)
+
+
+# dpkg unpacks in the background; as soon as it has marked the package half-installed (or, on a
+# fast disk, finished unpacking), it is killed, the way a power cut or a reboot stops it.
+KILL_DPKG_MID_UNPACK = r"""
+set -e
+curl -fsS -o /root/sidecar.deb "$1"
+dpkg --unpack /root/sidecar.deb >/dev/null 2>&1 & pid=$!
+while kill -0 $pid 2>/dev/null; do
+  case "$(dpkg-query -W -f='${db:Status-Abbrev}' istio-sidecar 2>/dev/null)" in iH*|iU*) break;; esac
+  sleep 0.02
+done
+kill -9 $pid 2>/dev/null || true
+wait $pid 2>/dev/null || true
+dpkg-query -W -f='${db:Status-Abbrev}|${Version}' istio-sidecar
+"""
+
+
+def test_a_reboot_in_the_middle_of_the_install_is_repaired_by_the_next_run(lab, reboot_vm):
+    n = REBOOT_VM
+    state = lab.ssh(n, "sh", "-c", KILL_DPKG_MID_UNPACK, "-", lab.cfg.pkg_url).stdout
+    journal = lab.ssh(n, "ls", "/var/lib/dpkg/updates").stdout.split()
+    print(f"dpkg killed: state {state!r}, journal {journal}")
+    assert not state.startswith("ii "), "dpkg finished before it was killed"
+
+    vm = Proc(lab.cfg, f"vm-{lab.cfg.vm_name(n)}")      # the reboot: systemd boots the same root again
+    assert vm.stop(timeout=60)
+    hosts.boot_vm(lab.cfg, n, hosts.rootfs(lab.cfg))
+    hosts.wait_vm(lab.cfg, n)
+    assert package_state(lab, n) == state, "the reboot changed dpkg's state"
+
+    res, _took = onboard(lab, reboot_vm, "--check")          # a dry run repairs nothing
+    assert package_state(lab, n) == state, "check mode ran dpkg"
+    assert "Finish an interrupted dpkg run" in res.stdout
+
+    res, took = onboard(lab, reboot_vm)
+    print(f"repairing onboard: {took:.1f} s")
+    assert res.returncode == 0, res.stdout[-4000:]
+    for task in (r"Finish an interrupted dpkg run \(dpkg --configure -a\)", r"Install istio-sidecar from the \.deb"):
+        assert re.search(rf"TASK \[meshops\.istio_vm\.vm_sidecar : {task}\] \**\nchanged", res.stdout), task
+    assert package_state(lab, n).startswith("ii ")
+    assert lab.ssh(n, "dpkg", "--audit").stdout == "", "dpkg still reports broken packages"
+    assert lab.ssh(n, "ls", "/var/lib/dpkg/updates").stdout == ""
+    assert lab.ssh(n, "test", "-x", "/usr/local/bin/pilot-agent", check=False).returncode == 0
+    assert ready(lab, n)
+
+    res, _took = onboard(lab, reboot_vm)
+    assert res.returncode == 0 and recap(res.stdout)[lab.cfg.vm_name(n)]["changed"] == 0, "the next run changed"
