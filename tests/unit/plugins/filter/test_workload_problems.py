@@ -1,0 +1,74 @@
+"""workload_problems: one VM's mesh_workload variables by the modules' own rules."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshops.istio_vm.plugins.filter.workload_problems import FilterModule
+from ansible_collections.meshops.istio_vm.plugins.module_utils._inventory import workload_problems
+
+GOOD = {
+    "mesh_workload_namespace": "lab-vms", "mesh_workload_name": "lab-app", "mesh_workload_mode": "autoregister",
+    "mesh_workload_labels": {"app": "lab-app"}, "mesh_workload_ports": {"http": 8080},
+    "mesh_workload_probe": {"period_seconds": 2, "http_get": {"port": 8080, "path": "/"}},
+    "mesh_workload_service": True, "mesh_workload_service_name": "lab-app", "mesh_workload_service_app_protocols": {},
+    "mesh_workload_service_entries": [{"name": "ext-api", "hosts": ["api.example.com"]}],
+    "mesh_workload_sidecar": {"egress": [{"hosts": ["./*", "istio-system/*"]}]},
+    "mesh_workload_address": "10.213.0.11", "mesh_workload_internal_ip": "", "mesh_workload_network": "meshlab-net",
+    "mesh_workload_ingress_ip": "10.213.0.1", "mesh_workload_ingress_service": "istio-eastwestgateway",
+    "mesh_workload_istio_namespace": "istio-system", "mesh_workload_revision": "", "mesh_workload_token_duration": 3600,
+    "mesh_workload_token_renew_before": 1800, "mesh_workload_wait_timeout": 60, "mesh_workload_allow_proxy_metadata": [],
+}
+
+
+def test_the_lab_inventory_is_fine():
+    assert workload_problems(GOOD, ["default"]) == []
+    assert FilterModule().filters()["workload_problems"] is workload_problems
+
+
+@pytest.mark.parametrize("overrides,problem", [
+    ({"mesh_workload_labels": {}}, "mesh_workload_labels: needs at least one label"),
+    ({"mesh_workload_labels": {"-app": "x"}}, "mesh_workload_labels.-app: key '-app'"),
+    ({"mesh_workload_labels": {"version": 1.1}}, "mesh_workload_labels.version: value 1.1 is not a string"),
+    ({"mesh_workload_probe": {"grpc": {"port": 8080}}}, "mesh_workload_probe.grpc: not accepted"),
+    ({"mesh_workload_probe": {"http_get": {"port": 0}}}, "mesh_workload_probe.http_get.port: 0 is not in 1..65535"),
+    ({"mesh_workload_probe": {"http_get": {"port": 80, "path": "healthz"}}},
+     "mesh_workload_probe.http_get.path: 'healthz' must start with '/'"),
+    ({"mesh_workload_probe": {"period_seconds": -1, "exec": {"command": ["true"]}}}, "mesh_workload_probe.period_seconds"),
+    ({"mesh_workload_probe": {"tcp_socket": {"port": 1}, "exec": {"command": ["true"]}}}, "mesh_workload_probe: only one of"),
+    ({"mesh_workload_ports": {"HTTP": 8080}}, "mesh_workload_ports: the Service's ports[0].name: 'HTTP'"),
+    ({"mesh_workload_service_name": "1app"}, "mesh_workload_service_name: the Service's name: '1app'"),
+    ({"mesh_workload_service_app_protocols": {"grpc": "tcp"}},
+     "mesh_workload_service_app_protocols.grpc: there is no port named 'grpc'"),
+    ({"mesh_workload_service_entries": [{"name": "a", "hosts": ["*"]}]}, "mesh_workload_service_entries[0]: hosts[0]"),
+    ({"mesh_workload_service_entries": [{"name": "a", "hosts": ["a.b.c"]}, {"name": "a", "hosts": ["c.d.e"]}]},
+     "mesh_workload_service_entries[1]: name 'a' is already used by item 0"),
+    ({"mesh_workload_service_entries": [{"name": "a", "hosts": ["a.b.c"], "host": "x"}]},
+     "mesh_workload_service_entries[0]: unknown option(s) host"),
+    ({"mesh_workload_sidecar": {"egres": []}}, "mesh_workload_sidecar: unknown option(s) egres"),
+    ({"mesh_workload_sidecar": {"egress": [{"hosts": ["a.example.com"]}]}},
+     "mesh_workload_sidecar: egress[0].hosts[0]: 'a.example.com' must be of the form namespace/dnsName"),
+    ({"mesh_workload_internal_ip": "10.0.0"}, "mesh_workload_internal_ip: '10.0.0' is not a valid IP address"),
+    ({"mesh_workload_mode": "static", "mesh_workload_address": "vm 1"}, "mesh_workload_address: 'vm 1' is not an IP"),
+    ({"mesh_workload_network": "a b"}, "mesh_workload_network: value 'a b'"),
+    ({"mesh_workload_ingress_ip": "10.0.0.1:15012"}, "mesh_workload_ingress_ip: '10.0.0.1:15012' is not a valid IP"),
+    ({"mesh_workload_ingress_ip": "", "mesh_workload_ingress_service": "East_West"}, "mesh_workload_ingress_service"),
+    ({"mesh_workload_revision": "canary"}, "mesh_workload_revision: istiod serves no revision 'canary'"),
+    ({"mesh_workload_revision": "1.30.3"}, "mesh_workload_revision: '1.30.3' is not a DNS-1123 label"),
+    ({"mesh_workload_token_duration": 300}, "mesh_workload_token_duration: 300 is less than 600"),
+    ({"mesh_workload_token_renew_before": 3600}, "mesh_workload_token_renew_before: 3600 must be"),
+    ({"mesh_workload_wait_timeout": -5}, "mesh_workload_wait_timeout: -5 is negative"),
+    ({"mesh_workload_allow_proxy_metadata": ["LD PRELOAD"]}, "mesh_workload_allow_proxy_metadata[0]: 'LD PRELOAD'"),
+])
+def test_bad(overrides, problem):
+    problems = workload_problems(dict(GOOD, **overrides), ["default"])
+    assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize("overrides", [
+    {"mesh_workload_ports": {"http_alt": 8080}},  # the role's port check names it
+    {"mesh_workload_name": "lab_app", "mesh_workload_service_name": "lab_app"},  # the role's name check names it
+    {"mesh_workload_revision": "canary"},  # compared only with the revisions istiod serves
+])
+def test_left_to_the_role_or_unknown(overrides):
+    revisions = None if "mesh_workload_revision" in overrides else ["default"]
+    assert workload_problems(dict(GOOD, **overrides), revisions) == []
