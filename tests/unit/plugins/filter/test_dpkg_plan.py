@@ -35,5 +35,5 @@ def test_dpkg_plan(query, interrupted, state, configure, install, reinstall):
 
 
 def test_version_whitespace_and_default():
-    assert dpkg_plan("ii |1.30.3\n", " 1.30.3 ") == {"state": "installed", "configure": False, "install": False,
-                                                      "reinstall": False}
+    expected = {"state": "installed", "configure": False, "install": False, "reinstall": False}
+    assert dpkg_plan("ii |1.30.3\n", " 1.30.3 ") == expected
