@@ -46,3 +46,44 @@ def reusable(token_claims: Optional[Dict[str, Any]], namespace: str, service_acc
     return (token_claims.get("sub") == subject(namespace, service_account)
             and audience in audiences
             and isinstance(exp, (int, float)) and exp - now >= min_remaining)
+
+
+# What vm_bootstrap does with the token of a bundle.
+RENEWED, KEPT, DELIVERED = "renewed", "kept", "delivered"
+RECORD_CLAIMS = ("iss", "sub", "aud", "exp")
+
+
+def record(token_claims: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The non-secret record of a token: the claims that say whose it is and until when."""
+    return {key: (token_claims or {}).get(key) for key in RECORD_CLAIMS}
+
+
+def record_text(token_claims: Optional[Dict[str, Any]]) -> str:
+    return json.dumps(record(token_claims), indent=2, sort_keys=True) + "\n"
+
+
+def parse_record(text: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The claims of a record file's text, or None when there is none or it is not a record."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return record(data) if isinstance(data, dict) else None
+
+
+def token_action(held: Optional[Dict[str, Any]], recorded: Optional[Dict[str, Any]], rotate: bool,
+                 namespace: str, service_account: str, audience: str, now: float, min_remaining: int) -> str:
+    """What to do with a bundle's token.
+
+    ``held`` are the claims of the token the controller holds (None: it holds none; {}: a file
+    that is not a token), ``recorded`` those of the bundle's record of the last token it wrote or
+    kept. ``kept``: the held token is still good. ``delivered``: the controller holds no token, but
+    the one it last handed out is still good (the VM has it). Otherwise ``renewed``.
+    """
+    if rotate:
+        return RENEWED
+    if held is not None:
+        return KEPT if reusable(held, namespace, service_account, audience, now, min_remaining) else RENEWED
+    return DELIVERED if reusable(recorded, namespace, service_account, audience, now, min_remaining) else RENEWED

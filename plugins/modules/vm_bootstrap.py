@@ -22,6 +22,14 @@ description:
     the other files with C(0640), in a directory of mode C(0700).
   - An existing token is kept while it is for the same service account and audience and stays
     valid for at least O(token_renew_before) seconds, so a second run changes nothing.
+  - Beside the token, C(istio-token.claims) (mode C(0600)) records the issuer, subject, audience
+    and expiry of the token last written or kept, never the token. Once the VM has the token, the
+    caller may delete C(istio-token) from O(dest) (the C(meshops.istio_vm.mesh_workload) role does,
+    unless C(mesh_workload_keep_token)). Without C(istio-token), a record that is still reusable by
+    the rule above means the VM holds that token; the module then requests none and reports the
+    token as C(delivered), without a change. Without either, or with a stale record, it requests
+    a new token.
+  - Directories the module creates for O(dest), O(dest) and its missing parents, get mode C(0700).
   - Every read and the token request come before the first file is written, and each file is
     replaced whole (a rename), so a run that fails, the API server gone for example, leaves the
     previous bundle as it was.
@@ -142,11 +150,11 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: partial
-    details: Shows C(cluster.env), C(mesh.yaml), C(hosts) and C(root-cert.pem); the token only as renewed or kept.
+    details: Shows C(cluster.env), C(mesh.yaml), C(hosts), C(root-cert.pem) and the token record; the token only as renewed.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
-    details: The token is kept while valid for at least O(token_renew_before) seconds.
+    details: The token is kept (or, once delivered, left to the VM) while valid for at least O(token_renew_before) seconds.
 seealso:
   - module: meshops.istio_vm.workload_group
 """
@@ -172,7 +180,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 files:
-  description: The files written (or that would be), by name, with C(path), C(mode) and C(sha256) (none for the token).
+  description:
+    - The files written (or that would be), by name, with C(path), C(mode) and C(sha256) (none for the
+      token and its record C(istio-token.claims)).
+    - No C(istio-token) when the token is C(delivered) (the controller holds none).
   returned: always
   type: dict
   sample: {"cluster.env": {"path": "/srv/bootstrap/vm1/cluster.env", "mode": "0640", "sha256": "3f5a..."}}
@@ -182,10 +193,15 @@ cluster_env:
   type: dict
   sample: {"ISTIO_NAMESPACE": "ratings", "SERVICE_ACCOUNT": "ratings-vm"}
 token:
-  description: What happened to the token (never its value) - C(renewed) or C(kept), and its expiry.
+  description:
+    - What happened to the token (never its value), and its expiry (none for a token that check mode
+      would request).
+    - C(renewed) a new token was requested (or would be, in check mode); C(kept) the token in O(dest)
+      is still good; C(delivered) O(dest) holds no token, and its record says the token last handed
+      out (now on the VM) is still good.
   returned: always
   type: dict
-  sample: {"action": "kept", "expires": "2026-11-26T10:00:00+00:00"}
+  sample: {"action": "kept", "expires": "2026-11-26T10:00:00Z"}
 root_cert_sha256:
   description: SHA-256 of the mesh root certificate written to C(root-cert.pem).
   returned: always
@@ -214,7 +230,15 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
-from ansible_collections.meshops.istio_vm.plugins.module_utils._token import claims, reusable
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import (
+    DELIVERED,
+    KEPT,
+    RENEWED,
+    claims,
+    parse_record,
+    record_text,
+    token_action,
+)
 
 try:
     import yaml
@@ -222,7 +246,8 @@ except ImportError:
     yaml = None
 
 AUDIENCE = "istio-ca"
-MODES = {"istio-token": 0o600}
+TOKEN, RECORD = "istio-token", "istio-token.claims"
+MODES = {TOKEN: 0o600}
 DEFAULT_MODE = 0o640
 
 
@@ -300,6 +325,36 @@ def _sha(content):
     return hashlib.sha256(content).hexdigest()
 
 
+def _stale_mode(path, content, mode):
+    """Whether an existing file (``content`` not None) has another mode than ``mode``."""
+    return content is not None and (os.stat(path).st_mode & 0o7777) != mode
+
+
+def _make_dirs(path):
+    """Create ``path`` and its missing parents, each with mode 0700; existing parents stay as they are."""
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)   # mkdir's mode is filtered by the umask
+    if missing:
+        return
+    os.chmod(path, 0o700)
+
+
+def _expiry(token_claims):
+    exp = token_claims.get("exp")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp)) if isinstance(exp, (int, float)) else None
+
+
 def run(module):
     params, check = module.params, module.check_mode
     client = _client.MeshClient.from_params(auth_params(params))
@@ -333,47 +388,62 @@ def run(module):
     rendered["root-cert.pem"] = root.encode()
 
     dest = params["dest"]
-    token_path = os.path.join(dest, "istio-token")
-    old_token = _read(token_path)
-    old_claims = claims(old_token.decode(errors="replace")) if old_token else None
-    keep = not params["rotate_token"] and reusable(old_claims, ns, sa, AUDIENCE, time.time(),
-                                                   params["token_renew_before"])
+    token_path, record_path = os.path.join(dest, TOKEN), os.path.join(dest, RECORD)
+    old_token, old_record = _read(token_path), _read(record_path)
+    held = (claims(old_token.decode(errors="replace")) or {}) if old_token is not None else None
+    recorded = parse_record(old_record.decode(errors="replace")) if old_record is not None else None
+    action = token_action(held, recorded, params["rotate_token"], ns, sa, AUDIENCE, time.time(),
+                          params["token_renew_before"])
     before, after, files, changed = {}, {}, {}, False
     for name, content in sorted(rendered.items()):
         path = os.path.join(dest, name)
         old = _read(path)
         mode = MODES.get(name, DEFAULT_MODE)
-        stale_mode = old is not None and (os.stat(path).st_mode & 0o7777) != mode
-        if old != content or stale_mode:
+        if old != content or _stale_mode(path, old, mode):
             changed = True
             before[name] = old.decode(errors="replace") if old is not None else ""
             after[name] = content.decode()
         files[name] = {"path": path, "mode": "%04o" % mode, "sha256": _sha(content)}
-    if not keep or (old_token is not None and (os.stat(token_path).st_mode & 0o7777) != 0o600):
+    new_record = None
+    if action == KEPT:
+        new_record = record_text(held).encode()
+        changed = changed or _stale_mode(token_path, old_token, 0o600)
+    elif action == DELIVERED:
+        changed = changed or _stale_mode(record_path, old_record, 0o600)
+    else:
         changed = True
-    token_info = {"action": "kept" if keep else "renewed",
-                  "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(old_claims["exp"])) if keep else None}
-    files["istio-token"] = {"path": token_path, "mode": "0600"}
+        before[TOKEN], after[TOKEN] = "(token)", "(new token)"
+    if new_record is not None and (new_record != old_record or _stale_mode(record_path, old_record, 0o600)):
+        changed = True
+        before[RECORD] = old_record.decode(errors="replace") if old_record is not None else ""
+        after[RECORD] = new_record.decode()
+    token_info = {"action": action, "expires": _expiry((held if action == KEPT else recorded) or {})
+                  if action != RENEWED else None}
+    if action != DELIVERED:
+        files[TOKEN] = {"path": token_path, "mode": "0600"}
+    files[RECORD] = {"path": record_path, "mode": "0600"}
     if changed and not check:
         # The token is the last answer from the API server: request it before any file is
         # written, so that a cluster gone mid-run leaves the old bundle as it was. Each file
         # is then replaced whole (a rename), never left half-written.
-        token = None if keep else client.create_token(ns, sa, [AUDIENCE], params["token_duration"])
+        token = client.create_token(ns, sa, [AUDIENCE], params["token_duration"]) if action == RENEWED else None
         try:
-            os.makedirs(dest, mode=0o700, exist_ok=True)
-            os.chmod(dest, 0o700)
+            _make_dirs(dest)
             for name, content in rendered.items():
                 _write(os.path.join(dest, name), content, MODES.get(name, DEFAULT_MODE))
-            if token is None:
+            if action == KEPT:
                 os.chmod(token_path, 0o600)
+            elif action == DELIVERED:
+                os.chmod(record_path, 0o600)
             else:
                 _write(token_path, token["token"].encode(), 0o600)
+                new_record = record_text(claims(token["token"])).encode()
                 token_info["expires"] = token["expiration"]
-            del token
+                del token
+            if new_record is not None:
+                _write(record_path, new_record, 0o600)
         except OSError as exc:
             raise MeshError("Cannot write the bootstrap files to %s: %s" % (dest, exc)) from exc
-    if not keep:
-        before["istio-token"], after["istio-token"] = "(token)", "(new token)"
     for warning in warnings:
         module.warn(warning)
     return {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,

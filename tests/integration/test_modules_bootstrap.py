@@ -28,7 +28,7 @@ def _args(namespace, dest, **extra):
 
 
 def test_bundle_matches_cluster_and_istiod(lab, api_client, group, tmp_path):
-    dest = tmp_path / "bundle"
+    dest = tmp_path / "tree" / "bundle"
     r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), check=True)
     assert r["changed"] and not dest.exists(), "check mode wrote files"
 
@@ -39,9 +39,13 @@ def test_bundle_matches_cluster_and_istiod(lab, api_client, group, tmp_path):
     assert token not in str({k: v for k, v in r.items() if k != "_stdout"})
 
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in dest.iterdir()}
-    assert modes == {"istio-token": 0o600, "cluster.env": 0o640, "mesh.yaml": 0o640,
+    assert modes == {"istio-token": 0o600, "istio-token.claims": 0o600, "cluster.env": 0o640, "mesh.yaml": 0o640,
                      "root-cert.pem": 0o640, "hosts": 0o640}
     assert stat.S_IMODE(dest.stat().st_mode) == 0o700
+    assert stat.S_IMODE(dest.parent.stat().st_mode) == 0o700, "the parent the module created is not private"
+    record = json.loads((dest / "istio-token.claims").read_text())
+    assert sorted(record) == ["aud", "exp", "iss", "sub"] and token not in (dest / "istio-token.claims").read_text()
+    assert record["sub"] == f"system:serviceaccount:{group}:vm-sa" and record["aud"] == ["istio-ca"]
 
     core = client.CoreV1Api(api_client)
     root = core.read_namespaced_config_map("istio-ca-root-cert", group).data["root-cert.pem"]
@@ -63,8 +67,18 @@ def test_bundle_matches_cluster_and_istiod(lab, api_client, group, tmp_path):
     assert (dest / "istio-token").read_text() == token
     assert not run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), check=True)["changed"]
 
+    # The caller handed the token out and removed it: the record says the VM holds a good one.
+    (dest / "istio-token").unlink()
+    for check in (True, False):
+        delivered = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), check=check)
+        assert not delivered["changed"] and delivered["token"]["action"] == "delivered", delivered
+        assert "istio-token" not in delivered["files"] and not (dest / "istio-token").exists()
+    assert json.loads((dest / "istio-token.claims").read_text()) == record
+
     rotated = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest, rotate_token=True))
-    assert rotated["changed"] and (dest / "istio-token").read_text() != token
+    assert rotated["changed"] and rotated["token"]["action"] == "renewed"
+    assert (dest / "istio-token").read_text() != token
+    assert json.loads((dest / "istio-token.claims").read_text())["exp"] >= record["exp"]
 
 
 def test_static_mode_sets_workload_entry(lab, group, tmp_path):

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._token import claims, reusable
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import (
+    claims,
+    parse_record,
+    record,
+    record_text,
+    reusable,
+    token_action,
+)
 
 
 def jwt(payload: dict) -> str:
@@ -38,3 +45,39 @@ def test_claims_of_garbage_is_none(token):
 
 def test_claims_round_trip():
     assert claims(jwt(GOOD)) == GOOD
+
+
+STALE = dict(GOOD, exp=6_000)          # less than min_remaining left at now=5_000
+OTHER = dict(GOOD, sub="system:serviceaccount:ns:other")
+
+
+@pytest.mark.parametrize("held,recorded,rotate,expected", [
+    (GOOD, None, False, "kept"),           # the controller holds a good token
+    (GOOD, GOOD, False, "kept"),
+    (STALE, GOOD, False, "renewed"),       # a held token decides, whatever the record says
+    ({}, GOOD, False, "renewed"),          # a held file that is no token
+    (OTHER, None, False, "renewed"),
+    (None, GOOD, False, "delivered"),      # no token held; the one handed out is still good
+    (None, STALE, False, "renewed"),
+    (None, OTHER, False, "renewed"),       # recorded for another service account
+    (None, dict(GOOD, aud=["other"]), False, "renewed"),
+    (None, None, False, "renewed"),        # neither token nor record
+    (GOOD, None, True, "renewed"),         # rotate always renews
+    (None, GOOD, True, "renewed"),
+])
+def test_token_action(held, recorded, rotate, expected):
+    assert token_action(held, recorded, rotate, "ns", "vm", "istio-ca", 5_000, min_remaining=1800) == expected
+
+
+def test_the_record_holds_claims_only():
+    full = dict(GOOD, iss="https://kubernetes.default.svc", iat=1, nbf=1,
+                **{"kubernetes.io": {"namespace": "ns", "serviceaccount": {"name": "vm", "uid": "u"}}})
+    assert record(full) == {"iss": "https://kubernetes.default.svc", "sub": GOOD["sub"], "aud": ["istio-ca"],
+                            "exp": 10_000}
+    assert parse_record(record_text(full)) == record(full)
+    assert reusable(parse_record(record_text(full)), "ns", "vm", "istio-ca", 5_000, 1800)
+
+
+@pytest.mark.parametrize("text", [None, "", "{", "[1]", "not json"])
+def test_parse_record_of_garbage_is_none(text):
+    assert parse_record(text) is None
