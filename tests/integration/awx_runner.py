@@ -66,6 +66,9 @@ class RunnerResult:
     status: str
     stdout: str
     events: list = field(default_factory=list)
+    # Every file of the private data directory after the job (inputs and artifacts), by path
+    # relative to it, and ansible-runner's own output; only when run() was asked (keep_files).
+    files: dict = field(default_factory=dict)
 
     def first_failed_task(self) -> tuple[str, str] | None:
         """(task name, message) of the first failed task, from the job events AWX would show."""
@@ -91,8 +94,13 @@ class RunnerResult:
 
 
 def run(lab, playbook: str, *, credential: bool = True, hosts: list[str] | None = None,
-        extravars: dict | None = None, envvars: dict | None = None) -> RunnerResult:
-    """One AWX-style job: `ansible-runner run <private data dir> -p playbooks/<playbook>`."""
+        extravars: dict | None = None, envvars: dict | None = None, project_files: dict | None = None,
+        cmdline: str = "", keep_files: bool = False) -> RunnerResult:
+    """One AWX-style job: `ansible-runner run <private data dir> -p playbooks/<playbook>`.
+
+    ``project_files`` adds files to the project checkout (path relative to it: text);
+    ``cmdline`` is what AWX adds to ansible-playbook's command line (``--diff -vvv`` for a job
+    template with diff mode and verbosity 3)."""
     with tempfile.TemporaryDirectory(prefix="awx-job-") as tmp:
         pdd = Path(tmp)
         (pdd / "env").mkdir()
@@ -100,6 +108,8 @@ def run(lab, playbook: str, *, credential: bool = True, hosts: list[str] | None 
         # The project checkout: the playbooks (the collection itself is installed in the
         # execution environment; here it is on ANSIBLE_COLLECTIONS_PATH).
         shutil.copytree(REPO / "playbooks", pdd / "project" / "playbooks")
+        for name, text in (project_files or {}).items():
+            (pdd / "project" / name).write_text(text)
         script = pdd / "inventory" / "hosts"
         script.write_text("#!/bin/sh\ncat <<'EOF'\n%s\nEOF\n" % json.dumps(awx_inventory(lab, hosts), indent=1))
         script.chmod(stat.S_IRWXU)
@@ -120,8 +130,10 @@ def run(lab, playbook: str, *, credential: bool = True, hosts: list[str] | None 
         proc_env["PATH"] = f"{REPO / '.venv' / 'bin'}:{proc_env.get('PATH', '/usr/bin:/bin')}"
         with tempfile.TemporaryFile("w+") as out:
             # Output to a file, not a pipe: ssh ControlPersist masters would keep a pipe open.
-            proc = subprocess.run([str(RUNNER), "run", str(pdd), "-p", f"playbooks/{playbook}", "--ident", "job"],
-                                  stdout=out, stderr=subprocess.STDOUT, env=proc_env, timeout=900, check=False)
+            argv = [str(RUNNER), "run", str(pdd), "-p", f"playbooks/{playbook}", "--ident", "job"]
+            if cmdline:
+                argv += ["--cmdline", cmdline]
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=proc_env, timeout=900, check=False)
             out.seek(0)
             runner_out = out.read()
         artifacts = pdd / "artifacts" / "job"
@@ -130,4 +142,9 @@ def run(lab, playbook: str, *, credential: bool = True, hosts: list[str] | None 
         stdout = (artifacts / "stdout").read_text() if (artifacts / "stdout").exists() else runner_out
         status = (artifacts / "status").read_text().strip() if (artifacts / "status").exists() else "unknown"
         rc = int((artifacts / "rc").read_text()) if (artifacts / "rc").exists() else proc.returncode
-        return RunnerResult(rc=rc, status=status, stdout=stdout, events=events)
+        files = {}
+        if keep_files:
+            files = {str(p.relative_to(pdd)): p.read_text(errors="replace") for p in sorted(pdd.rglob("*"))
+                     if p.is_file() and not p.is_symlink()}
+            files["(ansible-runner's own output)"] = runner_out
+        return RunnerResult(rc=rc, status=status, stdout=stdout, events=events, files=files)
