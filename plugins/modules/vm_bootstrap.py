@@ -246,7 +246,8 @@ except ImportError:
     yaml = None
 
 AUDIENCE = "istio-ca"
-TOKEN, RECORD = "istio-token", "istio-token.claims"
+TOKEN = "istio-token"
+RECORD = "istio-token.claims"  # the non-secret record of the token (claims only)
 MODES = {TOKEN: 0o600}
 DEFAULT_MODE = 0o640
 
