@@ -2,6 +2,9 @@
 drift, reboot, offboard. The tests of this file build on each other, in file order."""
 from __future__ import annotations
 
+import base64
+import json
+import stat
 import subprocess
 import tempfile
 import time
@@ -10,7 +13,7 @@ import pytest
 from kubernetes import client
 
 from ansible_run import ansible_env, run_playbook
-from conftest import REPO
+from conftest import REPO, fresh_vms
 from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
 from meshlab import hosts
 from meshlab.core import Proc
@@ -21,8 +24,40 @@ def clean_start(lab, api_client):
     reset_lab_inventory(lab, api_client)
 
 
+BOOTSTRAP = REPO / ".bootstrap"
+VM_TOKEN = "/var/lib/istio/tokens/istio-token"
+
+
 def playbook(lab, name, *extra, check=True):
     return run_playbook(lab.inventory, lab.kubeconfig, name, *extra, check=check)
+
+
+def controller_tokens() -> list:
+    """Every token file left in the controller's bootstrap tree."""
+    return sorted(str(p.relative_to(BOOTSTRAP)) for p in BOOTSTRAP.rglob("istio-token"))
+
+
+def record(host: str) -> dict:
+    """vm_bootstrap's record of the token it last wrote or kept (claims only)."""
+    return json.loads((BOOTSTRAP / host / "istio-token.claims").read_text())
+
+
+def vm_token(lab, n: int) -> str:
+    return lab.ssh(n, "cat", VM_TOKEN).stdout.strip()
+
+
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def assert_private(path):
+    """A file of mode 0600 whose directories up to .bootstrap/ are 0700."""
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path} is {stat.S_IMODE(path.stat().st_mode):o}"
+    for directory in [path.parent, *path.parent.parents]:
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, f"{directory} is {stat.S_IMODE(directory.stat().st_mode):o}"
+        if directory == BOOTSTRAP:
+            break
 
 
 def test_bad_inventory_fails_before_any_change(lab, api_client):
@@ -68,6 +103,11 @@ def test_wrong_package_checksum_leaves_no_sidecar_running(lab):
     for n in (1, 2):
         assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
         assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
+    # The VM play failed: each VM's token stays on the controller for the re-run, private.
+    assert controller_tokens() == [f"{vm}/istio-token" for vm in lab.vms]
+    for vm in lab.vms:
+        assert_private(BOOTSTRAP / vm / "istio-token")
+        assert_private(BOOTSTRAP / vm / "istio-token.claims")
 
 
 def test_onboard(lab, api_client):
@@ -77,16 +117,30 @@ def test_onboard(lab, api_client):
     print(f"onboard of {len(lab.vms)} VMs: {took:.1f} s")
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap(res.stdout).values())
     assert_onboarded(lab, api_client)
+    # The re-run after the failed one: the VMs have their tokens, the controller none (the
+    # records stay: claims only, no token).
+    assert controller_tokens() == [], "a token was left on the controller"
+    for n, vm in enumerate(lab.vms, 1):
+        assert_private(BOOTSTRAP / vm / "istio-token.claims")
+        kept = record(vm)
+        assert set(kept) == {"iss", "sub", "aud", "exp"}
+        assert {key: claims_of(vm_token(lab, n))[key] for key in kept} == kept
 
 
 def test_second_run_changes_nothing_and_never_prints_the_token(lab):
+    records = {vm: (BOOTSTRAP / vm / "istio-token.claims").read_bytes() for vm in lab.vms}
+    tokens = [vm_token(lab, n) for n in range(1, len(lab.vms) + 1)]
     res = playbook(lab, "onboard.yml", "-vvv")
     for host, counts in recap(res.stdout).items():
         assert counts["changed"] == 0, f"{host} changed on the second run"
-    for n in (1, 2):
-        token = (REPO / ".bootstrap" / lab.cfg.vm_name(n) / "istio-token").read_text().strip()
+    # onboard's bootstrap, then verify's rendering in check mode: no token requested, not even in check mode
+    assert res.stdout.count('"action": "delivered"') == 2 * len(lab.vms) and '"action": "renewed"' not in res.stdout
+    assert {vm: (BOOTSTRAP / vm / "istio-token.claims").read_bytes() for vm in lab.vms} == records
+    assert controller_tokens() == []
+    for token in tokens:
         assert len(token) > 100
         assert res.stdout.count(token) == 0 and res.stderr.count(token) == 0
+    assert [vm_token(lab, n) for n in range(1, len(lab.vms) + 1)] == tokens
 
 
 def test_health_follows_the_probe(lab, api_client):
@@ -117,23 +171,36 @@ def test_drift_is_reported_then_fixed(lab, api_client):
 
 
 def test_rotate_renews_the_token_only_when_asked_or_needed(lab):
-    token_file = REPO / ".bootstrap" / "mlab-vm1" / "istio-token"
-    before = token_file.read_text()
+    before = vm_token(lab, 1)
     res = playbook(lab, "rotate.yml")
     assert "nothing to do" in res.stdout
     assert all(c["changed"] == 0 for c in recap(res.stdout).values()), "rotate changed fresh VMs"
-    assert token_file.read_text() == before
+    assert vm_token(lab, 1) == before and controller_tokens() == []
 
     res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", "-vvv")
-    after = token_file.read_text()
-    assert after != before, "rotate_force did not request a new token"
-    assert res.stdout.count(after.strip()) == 0 and res.stdout.count(before.strip()) == 0, "a token was printed"
+    after = vm_token(lab, 1)
+    assert after != before, "rotate_force did not give the VM a new token"
+    assert res.stdout.count(after) == 0 and res.stdout.count(before) == 0, "a token was printed"
     assert recap(res.stdout)["mlab-vm1"]["changed"] >= 2 and "mlab-vm2" not in recap(res.stdout)
-    on_vm = lab.ssh(1, "cat", "/var/run/secrets/tokens/istio-token").stdout
-    assert on_vm.strip() == after.strip(), "the VM did not get the new token"
+    assert controller_tokens() == [], "rotate left the new token on the controller"
+    assert record("mlab-vm1")["exp"] == claims_of(after)["exp"] != claims_of(before)["exp"]
     assert lab.ssh(1, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
                    "http://localhost:15021/healthz/ready").stdout == "200"
     assert "0 of 2 VMs drift" in playbook(lab, "verify.yml").stdout
+
+
+def test_keep_token_leaves_a_private_copy_on_the_controller(lab):
+    playbook(lab, "rotate.yml", "-e", "rotate_force=true", "-e", "mesh_workload_keep_token=true",
+             "--limit", "mlab-vm1")
+    token_file = BOOTSTRAP / "mlab-vm1" / "istio-token"
+    assert controller_tokens() == ["mlab-vm1/istio-token"]
+    assert_private(token_file)
+    assert token_file.read_text().strip() == vm_token(lab, 1), "the kept token is not the VM's"
+    # The next run without the option removes it; the VM keeps that token.
+    res = playbook(lab, "onboard.yml")
+    assert recap(res.stdout)["mlab-vm1"]["changed"] == 1 and recap(res.stdout)["mlab-vm2"]["changed"] == 0
+    assert controller_tokens() == []
+    assert claims_of(vm_token(lab, 1))["exp"] == record("mlab-vm1")["exp"]
 
 
 def test_sidecar_comes_back_after_reboot(lab):
@@ -160,11 +227,24 @@ def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab):
     assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values())
 
 
+def test_recreated_vm_gets_a_new_token_from_the_next_onboard(lab, api_client):
+    """The controller holds no token, only the record of the one mlab-vm2 had; the VM is built
+    again from scratch: onboard requests a new token for it, and removes it once delivered."""
+    old, vm1_token, vm1_record = record("mlab-vm2"), vm_token(lab, 1), record("mlab-vm1")
+    fresh_vms(2)
+    playbook(lab, "onboard.yml")
+    assert_onboarded(lab, api_client)
+    assert vm_token(lab, 1) == vm1_token and record("mlab-vm1") == vm1_record, "mlab-vm1 got a new token"
+    new = claims_of(vm_token(lab, 2))
+    assert new["sub"] == old["sub"] and new["exp"] != old["exp"] and record("mlab-vm2")["exp"] == new["exp"]
+    assert controller_tokens() == []
+
+
 def test_offboard_cleans_both_sides(lab, api_client):
     playbook(lab, "offboard.yml")
     assert_offboarded(lab, api_client)
-    assert not (REPO / ".bootstrap" / "mlab-vm1" / "istio-token").exists() or pytest.fail(
-        "offboard left the VM's token on the controller")
+    assert not (BOOTSTRAP / "mlab-vm1").exists() or pytest.fail(
+        "offboard left the VM's bundle (and its token record) on the controller")
 
 
 def test_apiserver_down_mid_run_fails_clearly_and_a_rerun_converges(lab, api_client):

@@ -6,6 +6,10 @@
 
 Never the token itself: the roles run this on the VM and on the controller to decide whether
 a VM's token is still good. Prints {} when the file is missing or not a JWT.
+
+With a second argument, the token's record (istio-token.claims, JSON claims written by
+vm_bootstrap): when the token file holds no token, the record's claims are printed instead.
+Either way "token" then says whether the first file holds a token.
 """
 from __future__ import annotations
 
@@ -27,5 +31,21 @@ def claims(path, now=None):
             "left": exp - int(time.time() if now is None else now)}
 
 
+def record_claims(path, now=None):
+    try:
+        with open(path) as record:
+            data = json.load(record)
+        exp = int(data["exp"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"iss": data.get("iss"), "sub": data.get("sub"),
+            "left": exp - int(time.time() if now is None else now)}
+
+
+def bundle_claims(token, record, now=None):
+    found = claims(token, now)
+    return dict(found or record_claims(record, now), token=bool(found))
+
+
 if __name__ == "__main__":
-    print(json.dumps(claims(sys.argv[1])))
+    print(json.dumps(claims(sys.argv[1]) if len(sys.argv) < 3 else bundle_claims(sys.argv[1], sys.argv[2])))

@@ -11,7 +11,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "vm_sidecar" / "files" / "token_claims.py"
 sys.path.insert(0, str(SCRIPT.parent))
-from token_claims import claims  # noqa: E402
+from token_claims import bundle_claims, claims  # noqa: E402
 
 
 def jwt(payload: dict) -> str:
@@ -44,3 +44,14 @@ def test_the_script_prints_claims_and_never_the_token(tmp_path):
                          check=True).stdout
     assert json.loads(out)["sub"] == "s" and json.loads(out)["left"] > 0
     assert value not in out and value.split(".")[1] not in out
+
+
+def test_bundle_claims_fall_back_to_the_record(tmp_path):
+    token, record = tmp_path / "istio-token", tmp_path / "istio-token.claims"
+    record.write_text(json.dumps({"iss": "i", "sub": "s", "aud": ["istio-ca"], "exp": 1_000_000_600}))
+    assert bundle_claims(token, record, now=1_000_000_000) == {"iss": "i", "sub": "s", "left": 600, "token": False}
+    token.write_text(jwt({"iss": "i", "sub": "t", "exp": 1_000_003_600}))
+    assert bundle_claims(token, record, now=1_000_000_000) == {"iss": "i", "sub": "t", "left": 3600, "token": True}
+    token.unlink()
+    record.write_text("{not json")
+    assert bundle_claims(token, record) == {"token": False}
