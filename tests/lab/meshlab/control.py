@@ -148,6 +148,25 @@ def _https_get(cfg: Config, path: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+# Lab-only: the API server records, as audit events, the requests of the identities in the
+# namespace AUDITED_NAMESPACE (the least-privilege identities the RBAC tests create), so a
+# test can read back which verbs and resources a playbook really used. Nothing else is logged.
+AUDITED_NAMESPACE = "meshops-system"
+
+
+def audit_log(cfg: Config) -> Path:
+    return cfg.logs / "audit.jsonl"
+
+
+def _audit_policy(cfg: Config) -> Path:
+    path = cfg.state / "audit-policy.yaml"
+    path.write_text(json.dumps({
+        "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+        "rules": [{"level": "Metadata", "userGroups": [f"system:serviceaccounts:{AUDITED_NAMESPACE}"]},
+                  {"level": "None"}]}))
+    return path
+
+
 def apiserver(cfg: Config) -> None:
     step = "apiserver"
     proc = Proc(cfg, "kube-apiserver")
@@ -169,6 +188,8 @@ def apiserver(cfg: Config) -> None:
             "--authorization-mode=Node,RBAC",
             f"--service-cluster-ip-range={cfg.service_cidr}",
             "--enable-priority-and-fairness=false", "--profiling=false",
+            f"--audit-policy-file={_audit_policy(cfg)}", f"--audit-log-path={audit_log(cfg)}",
+            "--audit-log-format=json", "--audit-log-maxsize=50", "--audit-log-maxbackup=1",
             f"--cert-dir={cfg.state / 'apiserver-certs'}", "--v=1"]
     say(f"starting kube-apiserver on {cfg.apiserver_url} (embedded etcd on 127.0.0.1:{cfg.etcd_client_port})")
     proc.start(argv)
