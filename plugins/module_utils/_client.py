@@ -392,6 +392,26 @@ class MeshClient:
                          apps.list_namespaced_deployment, namespace, label_selector=label_selector or None)
         return list(res.items)
 
+    # -- what the credential may do ------------------------------------------------------------
+    def can_i(self, attributes: Dict[str, str]) -> bool:
+        """SelfSubjectAccessReview of ``attributes`` (verb, group, resource, subresource, namespace,
+        name): whether the credential may do it. Allowed for every authenticated user."""
+        body = k8s_client.V1SelfSubjectAccessReview(
+            spec=k8s_client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=k8s_client.V1ResourceAttributes(**attributes)))
+        res = self._call("review", "access (SelfSubjectAccessReview)",
+                         k8s_client.AuthorizationV1Api(self.api).create_self_subject_access_review, body)
+        return bool(res.status.allowed)
+
+    def whoami(self) -> str:
+        """The credential's user name (SelfSubjectReview), or "" when the API server does not say."""
+        try:
+            res = k8s_client.AuthenticationV1Api(self.api).create_self_subject_review(
+                k8s_client.V1SelfSubjectReview())
+            return res.status.user_info.username or ""
+        except (ApiException, Urllib3Error, OSError, AttributeError):
+            return ""
+
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
     """Poll ``check`` until it returns something truthy; raise MeshError naming ``what`` on timeout."""

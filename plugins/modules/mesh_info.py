@@ -29,6 +29,42 @@ options:
         a revision of the mesh reports this cluster ID, and the message names the API server
         and the cluster IDs found. A guard against a credential for the wrong cluster.
     type: str
+  permissions:
+    description:
+      - Permissions the credential must have, checked with one SelfSubjectAccessReview each
+        (which every authenticated user may create; nothing is changed). The module fails when
+        any is missing, naming each missing verb, resource and namespace, and the reason given.
+      - The roles pass what the playbook of the run needs for its inventory (entry point
+        C(access) of the mesh_workload role), so that a credential short of a permission fails
+        before any change instead of halfway.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      verb:
+        description: Kubernetes API verb, for example C(get), C(list), C(patch), C(delete), C(create).
+        type: str
+        required: true
+      group:
+        description: API group; empty for the core group.
+        type: str
+        default: ""
+      resource:
+        description: Resource, with an optional subresource (C(serviceaccounts/token)).
+        type: str
+        required: true
+      namespace:
+        description: Namespace; empty for a cluster-scoped resource or all namespaces.
+        type: str
+        default: ""
+      name:
+        description: Object name; empty for any object.
+        type: str
+        default: ""
+      why:
+        description: What the permission is for, repeated in the failure message.
+        type: str
+        default: ""
 extends_documentation_fragment:
   - meshops.istio_vm.auth
   - meshops.istio_vm.auth.info_attributes
@@ -42,6 +78,15 @@ EXAMPLES = r"""
 - name: Stop when the credential reaches another cluster than cluster1
   meshops.istio_vm.mesh_info:
     cluster_id: cluster1
+
+- name: Stop unless the credential may apply WorkloadGroups in namespace vms
+  meshops.istio_vm.mesh_info:
+    permissions:
+      - verb: patch
+        group: networking.istio.io
+        resource: workloadgroups
+        namespace: vms
+        why: apply the WorkloadGroups
 
 - name: Fail early when auto-registration is off
   ansible.builtin.assert:
@@ -86,11 +131,16 @@ revisions:
   sample: [{"revision": "default", "trust_domain": "cluster.local", "mesh_id": "mesh1", "cluster_id": "cluster1",
             "network": "net1", "istiod_address": "istiod.istio-system.svc:15012", "versions": ["1.31.0"],
             "autoregistration": true, "health_checks": true}]
+permissions_checked:
+  description: How many permissions were reviewed (all were granted; the module fails otherwise).
+  returned: always
+  type: int
+  sample: 21
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _client, _rbac
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
 from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import cluster_id_from_injector_values
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
@@ -164,7 +214,12 @@ def run(module):
         raise MeshError("No Istio mesh ConfigMap (istio or istio-REVISION with key 'mesh') in namespace %s: "
                         "is Istio installed there?" % ns)
     check_cluster(module.params["cluster_id"], revisions, client.host)
-    return {"changed": False, "revisions": revisions}
+    needed = [_rbac.from_dict(item) for item in module.params["permissions"]]
+    missing = [need for need in needed if not client.can_i(_rbac.access_review(need))]
+    if missing:
+        raise MeshError(_rbac.missing_message(client.whoami(), missing),
+                        {"missing_permissions": [need.as_dict() for need in missing]})
+    return {"changed": False, "revisions": revisions, "permissions_checked": len(needed)}
 
 
 def check_cluster(expected, revisions, host):
@@ -180,7 +235,18 @@ def check_cluster(expected, revisions, host):
 
 def main():
     argument_spec = dict(AUTH_ARG_SPEC)
-    argument_spec.update(istio_namespace={"type": "str", "default": "istio-system"}, cluster_id={"type": "str"})
+    argument_spec.update(
+        istio_namespace={"type": "str", "default": "istio-system"},
+        cluster_id={"type": "str"},
+        permissions={"type": "list", "elements": "dict", "default": [], "options": {
+            "verb": {"type": "str", "required": True},
+            "group": {"type": "str", "default": ""},
+            "resource": {"type": "str", "required": True},
+            "namespace": {"type": "str", "default": ""},
+            "name": {"type": "str", "default": ""},
+            "why": {"type": "str", "default": ""},
+        }},
+    )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     execute(module, run, {"PyYAML": yaml is not None})
 

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._rbac import (
+    ISTIO, Need, access_review, from_dict, missing_message, needs, rbac_objects)
+
+VM = {"namespace": "vms", "workload": "db", "service_account": "db", "mode": "autoregister",
+      "service_object": {"name": "db"}, "service_entry_objects": [], "sidecar_object": None}
+STATIC = dict(VM, namespace="web", workload="web", service_account="web-sa", mode="static", service_object=None,
+              service_entry_objects=[{"name": "ext"}], sidecar_object={"name": "web"})
+SA = {"kind": "ServiceAccount", "name": "onboarder", "namespace": "meshops-system"}
+
+
+def keys(items):
+    return {(n.verb, n.group, n.resource, n.namespace, n.name) for n in items}
+
+
+def test_verify_only_reads():
+    verbs = {n.verb for n in needs("verify", [VM, STATIC])}
+    assert verbs == {"get", "list"}
+
+
+def test_onboard_needs_what_it_writes_and_the_token_of_the_named_account_only():
+    got = keys(needs("onboard", [VM]))
+    assert ("create", "", "serviceaccounts/token", "vms", "db") in got
+    assert ("patch", ISTIO, "workloadgroups", "vms", "") in got
+    assert ("patch", "", "services", "vms", "") in got
+    assert not any(k[2] in ("serviceentries", "sidecars", "namespaces") for k in got)
+    assert not any(k[0] == "delete" for k in got)
+
+
+def test_objects_follow_the_inventory():
+    got = keys(needs("onboard", [STATIC]))
+    assert {("patch", ISTIO, "serviceentries", "web", ""), ("patch", ISTIO, "sidecars", "web", "")} <= got
+    assert not any(k[2] == "services" for k in got)
+
+
+def test_identity_and_prune_add_cluster_wide_needs():
+    got = keys(needs("onboard", [VM], create_identity=True, prune=True))
+    assert {("get", "", "namespaces", "", "vms"), ("patch", "", "namespaces", "", "vms"),
+            ("list", ISTIO, "workloadentries", "", ""), ("delete", ISTIO, "workloadentries", "vms", "")} <= got
+
+
+def test_cluster_facts_read_only_when_the_inventory_lacks_them():
+    base = keys(needs("rotate", [VM]))
+    assert not any(k[4].startswith("istio-sidecar-injector") or k[2] == "services" for k in base)
+    got = keys(needs("rotate", [VM], cluster_id=False, ingress_ip=False, ingress_service="gw", revision="canary"))
+    assert {("get", "", "configmaps", "istio-system", "istio-sidecar-injector-canary"),
+            ("get", "", "services", "istio-system", "gw"),
+            ("get", "", "configmaps", "istio-system", "istio-canary")} <= got
+
+
+def test_offboard_deletes_static_entries_only():
+    assert ("delete", ISTIO, "workloadentries", "vms", "") not in keys(needs("offboard", [VM]))
+    assert ("delete", ISTIO, "workloadentries", "web", "") in keys(needs("offboard", [STATIC]))
+    assert ("delete", "", "serviceaccounts", "vms", "db") in keys(needs("offboard", [VM], create_identity=True))
+
+
+def test_no_duplicates_and_any_name_covers_one_name():
+    items = needs("onboard", [VM, dict(VM)], create_identity=True)
+    assert len(items) == len(keys(items))
+    # patch on any ServiceAccount would cover the named one; here only the named one is needed
+    assert ("patch", "", "serviceaccounts", "vms", "db") in keys(items)
+
+
+def test_unknown_operation():
+    with pytest.raises(ValueError, match="operation 'drop'"):
+        needs("drop", [VM])
+
+
+def test_rbac_objects_grant_exactly_the_needs():
+    items = needs("onboard", [VM], create_identity=True, prune=True)
+    objs = rbac_objects(items, SA)
+    assert [(o["kind"], o["metadata"].get("namespace", "")) for o in objs] == [
+        ("ClusterRole", ""), ("ClusterRoleBinding", ""), ("Role", "istio-system"), ("RoleBinding", "istio-system"),
+        ("Role", "vms"), ("RoleBinding", "vms")]
+    granted = set()
+    for obj in objs:
+        for rule in obj.get("rules", []):
+            for verb in rule["verbs"]:
+                for name in rule.get("resourceNames", [""]):
+                    granted.add((verb, rule["apiGroups"][0], rule["resources"][0], obj["metadata"].get("namespace", ""),
+                                 name))
+    assert granted == keys(items)
+    token = [r for r in objs[4]["rules"] if r["resources"] == ["serviceaccounts/token"]]
+    assert token == [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"],
+                      "resourceNames": ["db"]}]
+    assert objs[1]["subjects"] == [SA]
+
+
+def test_user_subject():
+    objs = rbac_objects(needs("verify", [VM]), {"kind": "User", "name": "alice"})
+    assert objs[1]["subjects"] == [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]
+
+
+def test_access_review_and_message():
+    need = Need("create", "", "serviceaccounts/token", "vms", "db", "request the token")
+    assert access_review(need) == {"verb": "create", "group": "", "resource": "serviceaccounts",
+                                   "subresource": "token", "namespace": "vms", "name": "db"}
+    assert from_dict(need.as_dict()) == need
+    msg = missing_message("alice", [need, Need("list", ISTIO, "workloadentries", "", "", "prune")])
+    assert "(alice)" in msg and "nothing was changed" in msg
+    assert "create serviceaccounts/token db in namespace vms (to request the token)" in msg
+    assert "list workloadentries.networking.istio.io in all namespaces (to prune)" in msg
+    assert Need("patch", "", "namespaces", "", "vms", "").describe() == "patch namespaces vms"
+
+
+def test_an_apply_that_creates_needs_create_of_that_name():
+    got = keys(needs("onboard", [VM], create_identity=True))
+    assert {("create", "", "serviceaccounts", "vms", "db"), ("create", ISTIO, "workloadgroups", "vms", "")} <= got
+    # the namespace must exist (the Roles live in it): it is only labelled
+    assert ("create", "", "namespaces", "", "vms") not in got
+
+
+def test_a_list_across_namespaces_covers_one_namespace():
+    got = keys(needs("onboard", [VM], prune=True))
+    assert ("list", ISTIO, "workloadentries", "", "") in got
+    assert ("list", ISTIO, "workloadentries", "vms", "") not in got
+    assert ("list", ISTIO, "workloadentries", "vms", "") in keys(needs("onboard", [VM]))
