@@ -12,7 +12,7 @@ from awx_runner import run, slices
 from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, wait
 from ansible_run import run_module
 
-CLUSTER_TASK = "Check the cluster credential"
+CLUSTER_TASK = "Stop when the cluster credential or the mesh cannot be read"
 
 
 @pytest.fixture(scope="module", autouse=True)
