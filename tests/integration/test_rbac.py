@@ -55,15 +55,17 @@ def _grants(objects) -> set:
 
 
 def _cases():
-    """One case per permission granted: the identity that holds it, and the playbook that needs it."""
+    """One case per rule and verb granted: the identity that holds it, and the playbook that needs
+    it. Of a rule that names both workloads' objects (resourceNames), the first name stands for it."""
     granted = {n[:5] for n in unique(n for op in OPS.values() for n in op)}
     out, seen = [], set()
-    for op in ("onboard", "rotate", "offboard"):
-        for need in OPS[op]:
-            if need[:5] in granted and need[:5] not in seen:
-                seen.add(need[:5])
-                out.append(("operator", op, need))
-    out += [("verifier", "verify", need) for need in VERIFY]
+    candidates = [("operator", op, need) for op in ("onboard", "rotate", "offboard") for need in OPS[op]
+                  if need[:5] in granted] + [("verifier", "verify", need) for need in VERIFY]
+    for who, op, need in candidates:
+        rule = (who, need.verb, need.group, need.resource, need.namespace, bool(need.name))
+        if rule not in seen:
+            seen.add(rule)
+            out.append((who, op, need))
     return out
 
 
