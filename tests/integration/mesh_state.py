@@ -25,14 +25,19 @@ def entries(api_client):
         raise
 
 
-def group(api_client):
+def istio_object(api_client, plural: str, namespace: str, name: str):
+    """The Istio object (networking.istio.io/v1 ``plural``) or None when it is not there."""
     try:
         return client.CustomObjectsApi(api_client).get_namespaced_custom_object(
-            "networking.istio.io", "v1", NS, "workloadgroups", GROUP)
+            "networking.istio.io", "v1", namespace, plural, name)
     except client.rest.ApiException as exc:
         if exc.status == 404:
             return None
         raise
+
+
+def group(api_client):
+    return istio_object(api_client, "workloadgroups", NS, GROUP)
 
 
 def healthy(entry) -> str:

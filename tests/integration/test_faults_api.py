@@ -8,21 +8,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client
 
 from ansible_run import REPO, run_module, run_playbook
 from conftest import delete_namespace
 from faults import FaultProxy, lab_up, run_stopping_apiserver
+from mesh_state import istio_object
 
 
 def entry(api_client, namespace, name):
-    try:
-        return client.CustomObjectsApi(api_client).get_namespaced_custom_object(
-            "networking.istio.io", "v1", namespace, "workloadentries", name)
-    except client.rest.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return istio_object(api_client, "workloadentries", namespace, name)
 
 
 def test_503_then_the_api_server_the_module_retries_and_succeeds(lab, api_client, namespace):
