@@ -21,9 +21,10 @@ Service of a VM workload):
 Stricter than Istio, on purpose: spec labels follow the Kubernetes rules (lower-case key prefix,
 values at most 63 characters) and WorkloadGroup ``annotations`` the Kubernetes annotation key rules,
 because istiod copies both onto WorkloadEntries; ``service_account`` must be a Kubernetes name;
-WorkloadGroup templates must not carry an address (istiod fills it per VM); readiness probes must
-not use ``grpc`` (the CRD accepts it, istiod 1.30's webhook rejects it). istiod warnings that need
-cluster state (IP auto-allocation for TCP ports without addresses) are not reproduced.
+a WorkloadGroup template ``address`` must be an IP, an FQDN or a ``unix://`` path (the CRD takes
+any string; istiod replaces it per VM anyway, which is returned as a warning); readiness probes
+must not use ``grpc`` (the CRD accepts it, istiod 1.30's webhook rejects it). istiod warnings that
+need cluster state (IP auto-allocation for TCP ports without addresses) are not reproduced.
 
 The Service follows the apiserver's own validation (``pkg/apis/core/validation``, Kubernetes 1.36)
 instead of Istio's, and is always of type ClusterIP with a selector: the mesh address of VM workloads.
@@ -104,7 +105,7 @@ _WORKLOAD_FIELDS = (
     ("weight", "weight"),
     ("service_account", "serviceAccount"),
 )
-_TEMPLATE_OPTIONS = ("labels", "ports", "service_account", "network", "locality", "weight")
+_TEMPLATE_OPTIONS = ("address", "labels", "ports", "service_account", "network", "locality", "weight")
 _ENDPOINT_OPTIONS = ("address", "ports", "labels", "network", "locality", "weight", "service_account")
 _PORT_FIELDS = (("number", "number"), ("protocol", "protocol"), ("name", "name"), ("target_port", "targetPort"))
 _PROBE_FIELDS = (
@@ -215,13 +216,15 @@ def _probe(options: Params) -> Dict[str, Any]:
 
 
 def build_workload_group(params: Params) -> Dict[str, Any]:
-    """The CRD requires ``spec.template``: it is written as ``{}`` when no template option is given."""
+    """``spec.template`` is written as given: ``{}`` stays ``{}``, no template option writes none
+    (the validator refuses that, as the apiserver does)."""
     spec: Dict[str, Any] = {}
     group_metadata = _fields(params, (("labels", "labels"), ("annotations", "annotations")))
     if group_metadata:
         spec["metadata"] = group_metadata
     template = params.get("template")
-    spec["template"] = _workload(template) if isinstance(template, Mapping) else {}
+    if template is not None:
+        spec["template"] = _workload(template) if isinstance(template, Mapping) else template
     if isinstance(params.get("probe"), Mapping):
         spec["probe"] = _probe(params["probe"])
     return _object("WorkloadGroup", _metadata(params), spec)
@@ -427,15 +430,20 @@ def validate_workload_entry(params: Params) -> List[str]:
 # WorkloadGroup
 # ---------------------------------------------------------------------------------------------
 
-def _check_template(template: Any) -> Errors:
+def _check_template(template: Any) -> Tuple[Errors, Errors]:
+    """(errors, warnings) of a WorkloadGroup template: a WorkloadEntry whose address is optional."""
+    if template is None:
+        return ["template: is required (the apiserver refuses a WorkloadGroup without spec.template; "
+                "{} is an empty one)"], []
     if not isinstance(template, Mapping):
-        return ["template: must be a dict"]
-    errors = []
-    if _is_set(template.get("address")):
-        errors.append("template.address: must not be set; istiod gives each registered VM its own address")
-    allowed = list(_TEMPLATE_OPTIONS) + ["address"]
-    errors += _unknown("template", template, allowed)
-    return errors + _check_workload_fields("template", template)
+        return ["template: must be a dict"], []
+    errors = _unknown("template", template, _TEMPLATE_OPTIONS) + _check_workload_fields("template", template)
+    if not _is_set(template.get("address")):
+        return errors, []
+    address_errors, _unset = _check_address("template", template, allow_fqdn=True)
+    warning = ("template.address: %r is kept in the WorkloadGroup only; istiod gives each entry it "
+               "auto-registers the address of its VM" % (template["address"],))
+    return errors + address_errors, [warning]
 
 
 def _check_http_get(path: str, options: Params) -> Errors:
@@ -525,11 +533,11 @@ def validate_workload_group(params: Params) -> List[str]:
         errors += check_labels("labels", params["labels"])
     if params.get("annotations") is not None:
         errors += check_annotations("annotations", params["annotations"])
-    if params.get("template") is not None:
-        errors += _check_template(params["template"])
+    template_errors, warnings = _check_template(params.get("template"))
+    errors += template_errors
     if params.get("probe") is not None:
         errors += _check_probe(params["probe"])
-    return _raise_or_warn("workload_group", errors, [])
+    return _raise_or_warn("workload_group", errors, warnings)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,10 +28,18 @@ options:
     type: dict
   template:
     description:
-      - Template for the WorkloadEntries of the group. Same fields as
-        M(meshops.istio_vm.workload_entry) except O(meshops.istio_vm.workload_entry#module:address).
+      - Template for the WorkloadEntries of the group (C(spec.template)). Same fields as
+        M(meshops.istio_vm.workload_entry), all optional.
+      - Required with O(state=present), as the API server requires it; V({}) is an empty template.
     type: dict
     suboptions:
+      address:
+        description:
+          - Address of the template, as in Istio's WorkloadGroup example (V(2.2.2.2)); an IP, an
+            FQDN or V(unix://<absolute path>).
+          - Written to the group as given, but istiod replaces it with the VM's own address in each
+            WorkloadEntry it auto-registers, so the module returns a warning when it is set.
+        type: str
       labels:
         description: Labels of each entry.
         type: dict
@@ -150,8 +158,9 @@ KIND_SPEC = {
     "labels": {"type": "dict"},
     "annotations": {"type": "dict"},
     "template": {"type": "dict", "options": {
-        "labels": {"type": "dict"}, "ports": {"type": "dict"}, "service_account": {"type": "str"},
-        "network": {"type": "str"}, "locality": {"type": "str"}, "weight": {"type": "int"}}},
+        "address": {"type": "str"}, "labels": {"type": "dict"}, "ports": {"type": "dict"},
+        "service_account": {"type": "str"}, "network": {"type": "str"}, "locality": {"type": "str"},
+        "weight": {"type": "int"}}},
     "probe": {"type": "dict", "options": {
         "http_get": {"type": "dict"}, "tcp_socket": {"type": "dict"}, "exec": {"type": "dict"},
         "initial_delay_seconds": {"type": "int"}, "timeout_seconds": {"type": "int"},

@@ -85,6 +85,10 @@ WARNING_CASES = [
                       "addresses": ["240.240.0.1"], "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]},
      "more than one host together with addresses and a TCP port"),
     ("Sidecar", {"name": "sc", "workload_selector": {}, "outbound_traffic_policy": {}}, "workload_selector: has no labels"),
+    # Istio's own example sets one; istiod writes each VM's address into the entries it registers
+    ("WorkloadGroup", {"name": "wg", "template": {"address": "2.2.2.2", "service_account": "default"}},
+     "template.address: '2.2.2.2' is kept in the WorkloadGroup only; istiod gives each entry it auto-registers "
+     "the address of its VM"),
 ]
 
 
@@ -99,6 +103,8 @@ NO_WARNING_CASES = [
     ("ServiceEntry", {"name": "se", "hosts": ["*.example.com"], "resolution": "DYNAMIC_DNS",
                       "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}]}),
     ("Sidecar", {"name": "sc", "egress": [{"hosts": ["*/*"]}]}),
+    ("WorkloadGroup", {"name": "wg", "template": {"address": "", "service_account": "default"}}),
+    ("WorkloadGroup", {"name": "wg", "template": {}}),
 ]
 
 
