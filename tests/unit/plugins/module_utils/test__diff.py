@@ -7,14 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import (
-    REDACTED,
-    diff,
-    is_subset,
-    needs_update,
-    normalize,
-    redact,
-)
+from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import diff, normalize
 
 LIVE = {
     "apiVersion": "networking.istio.io/v1",
@@ -58,45 +51,3 @@ def test_normalize_does_not_touch_its_input():
 ])
 def test_diff(before, after, expected):
     assert diff(before, after) == expected
-
-
-@pytest.mark.parametrize("desired, existing, expected", [
-    ({"a": 1}, {"a": 1, "b": 2}, True),
-    ({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}, True),
-    ({"a": [1, 2]}, {"a": [1, 2, 3]}, False),
-    ({"a": 1}, {"b": 1}, False),
-    ({"a": {"b": 1}}, {"a": "x"}, False),
-    ({}, {}, True),
-])
-def test_is_subset(desired, existing, expected):
-    assert is_subset(desired, existing) is expected
-
-
-@pytest.mark.parametrize("desired, existing, expected", [
-    (CLEAN, LIVE, False),
-    (CLEAN, None, True),
-    (dict(CLEAN, spec={"address": "10.0.0.2"}), LIVE, True),
-    (dict(CLEAN, metadata={"name": "vm-1", "namespace": "vms", "labels": {"app": "vm", "x": "y"}}), LIVE, True),
-])
-def test_needs_update(desired, existing, expected):
-    assert needs_update(desired, existing) is expected
-
-
-REDACT_CASES = [
-    ({"files": {"istio-token": "eyJ.secret", "hosts": "1.2.3.4 istiod"}}, (), {"files": {"istio-token": REDACTED, "hosts": "1.2.3.4 istiod"}}),
-    ({"token": None}, (), {"token": None}),
-    ({"msg": "wrote eyJ.secret to disk", "list": ["eyJ.secret", 1]}, ("eyJ.secret",),
-     {"msg": "wrote %s to disk" % REDACTED, "list": [REDACTED, 1]}),
-    ({"eyJ.secret": "k"}, ("eyJ.secret", ""), {REDACTED: "k"}),
-    (("a-eyJ.secret",), ("eyJ.secret",), ("a-" + REDACTED,)),
-    ("plain", (), "plain"),
-]
-
-
-@pytest.mark.parametrize("value, secrets, expected", REDACT_CASES)
-def test_redact(value, secrets, expected):
-    assert redact(value, secrets) == expected
-
-
-def test_redact_custom_keys():
-    assert redact({"password": "p", "token": "t"}, keys=("password",)) == {"password": REDACTED, "token": "t"}
