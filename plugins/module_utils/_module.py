@@ -6,15 +6,34 @@
 # PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
 # without notice and without a changelog entry. Do not import it from other collections.
 
-"""The driver shared by the resource modules: argspec, validate everything, then act, once."""
+"""The driver shared by every cluster-side module: argspec, validate everything, then act, once.
+
+Each module declares one ``ModuleSpec`` (its argument spec and its ``run`` function). The same
+spec runs two ways, with one code path for the logic:
+
+* as a module (``main()`` -> ``execute``): Ansible copies it to the target and runs it there;
+* in the controller's worker process (``run_direct``), from the module's action plugin
+  (plugins/plugin_utils/in_process.py): the cluster tasks run ``delegate_to: localhost``, and
+  there starting a Python interpreter per task cost more than the API calls themselves.
+
+``run_direct`` validates with the same ``ArgumentSpecValidator`` that ``AnsibleModule`` uses and
+returns what the module would: the same messages, ``changed``, diff, ``warnings``,
+``invocation`` and no_log masking.
+"""
 
 from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, Callable, Dict, List
+import json
+import traceback
+import warnings
+from typing import Any, Callable, Dict, List, NamedTuple, Sequence, Tuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import (
@@ -42,7 +61,7 @@ def resource_argument_spec(kind_spec: Dict[str, Any]) -> Dict[str, Any]:
     return spec
 
 
-def _item_params(module: AnsibleModule, kind_spec: Dict[str, Any], item: Dict[str, Any], index: int,
+def _item_params(module: Any, kind_spec: Dict[str, Any], item: Dict[str, Any], index: int,
                  prefix: str) -> Dict[str, Any]:
     allowed = set(METADATA_ARG_SPEC) | set(kind_spec)
     unknown = sorted(set(item) - allowed)
@@ -57,28 +76,111 @@ def _item_params(module: AnsibleModule, kind_spec: Dict[str, Any], item: Dict[st
     return params
 
 
-def execute(module: AnsibleModule, run: Callable[[AnsibleModule], Dict[str, Any]],
-            libraries: Dict[str, bool] = None) -> None:
+class ModuleSpec(NamedTuple):
+    """What a module is: its options and the function that does its work.
+
+    ``run(module)`` reads ``module.params`` and ``module.check_mode``, may call ``module.warn``,
+    returns the result dictionary and raises ``MeshError`` for any failure.
+    """
+    name: str
+    argument_spec: Dict[str, Any]
+    run: Callable[[Any], Dict[str, Any]]
+    mutually_exclusive: Sequence[Sequence[str]] = ()
+    required_one_of: Sequence[Sequence[str]] = ()
+    libraries: Tuple[Tuple[str, bool], ...] = ()
+
+    @property
+    def fqcn(self) -> str:
+        return "meshops.istio_vm." + self.name
+
+
+def missing_libraries(spec: ModuleSpec) -> List[str]:
+    missing = [] if _client.HAS_KUBERNETES else ["kubernetes"]
+    return missing + [name for name, present in spec.libraries if not present]
+
+
+def execute(spec: ModuleSpec) -> None:
     """The body of every module's main(): check the libraries, run, and turn the one error type
     into fail_json, once."""
-    missing = [] if _client.HAS_KUBERNETES else ["kubernetes"]
-    missing += [name for name, present in (libraries or {}).items() if not present]
+    module = AnsibleModule(argument_spec=spec.argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[list(group) for group in spec.mutually_exclusive],
+                           required_one_of=[list(group) for group in spec.required_one_of])
+    missing = missing_libraries(spec)
     if missing:
         module.fail_json(msg=missing_required_lib(" and ".join(missing)),
                          exception=str(_client.KUBERNETES_IMPORT_ERROR or ""))
     module.no_log_values.update(secret_values(module.params))
     try:
-        module.exit_json(**run(module))
+        module.exit_json(**spec.run(module))
     except MeshError as exc:
         module.fail_json(msg=exc.message, **exc.details)
 
 
-def run_resource(kind: str, prefix: str, kind_spec: Dict[str, Any],
-                 after: Callable[[Any, Dict[str, Any], Dict[str, Any], bool], Dict[str, Any]] = None) -> None:
-    """main() of workload_entry, workload_group, service_entry, sidecar and workload_service."""
-    module = AnsibleModule(argument_spec=resource_argument_spec(kind_spec), supports_check_mode=True,
-                           mutually_exclusive=[("name", "objects")], required_one_of=[("name", "objects")])
-    execute(module, lambda m: _run(m, kind, prefix, kind_spec, after))
+class DirectTask:
+    """What ``run`` sees of AnsibleModule when it runs in the controller's process."""
+
+    def __init__(self, params: Dict[str, Any], check_mode: bool) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        self.warnings: List[str] = []
+
+    def warn(self, warning: str) -> None:
+        self.warnings.append(warning)
+
+
+def _masked(result: Dict[str, Any], secrets: set) -> Dict[str, Any]:
+    """As AnsibleModule returns it: JSON types, no_log values masked, booleans and None kept."""
+    result = json.loads(json.dumps(result, default=str))
+    kept = {key: value for key, value in result.items() if value is None or isinstance(value, bool)}
+    result = remove_values(result, secrets)
+    result.update(kept)
+    return result
+
+
+def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
+    """Run ``spec`` in this process as Ansible would run the module: the module's result."""
+    validation = ArgumentSpecValidator(
+        spec.argument_spec, mutually_exclusive=[list(group) for group in spec.mutually_exclusive],
+        required_one_of=[list(group) for group in spec.required_one_of]).validate(copy.deepcopy(args))
+    params = validation.validated_parameters
+    # the no_log option values, including those set from the environment: AnsibleModule reads the
+    # same attribute (ansible-core has no public accessor for it)
+    secrets = set(validation._no_log_values)  # pylint: disable=protected-access
+    invocation = {"module_args": params}
+    try:
+        first_error = validation.errors[0]
+    except IndexError:
+        first_error = None
+    if first_error is not None:
+        msg = validation.errors.msg
+        if isinstance(first_error, UnsupportedError):
+            msg = "Unsupported parameters for (%s) module: %s" % (spec.fqcn, msg)
+        return _masked({"failed": True, "msg": msg, "invocation": invocation}, secrets)
+    missing = missing_libraries(spec)
+    if missing:
+        return _masked({"failed": True, "msg": missing_required_lib(" and ".join(missing)),
+                        "exception": str(_client.KUBERNETES_IMPORT_ERROR or ""), "invocation": invocation}, secrets)
+    secrets |= secret_values(params)
+    task = DirectTask(params, check_mode)
+    try:
+        with warnings.catch_warnings():     # a module's Python warnings go to its stderr, unseen
+            warnings.simplefilter("ignore")
+            result = spec.run(task)
+    except MeshError as exc:
+        result = dict(exc.details, failed=True, msg=exc.message)
+    except Exception as exc:  # pylint: disable=broad-except  # a module would fail the same way
+        result = {"failed": True, "msg": "%s: %s" % (type(exc).__name__, exc), "exception": traceback.format_exc()}
+    if task.warnings:
+        result["warnings"] = task.warnings
+    result["invocation"] = invocation
+    return _masked(result, secrets)
+
+
+def resource_spec(kind: str, prefix: str, kind_spec: Dict[str, Any],
+                  after: Callable[[Any, Dict[str, Any], Dict[str, Any], bool], Dict[str, Any]] = None) -> ModuleSpec:
+    """The spec of workload_entry, workload_group, service_entry, sidecar and workload_service."""
+    return ModuleSpec(prefix, resource_argument_spec(kind_spec), lambda m: _run(m, kind, prefix, kind_spec, after),
+                      mutually_exclusive=[("name", "objects")], required_one_of=[("name", "objects")])
 
 
 def _identity(kind: str, params: Dict[str, Any]) -> tuple:
@@ -94,7 +196,7 @@ def _identity(kind: str, params: Dict[str, Any]) -> tuple:
             "metadata": {"name": params["name"], "namespace": params["namespace"]}}, []
 
 
-def _run(module: AnsibleModule, kind: str, prefix: str, kind_spec: Dict[str, Any], after) -> Dict[str, Any]:
+def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after) -> Dict[str, Any]:
     state, check = module.params["state"], module.check_mode
     force = module.params["force_conflicts"]
     if module.params["objects"] is not None:

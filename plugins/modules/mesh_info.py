@@ -138,13 +138,11 @@ permissions_checked:
   sample: 21
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client, _rbac
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
 from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import cluster_id_from_injector_values
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 
 try:
     import yaml
@@ -233,22 +231,24 @@ def check_cluster(expected, revisions, host):
                         {"cluster_ids": found})
 
 
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(
+    istio_namespace={"type": "str", "default": "istio-system"},
+    cluster_id={"type": "str"},
+    permissions={"type": "list", "elements": "dict", "default": [], "options": {
+        "verb": {"type": "str", "required": True},
+        "group": {"type": "str", "default": ""},
+        "resource": {"type": "str", "required": True},
+        "namespace": {"type": "str", "default": ""},
+        "name": {"type": "str", "default": ""},
+        "why": {"type": "str", "default": ""},
+    }},
+)
+SPEC = ModuleSpec("mesh_info", ARGUMENT_SPEC, run, libraries=(("PyYAML", yaml is not None),))
+
+
 def main():
-    argument_spec = dict(AUTH_ARG_SPEC)
-    argument_spec.update(
-        istio_namespace={"type": "str", "default": "istio-system"},
-        cluster_id={"type": "str"},
-        permissions={"type": "list", "elements": "dict", "default": [], "options": {
-            "verb": {"type": "str", "required": True},
-            "group": {"type": "str", "default": ""},
-            "resource": {"type": "str", "required": True},
-            "namespace": {"type": "str", "default": ""},
-            "name": {"type": "str", "default": ""},
-            "why": {"type": "str", "default": ""},
-        }},
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    execute(module, run, {"PyYAML": yaml is not None})
+    execute(SPEC)
 
 
 if __name__ == "__main__":

@@ -91,12 +91,10 @@ diff:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import ValidationError
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure
 from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import (
     check_annotations,
@@ -149,20 +147,22 @@ def run(module):
     return result
 
 
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(
+    name={"type": "str", "required": True},
+    namespace={"type": "str", "default": "default"},
+    create_namespace={"type": "bool", "default": True},
+    namespace_labels={"type": "dict"},
+    metadata_labels={"type": "dict"},
+    metadata_annotations={"type": "dict"},
+    state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+    force_conflicts={"type": "bool", "default": False},
+)
+SPEC = ModuleSpec("service_account", ARGUMENT_SPEC, run)
+
+
 def main():
-    argument_spec = dict(AUTH_ARG_SPEC)
-    argument_spec.update(
-        name={"type": "str", "required": True},
-        namespace={"type": "str", "default": "default"},
-        create_namespace={"type": "bool", "default": True},
-        namespace_labels={"type": "dict"},
-        metadata_labels={"type": "dict"},
-        metadata_annotations={"type": "dict"},
-        state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-        force_conflicts={"type": "bool", "default": False},
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    execute(module, run)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

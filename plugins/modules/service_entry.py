@@ -117,7 +117,7 @@ diff:
   type: raw
 """
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import run_resource
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute, resource_spec
 
 KIND_SPEC = {
     "hosts": {"type": "list", "elements": "str"},
@@ -133,8 +133,11 @@ KIND_SPEC = {
 }
 
 
+SPEC = resource_spec("ServiceEntry", "service_entry", KIND_SPEC)
+
+
 def main():
-    run_resource("ServiceEntry", "service_entry", KIND_SPEC)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ diff:
   type: raw
 """
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import run_resource
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute, resource_spec
 
 KIND_SPEC = {
     "workload_selector": {"type": "dict"},
@@ -96,8 +96,11 @@ KIND_SPEC = {
 }
 
 
+SPEC = resource_spec("Sidecar", "sidecar", KIND_SPEC)
+
+
 def main():
-    run_resource("Sidecar", "sidecar", KIND_SPEC)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

@@ -215,8 +215,6 @@ import socket
 import tempfile
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
 from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import (
@@ -229,7 +227,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     render,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import (
     DELIVERED,
     KEPT,
@@ -453,32 +451,34 @@ def run(module):
                      "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
 
 
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(
+    workload_group={"type": "str", "required": True},
+    namespace={"type": "str", "default": "default"},
+    dest={"type": "path", "required": True},
+    istio_namespace={"type": "str", "default": "istio-system"},
+    revision={"type": "str", "default": ""},
+    cluster_id={"type": "str"},
+    autoregister={"type": "bool", "default": True},
+    workload_entry={"type": "str"},
+    capture_dns={"type": "bool", "default": True},
+    internal_ip={"type": "str"},
+    external_ip={"type": "str"},
+    ingress_ip={"type": "str"},
+    ingress_service={"type": "str", "default": "istio-eastwestgateway"},
+    token_duration={"type": "int", "default": 3600, "no_log": False},
+    token_renew_before={"type": "int", "default": 1800, "no_log": False},
+    rotate_token={"type": "bool", "default": False},
+    wait_timeout={"type": "int", "default": 60},
+    service_account={"type": "str"},
+    allow_proxy_metadata={"type": "list", "elements": "str", "default": []},
+)
+SPEC = ModuleSpec("vm_bootstrap", ARGUMENT_SPEC, run, mutually_exclusive=[("internal_ip", "external_ip")],
+                  libraries=(("PyYAML", yaml is not None),))
+
+
 def main():
-    argument_spec = dict(AUTH_ARG_SPEC)
-    argument_spec.update(
-        workload_group={"type": "str", "required": True},
-        namespace={"type": "str", "default": "default"},
-        dest={"type": "path", "required": True},
-        istio_namespace={"type": "str", "default": "istio-system"},
-        revision={"type": "str", "default": ""},
-        cluster_id={"type": "str"},
-        autoregister={"type": "bool", "default": True},
-        workload_entry={"type": "str"},
-        capture_dns={"type": "bool", "default": True},
-        internal_ip={"type": "str"},
-        external_ip={"type": "str"},
-        ingress_ip={"type": "str"},
-        ingress_service={"type": "str", "default": "istio-eastwestgateway"},
-        token_duration={"type": "int", "default": 3600, "no_log": False},
-        token_renew_before={"type": "int", "default": 1800, "no_log": False},
-        rotate_token={"type": "bool", "default": False},
-        wait_timeout={"type": "int", "default": 60},
-        service_account={"type": "str"},
-        allow_proxy_metadata={"type": "list", "elements": "str", "default": []},
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("internal_ip", "external_ip")])
-    execute(module, run, {"PyYAML": yaml is not None})
+    execute(SPEC)
 
 
 if __name__ == "__main__":

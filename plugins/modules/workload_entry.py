@@ -147,7 +147,7 @@ diff:
 """
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._client import wait_until
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import run_resource
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute, resource_spec
 
 KIND_SPEC = {
     "address": {"type": "str"},
@@ -184,8 +184,11 @@ def wait_healthy(client, params, result, check_mode):
     return result
 
 
+SPEC = resource_spec("WorkloadEntry", "workload_entry", KIND_SPEC, after=wait_healthy)
+
+
 def main():
-    run_resource("WorkloadEntry", "workload_entry", KIND_SPEC, after=wait_healthy)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

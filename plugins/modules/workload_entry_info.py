@@ -93,11 +93,9 @@ workload_entries:
             "auto_registered": false, "healthy": "True"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 
 AUTO_REGISTRATION_ANNOTATION = "istio.io/autoRegistrationGroup"
 
@@ -132,12 +130,14 @@ def run(module):
             "workload_entries": sorted(entries, key=lambda entry: (entry["namespace"], entry["name"]))}
 
 
+ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)
+ARGUMENT_SPEC.update(name={"type": "str"}, namespace={"type": "str"},
+                     label_selectors={"type": "list", "elements": "str", "default": []})
+SPEC = ModuleSpec("workload_entry_info", ARGUMENT_SPEC, run)
+
+
 def main():
-    argument_spec = dict(AUTH_ARG_SPEC)
-    argument_spec.update(name={"type": "str"}, namespace={"type": "str"},
-                         label_selectors={"type": "list", "elements": "str", "default": []})
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    execute(module, run)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

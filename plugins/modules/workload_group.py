@@ -152,7 +152,7 @@ diff:
   type: raw
 """
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import run_resource
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute, resource_spec
 
 KIND_SPEC = {
     "labels": {"type": "dict"},
@@ -169,8 +169,11 @@ KIND_SPEC = {
 }
 
 
+SPEC = resource_spec("WorkloadGroup", "workload_group", KIND_SPEC)
+
+
 def main():
-    run_resource("WorkloadGroup", "workload_group", KIND_SPEC)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

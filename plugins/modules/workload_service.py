@@ -159,7 +159,7 @@ diff:
   type: raw
 """
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._module import run_resource
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute, resource_spec
 
 KIND_SPEC = {
     "selector": {"type": "dict"},
@@ -167,8 +167,11 @@ KIND_SPEC = {
 }
 
 
+SPEC = resource_spec("Service", "workload_service", KIND_SPEC)
+
+
 def main():
-    run_resource("Service", "workload_service", KIND_SPEC)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,12 @@ def ansible_env(kubeconfig: Path | None) -> dict:
 
 
 def run_module(kubeconfig: Path, module: str, args: dict, check: bool = False, diff: bool = True,
-               verbosity: int = 0) -> dict:
+               verbosity: int = 0, in_process: bool = True) -> dict:
     """One task of meshops.istio_vm.<module> on localhost through ansible-playbook; returns the
-    registered result (with 'diff'), plus '_stdout' (everything Ansible printed)."""
+    registered result (with 'diff'), plus '_stdout' (everything Ansible printed).
+
+    ``in_process=False`` makes the module's action plugin run the module itself (as a Python
+    process, as on a delegated host) instead of its code in the controller's process."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
@@ -57,7 +60,8 @@ def run_module(kubeconfig: Path, module: str, args: dict, check: bool = False, d
             argv.append("--diff")
         if verbosity:
             argv.append("-" + "v" * verbosity)
-        res = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(kubeconfig), timeout=300, check=False)
+        env = dict(ansible_env(kubeconfig), MESHOPS_ISTIO_VM_IN_PROCESS="1" if in_process else "0")
+        res = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
         if not out.exists():
             raise AssertionError(f"ansible-playbook failed (rc {res.returncode}):\n{res.stdout}\n{res.stderr}")
         result = json.loads(out.read_text())

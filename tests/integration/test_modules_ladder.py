@@ -99,13 +99,16 @@ def _ours(module, spec):
     return {key: value for key, value in spec.items() if key not in SERVER_SET.get(module, ())}
 
 
+@pytest.mark.parametrize("path", ["in_process", "module"])
 @pytest.mark.parametrize("module", sorted(CASES))
-def test_ladder(module, lab, api_client, namespace):
+def test_ladder(module, path, lab, api_client, namespace):
+    """Both ways a task runs: in the controller's process (the action plugin, the default) and as
+    the module (what a task delegated to another host runs)."""
     v1, v2, expected_v2 = CASES[module]
     ident = {"name": "ladder", "namespace": namespace}
 
     def run(args, check=False):
-        return run_module(lab.kubeconfig, module, dict(ident, **args), check=check)
+        return run_module(lab.kubeconfig, module, dict(ident, **args), check=check, in_process=path == "in_process")
 
     r = run(v1, check=True)
     assert not r.get("failed"), r.get("msg")
@@ -268,3 +271,16 @@ def test_workload_service_validates_before_any_api_call(lab):
                    {"objects": [{"name": "ratings", "selector": {"app": "ratings"}, "ports": {"http": 8080}}],
                     "host": "https://127.0.0.1:1"})
     assert r["failed"] and "objects[0] (ratings): ports: must be a list of dicts" in r["msg"], r["msg"]
+
+
+def test_cluster_tasks_run_in_the_controllers_process(lab, namespace):
+    """The action plugin runs the module's code in the worker process (no AnsiballZ module is
+    built or executed); with MESHOPS_ISTIO_VM_IN_PROCESS=0 the module runs, with the same result."""
+    args = {"name": "where", "namespace": namespace, "address": "10.213.0.51", "service_account": "vm"}
+    here = run_module(lab.kubeconfig, "workload_entry", args, check=True, verbosity=3)
+    there = run_module(lab.kubeconfig, "workload_entry", args, check=True, verbosity=3, in_process=False)
+    assert "AnsiballZ_workload_entry" not in here["_stdout"]
+    assert "AnsiballZ_workload_entry" in there["_stdout"]
+    strip = ("_stdout", "invocation")
+    assert {k: v for k, v in here.items() if k not in strip} == {k: v for k, v in there.items() if k not in strip}
+    assert here["changed"] and here["method"] == "created"

@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE plugin_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""The action plugin of every cluster-side module: run the module's code in this process.
+
+The cluster tasks run on the controller (``delegate_to: localhost``). Executed as modules, each
+of them starts a new Python interpreter and imports ansible and the kubernetes client again:
+~0.4 s a task, about all of its time. Run here instead, a task costs what its API calls cost.
+Importing this file imports the kubernetes client; the linear and free strategies load an
+action plugin's class before they fork the task's worker, so every worker finds it imported.
+
+The module's own ``ModuleSpec`` is what runs, through ``_module.run_direct``: the same argument
+spec, validation messages, check mode, ``changed``, diff, warnings and no_log masking.
+
+The module itself runs instead when the task does not run on the controller as the controller's
+user: a connection other than ``local`` (``delegate_to`` a jump host), ``become``, a controller
+Python without the kubernetes library, or ``MESHOPS_ISTIO_VM_IN_PROCESS=0`` in the controller's
+environment (to compare both paths).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, run_direct
+
+ENV_SWITCH = "MESHOPS_ISTIO_VM_IN_PROCESS"
+
+
+class InProcessAction(ActionBase):
+    """Subclasses set ``SPEC``, the ModuleSpec of the module of the same name."""
+
+    SPEC: ModuleSpec = None
+    _supports_check_mode = True
+    _supports_async = False
+
+    def in_process(self) -> bool:
+        """Whether this task may run here rather than as a module on its target."""
+        return (boolean(os.environ.get(ENV_SWITCH, "1"), strict=False)
+                and _client.HAS_KUBERNETES
+                and getattr(self._connection, "transport", None) == "local"
+                and not self._play_context.become)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        if not self.in_process():
+            result.update(self._execute_module(module_name=self.SPEC.fqcn, module_args=self._task.args,
+                                               task_vars=task_vars))
+            return result
+        environment: dict = {}
+        self._compute_environment_string(environment)   # the task's `environment:`, as a module gets it
+        saved = {key: os.environ.get(key) for key in environment}
+        os.environ.update({key: str(value) for key, value in environment.items()})
+        try:
+            result.update(run_direct(self.SPEC, dict(self._task.args), bool(self._task.check_mode)))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        return result
