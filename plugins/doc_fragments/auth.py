@@ -132,3 +132,21 @@ attributes:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 """
+
+    # The cluster-side modules: run by their action plugin in the controller's process.
+    IN_PROCESS = r"""
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - On the controller (C(delegate_to=localhost), connection C(local), no C(become)) the action plugin runs the
+        module's code in Ansible's worker process, with the same options, results, check and diff mode. Elsewhere,
+        or with E(MESHOPS_ISTIO_VM_IN_PROCESS=0) on the controller, the module runs on the target as usual.
+  action_group:
+    description: Use C(group/meshops.istio_vm.k8s) in C(module_defaults) to set defaults for this module.
+    support: full
+    details: Member of the action group C(meshops.istio_vm.k8s) (C(meta/runtime.yml)).
+    membership:
+      - meshops.istio_vm.k8s
+"""

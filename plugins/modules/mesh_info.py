@@ -67,6 +67,7 @@ options:
         default: ""
 extends_documentation_fragment:
   - meshops.istio_vm.auth
+  - meshops.istio_vm.auth.in_process
   - meshops.istio_vm.auth.info_attributes
 """
 

@@ -58,6 +58,7 @@ options:
     default: false
 extends_documentation_fragment:
   - meshops.istio_vm.auth
+  - meshops.istio_vm.auth.in_process
   - meshops.istio_vm.auth.attributes
 seealso:
   - module: meshops.istio_vm.workload_group

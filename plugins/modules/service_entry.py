@@ -73,6 +73,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - meshops.istio_vm.auth
+  - meshops.istio_vm.auth.in_process
   - meshops.istio_vm.auth.apply
   - meshops.istio_vm.auth.attributes
 seealso:

@@ -66,6 +66,7 @@ options:
     default: 120
 extends_documentation_fragment:
   - meshops.istio_vm.auth
+  - meshops.istio_vm.auth.in_process
   - meshops.istio_vm.auth.apply
   - meshops.istio_vm.auth.attributes
 notes:

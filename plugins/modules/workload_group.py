@@ -91,6 +91,7 @@ options:
         type: int
 extends_documentation_fragment:
   - meshops.istio_vm.auth
+  - meshops.istio_vm.auth.in_process
   - meshops.istio_vm.auth.apply
   - meshops.istio_vm.auth.attributes
 notes:

@@ -55,6 +55,7 @@ options:
     elements: dict
 extends_documentation_fragment:
   - meshops.istio_vm.auth
+  - meshops.istio_vm.auth.in_process
   - meshops.istio_vm.auth.apply
   - meshops.istio_vm.auth.attributes
 notes:
