@@ -87,3 +87,24 @@ def token_action(held: Optional[Dict[str, Any]], recorded: Optional[Dict[str, An
     if held is not None:
         return KEPT if reusable(held, namespace, service_account, audience, now, min_remaining) else RENEWED
     return DELIVERED if reusable(recorded, namespace, service_account, audience, now, min_remaining) else RENEWED
+
+
+def remaining(token_claims: Any, now: float) -> Dict[str, Any]:
+    """Whose a token is and how long it has left, ``{"iss", "sub", "left"}`` (``left`` in seconds,
+    negative once expired), or ``{}`` when ``token_claims`` has no integer ``exp``."""
+    if not isinstance(token_claims, dict):
+        return {}
+    try:
+        exp = int(token_claims["exp"])
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return {"iss": token_claims.get("iss"), "sub": token_claims.get("sub"), "left": exp - int(now)}
+
+
+def status(token_text: Optional[str], record_file_text: Optional[str], now: float) -> Dict[str, Any]:
+    """``remaining`` of a token file's text, else of its record's (``istio-token.claims``); ``token``
+    says whether the token file holds a token. ``None`` stands for a file that is not there."""
+    found = remaining(claims(token_text), now) if token_text else {}
+    if found:
+        return dict(found, token=True)
+    return dict(remaining(parse_record(record_file_text), now), token=False)

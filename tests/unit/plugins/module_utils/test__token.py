@@ -11,7 +11,9 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._token import (
     parse_record,
     record,
     record_text,
+    remaining,
     reusable,
+    status,
     token_action,
 )
 
@@ -81,3 +83,36 @@ def test_the_record_holds_claims_only():
 @pytest.mark.parametrize("text", [None, "", "{", "[1]", "not json"])
 def test_parse_record_of_garbage_is_none(text):
     assert parse_record(text) is None
+
+
+# --- remaining / status: what the token_claims module returns, never the token ----------------------
+
+ISSUER, SUBJECT = "https://kubernetes.default.svc", "system:serviceaccount:ns:sa"
+
+
+def test_remaining_of_a_token():
+    token = jwt({"iss": ISSUER, "sub": SUBJECT, "exp": 1_000_003_600}) + "\n"
+    assert remaining(claims(token), now=1_000_000_000) == {"iss": ISSUER, "sub": SUBJECT, "left": 3600}
+    assert remaining(claims(token), now=1_000_003_700)["left"] == -100
+
+
+@pytest.mark.parametrize("text", ["", "not-a-jwt", "a.!!!.c", jwt({"sub": "no-exp"}), jwt({"exp": "soon"}),
+                                  "a.%s.c" % base64.urlsafe_b64encode(b"[1, 2]").decode()])
+def test_anything_else_has_no_claims(text):
+    assert status(text, None, now=0) == {"token": False}
+
+
+def test_status_falls_back_to_the_record():
+    record_file = json.dumps({"iss": "i", "sub": "s", "aud": ["istio-ca"], "exp": 1_000_000_600})
+    assert status(None, record_file, now=1_000_000_000) == {"iss": "i", "sub": "s", "left": 600, "token": False}
+    token = jwt({"iss": "i", "sub": "t", "exp": 1_000_003_600})
+    assert status(token, record_file, now=1_000_000_000) == {"iss": "i", "sub": "t", "left": 3600, "token": True}
+    assert status("not-a-jwt", record_file, now=1_000_000_000)["left"] == 600
+    assert status(None, "{not json", now=0) == {"token": False}
+    assert status(None, json.dumps({"iss": "i"}), now=0) == {"token": False}
+
+
+def test_status_never_holds_the_token():
+    token = jwt({"iss": "i", "sub": "s", "exp": 4_000_000_000, "kubernetes.io": {"pod": "x"}})
+    out = json.dumps(status(token, None, now=0))
+    assert token not in out and token.split(".")[1] not in out and token.split(".")[2] not in out
