@@ -392,6 +392,62 @@ class MeshClient:
                          apps.list_namespaced_deployment, namespace, label_selector=label_selector or None)
         return list(res.items)
 
+    # -- the run lock (coordination.k8s.io/v1 Lease, see _lock) -----------------------------------
+    @property
+    def coordination(self) -> Any:
+        return k8s_client.CoordinationV1Api(self.api)
+
+    def lease(self, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+        """The Lease as raw JSON, or None when there is none (or no namespace of that name)."""
+        return self._or_missing("read", self.describe("Lease", namespace, name), None, lambda: json.loads(
+            self.coordination.read_namespaced_lease(name, namespace, _preload_content=False).data))
+
+    def write_lease(self, body: Dict[str, Any], create: bool) -> Any:
+        """Create ``body`` (``create``) or update it on its resourceVersion: the Lease written, None
+        when another run wrote first (409: it exists already, or it changed since it was read), or
+        ``False`` when the namespace does not exist."""
+        meta = body["metadata"]
+        what = self.describe("Lease", meta["namespace"], meta["name"])
+
+        def call() -> Dict[str, Any]:
+            if create:
+                resp = self.coordination.create_namespaced_lease(meta["namespace"], body, _preload_content=False)
+            else:
+                resp = self.coordination.replace_namespaced_lease(meta["name"], meta["namespace"], body,
+                                                                  _preload_content=False)
+            return json.loads(resp.data)
+
+        try:
+            return self._or_missing("create" if create else "update", what, False, call)
+        except MeshError as exc:
+            if exc.details.get("status") == 409:
+                return None
+            raise
+
+    def create_namespace(self, name: str) -> bool:
+        """Create the namespace ``name`` (bare: whoever applies it later sets its labels); False when
+        it exists already."""
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        try:
+            self._call("create", "Namespace %s" % name, self.core.create_namespace, body, _preload_content=False)
+        except MeshError as exc:
+            if exc.details.get("status") == 409:
+                return False
+            raise
+        return True
+
+    def delete_lease(self, namespace: str, name: str, resource_version: str) -> bool:
+        """Delete the Lease only while it is at ``resource_version``: False when it is gone or changed."""
+        options = k8s_client.V1DeleteOptions(preconditions=k8s_client.V1Preconditions(
+            resource_version=resource_version))
+        try:
+            return self._or_missing("delete", self.describe("Lease", namespace, name), False, lambda: bool(
+                self.coordination.delete_namespaced_lease(name, namespace, body=options, _preload_content=False)))
+        except MeshError as exc:
+            if exc.details.get("status") == 409:
+                return False
+            raise
+
     # -- what the credential may do ------------------------------------------------------------
     def can_i(self, attributes: Dict[str, str]) -> bool:
         """SelfSubjectAccessReview of ``attributes`` (verb, group, resource, subresource, namespace,

@@ -1,0 +1,244 @@
+"""The run lock: a Lease per workload namespace, who may take it, and the calls that take it.
+
+The decisions are tables; acquire and release run against one small in-memory Lease store that
+behaves like the API server where it matters (create fails on an existing object, update and
+delete fail on a stale resourceVersion, a missing namespace refuses the create)."""
+from __future__ import annotations
+
+import copy
+import datetime
+
+import pytest
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _lock
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+
+T0 = datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)
+ME, OTHER = "awx job 7 on ctl started x run 1", "ansible-playbook on laptop started y run 2"
+
+
+def at(seconds: float) -> datetime.datetime:
+    return T0 + datetime.timedelta(seconds=seconds)
+
+
+def held(by: str, renewed: float = 0, duration: int = 60, version: str = "1") -> dict:
+    obj = _lock.lease("ns", by, duration, at(renewed))
+    obj["metadata"]["resourceVersion"] = version
+    return obj
+
+
+def test_lease_and_its_times_round_trip():
+    obj = _lock.lease("ns", ME, 60, T0)
+    assert obj["metadata"] == {"name": "meshops-istio-vm", "namespace": "ns",
+                               "labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm"}}
+    assert obj["spec"]["renewTime"] == "2026-01-02T03:04:05.123456Z"
+    assert _lock.expires(obj) == at(60)
+    assert _lock.utc("2026-01-02T03:04:05Z") == T0.replace(microsecond=0)
+    assert _lock.utc("yesterday") is None and _lock.utc("") is None
+
+
+@pytest.mark.parametrize("found,now,expected", [
+    (None, 0, _lock.CREATE),
+    (held(ME), 10, _lock.RENEW),
+    (held(ME), 600, _lock.RENEW),               # ours, even expired: renew (no transition)
+    (held(OTHER), 10, _lock.WAIT),
+    (held(OTHER), 59.9, _lock.WAIT),
+    (held(OTHER), 60, _lock.TAKE),              # renewTime + leaseDurationSeconds reached
+    (held(""), 0, _lock.TAKE),                  # given back without being deleted
+    ({"metadata": {"name": "meshops-istio-vm"}, "spec": {"holderIdentity": OTHER}}, 10 ** 6, _lock.WAIT),
+    ({"metadata": {"name": "meshops-istio-vm"}, "spec": {"holderIdentity": OTHER, "leaseDurationSeconds": 5,
+                                                         "acquireTime": "2026-01-02T03:04:05.123456Z"}},
+     5, _lock.TAKE),                            # no renewTime: acquireTime counts
+])
+def test_decide(found, now, expected):
+    assert _lock.decide(found, ME, at(now)) == expected
+
+
+@pytest.mark.parametrize("holder,host,running,expected", [
+    ("ansible-playbook on ctl pid 4242 started s run 1", "ctl", False, True),
+    ("ansible-playbook on ctl pid 4242 started s run 1", "ctl", True, False),
+    ("ansible-playbook on ctl pid 4242 started s run 1", "other", False, False),   # not seen from here
+    ("awx job 7 on pod-x pid 12 started s run 1", "pod-x", False, True),
+    ("someone by hand", "ctl", False, False),
+])
+def test_run_gone_only_for_a_process_of_this_controller_that_ended(holder, host, running, expected):
+    assert _lock.run_gone(holder, host, lambda pid: running) is expected
+
+    def gone(name):
+        return _lock.run_gone(name, host, lambda pid: running)
+
+    assert _lock.decide(held(holder), ME, at(1), gone) == (_lock.TAKE if expected else _lock.WAIT)
+
+
+def test_renewed_keeps_the_version_and_counts_transitions():
+    mine = _lock.renewed(held(ME, version="5"), ME, 90, at(30))
+    assert mine["metadata"]["resourceVersion"] == "5"
+    assert mine["spec"]["acquireTime"] == _lock.micro_time(T0) and mine["spec"]["leaseTransitions"] == 0
+    assert mine["spec"]["renewTime"] == _lock.micro_time(at(30)) and mine["spec"]["leaseDurationSeconds"] == 90
+    taken = _lock.renewed(held(OTHER, version="6"), ME, 60, at(120))
+    assert taken["spec"]["holderIdentity"] == ME and taken["spec"]["leaseTransitions"] == 1
+    assert taken["spec"]["acquireTime"] == _lock.micro_time(at(120))
+
+
+def test_holder_identity_and_the_held_message():
+    assert _lock.holder_identity("ctl", 4242, "2026-01-02T03:04:05Z", "42", job="7") == \
+        "awx job 7 on ctl pid 4242 started 2026-01-02T03:04:05Z run 42"
+    assert _lock.holder_identity("ctl", 1, "s", "42").startswith("ansible-playbook on ctl pid 1 ")
+    text = _lock.held_message("ns", held(OTHER), 30.4, at(20))
+    assert text.startswith("Another run holds the lock of namespace ns (Lease ns/meshops-istio-vm): " + OTHER)
+    assert "renewed until 2026-01-02T03:05:05.123456Z (40s from now). Waited 30s" in text
+    assert text.endswith("kubectl -n ns delete lease meshops-istio-vm")
+
+
+class Store:
+    """Leases by namespace, with resourceVersions, as the API server keeps them."""
+
+    def __init__(self, leases=None, namespaces=("a", "b", "ns")):
+        self.leases = {lease["metadata"]["namespace"]: lease for lease in (leases or [])}
+        self.namespaces = set(namespaces)
+        self.version = 100
+        self.calls = []
+        self.before_write = None    # another run's write, between our read and our write
+
+    def lease(self, namespace, name):
+        self.calls.append(("read", namespace))
+        return copy.deepcopy(self.leases.get(namespace))
+
+    def write_lease(self, body, create):
+        namespace = body["metadata"]["namespace"]
+        self.calls.append(("create" if create else "update", namespace))
+        if self.before_write:
+            self.before_write, hook = None, self.before_write
+            hook(self)
+        if namespace not in self.namespaces:
+            return False
+        current = self.leases.get(namespace)
+        if create and current is not None:
+            return None
+        if not create and (current is None or current["metadata"]["resourceVersion"]
+                           != body["metadata"]["resourceVersion"]):
+            return None
+        self.version += 1
+        stored = copy.deepcopy(body)
+        stored["metadata"]["resourceVersion"] = str(self.version)
+        self.leases[namespace] = stored
+        return stored
+
+    def delete_lease(self, namespace, name, resource_version):
+        self.calls.append(("delete", namespace))
+        current = self.leases.get(namespace)
+        if current is None or current["metadata"]["resourceVersion"] != resource_version:
+            return False
+        del self.leases[namespace]
+        return True
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def now(self):
+        return at(self.t)
+
+    def monotonic(self):
+        return self.t
+
+    def sleep(self, seconds):
+        self.t += seconds
+
+
+def acquire(store, clock, namespaces=("b", "a"), timeout=10, check=False, me=ME):
+    return _lock.acquire(store, list(namespaces), me, 60, timeout, check, now=clock.now, clock=clock.monotonic,
+                         sleep=clock.sleep)
+
+
+def test_acquire_creates_in_sorted_order_then_renews_and_release_deletes():
+    store, clock = Store(), Clock()
+    first = acquire(store, clock)
+    assert first["changed"] and first["acquired"] == ["a", "b"] and first["actions"] == {"a": "create", "b": "create"}
+    assert [c for c in store.calls if c[0] == "create"] == [("create", "a"), ("create", "b")]
+    clock.sleep(30)
+    again = acquire(store, clock)
+    assert again["actions"] == {"a": "renew", "b": "renew"}
+    assert store.leases["a"]["spec"]["renewTime"] == _lock.micro_time(at(30))
+    done = _lock.release(store, ["a", "b"], ME, False)
+    assert done == {"changed": True, "released": ["a", "b"], "holders": {}, "holder": ME}
+    assert store.leases == {}
+    assert _lock.release(store, ["a", "b"], ME, False)["changed"] is False
+
+
+def test_a_held_lease_is_waited_for_then_taken_when_it_expires():
+    store, clock = Store([held(OTHER, renewed=0, duration=20)]), Clock()
+    clock.t = 5
+    res = acquire(store, clock, namespaces=["ns"], timeout=60)
+    assert res["actions"] == {"ns": "take"} and res["waited"] == 15 and res["holders"] == {"ns": OTHER}
+    assert store.leases["ns"]["spec"]["holderIdentity"] == ME
+    assert store.leases["ns"]["spec"]["leaseTransitions"] == 1
+
+
+def test_a_held_lease_past_the_timeout_fails_naming_the_holder_and_gives_back_what_it_took():
+    store, clock = Store([held(OTHER, duration=600)]), Clock()
+    store.leases["ns"]["metadata"]["namespace"] = "b"
+    store.leases = {"b": store.leases["ns"]}
+    with pytest.raises(MeshError) as err:
+        acquire(store, clock, namespaces=["a", "b"], timeout=10)
+    assert "holds the lock of namespace b" in err.value.message and OTHER in err.value.message
+    assert err.value.details == {"namespace": "b", "holder": OTHER, "waited": 10}
+    assert "a" not in store.leases and store.leases["b"]["spec"]["holderIdentity"] == OTHER
+
+
+def test_a_race_lost_between_read_and_write_reads_again():
+    store, clock = Store(), Clock()
+    store.before_write = lambda s: s.leases.update(ns=dict(held(OTHER), metadata=dict(
+        held(OTHER)["metadata"], namespace="ns")))
+    with pytest.raises(MeshError, match="holds the lock of namespace ns"):
+        acquire(store, clock, namespaces=["ns"], timeout=3)
+    assert store.calls[:3] == [("read", "ns"), ("create", "ns"), ("read", "ns")]
+
+
+def test_two_runs_one_waits_for_the_other():
+    store, clock = Store(), Clock()
+    acquire(store, clock, namespaces=["ns"])
+    clock.sleep(1)
+    # the first run gives the lock back while the second one waits
+    original_sleep = clock.sleep
+
+    def sleep_then_release(seconds):
+        original_sleep(seconds)
+        if clock.t >= 4 and "ns" in store.leases and _lock.holder(store.leases["ns"]) == ME:
+            _lock.release(store, ["ns"], ME, False)
+
+    clock.sleep = sleep_then_release
+    res = acquire(store, clock, namespaces=["ns"], me=OTHER)
+    assert res["actions"] == {"ns": "create"} and res["waited"] == 3
+    assert store.leases["ns"]["spec"]["holderIdentity"] == OTHER
+
+
+def test_a_namespace_that_does_not_exist_yet_is_deferred():
+    store, clock = Store(namespaces=("a",)), Clock()
+    res = acquire(store, clock, namespaces=["a", "new"])
+    assert res["acquired"] == ["a"] and res["deferred"] == ["new"]
+
+
+def test_a_namespace_that_does_not_exist_yet_is_created_when_the_run_creates_it_anyway():
+    store, clock = Store(namespaces=("a",)), Clock()
+    store.create_namespace = lambda ns: store.namespaces.add(ns) or True
+    res = _lock.acquire(store, ["new"], ME, 60, 10, False, create_namespaces=True, now=clock.now,
+                        clock=clock.monotonic, sleep=clock.sleep)
+    assert res["acquired"] == ["new"] and res["created_namespaces"] == ["new"] and res["deferred"] == []
+
+
+def test_check_mode_only_reads_and_does_not_wait():
+    store, clock = Store([held(OTHER)]), Clock()
+    res = acquire(store, clock, namespaces=["a", "ns"], check=True)
+    assert res["actions"] == {"a": "create", "ns": "wait"} and res["holders"] == {"ns": OTHER}
+    assert res["acquired"] == ["a"] and res["changed"] and res["waited"] == 0
+    assert all(call[0] == "read" for call in store.calls)
+    assert _lock.release(store, ["ns"], OTHER, True)["released"] == ["ns"] and "ns" in store.leases
+
+
+def test_release_leaves_a_lease_another_run_took_over():
+    store = Store([held(OTHER)])
+    res = _lock.release(store, ["ns"], ME, False)
+    assert res == {"changed": False, "released": [], "holders": {"ns": OTHER}, "holder": ME}
+    assert "ns" in store.leases
