@@ -21,6 +21,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._lock import LEASE_NAME
+
+COORDINATION = "coordination.k8s.io"
 ISTIO = "networking.istio.io"
 OPERATIONS = ("onboard", "verify", "rotate", "offboard")
 RBAC_API = "rbac.authorization.k8s.io/v1"
@@ -113,6 +116,17 @@ def _apply(vms: Sequence[Mapping[str, Any]], create_identity: bool, prune: bool)
     return out
 
 
+def _lock(vms: Sequence[Mapping[str, Any]]) -> List[Need]:
+    """The run lock (mesh_lock): a Lease in each workload namespace, created (which RBAC cannot
+    narrow to a name), renewed, read and given back."""
+    why = "hold the run lock (mesh_lock)"
+    out = []
+    for ns in sorted(set(vm["namespace"] for vm in vms)):
+        out.append(Need("create", COORDINATION, "leases", ns, "", why))
+        out += [Need(verb, COORDINATION, "leases", ns, LEASE_NAME, why) for verb in ("get", "update", "delete")]
+    return out
+
+
 def _verify(vms: Sequence[Mapping[str, Any]]) -> List[Need]:
     return [Need("list", ISTIO, "workloadentries", vm["namespace"], "", "compare the WorkloadEntries (verify)")
             for vm in vms]
@@ -148,13 +162,13 @@ def needs(operation: str, vms: Sequence[Mapping[str, Any]], istio_namespace: str
     out = _credential(istio_namespace)
     bundle = _bundle(vms, istio_namespace, revision, cluster_id, ingress_ip, ingress_service)
     if operation == "onboard":
-        out += _apply(vms, create_identity, prune) + bundle + _token(vms) + _verify(vms)
+        out += _lock(vms) + _apply(vms, create_identity, prune) + bundle + _token(vms) + _verify(vms)
     elif operation == "verify":
         out += bundle + _verify(vms)
     elif operation == "rotate":
-        out += bundle + _token(vms)
+        out += _lock(vms) + bundle + _token(vms)
     else:
-        out += _remove(vms, create_identity)
+        out += _lock(vms) + _remove(vms, create_identity)
     return unique(out)
 
 

@@ -27,7 +27,19 @@ def test_onboard_needs_what_it_writes_and_the_token_of_the_named_account_only():
     assert ("patch", ISTIO, "workloadgroups", "vms", "") in got
     assert ("patch", "", "services", "vms", "") in got
     assert not any(k[2] in ("serviceentries", "sidecars", "namespaces") for k in got)
-    assert not any(k[0] == "delete" for k in got)
+    assert not any(k[0] == "delete" for k in got if k[2] != "leases")
+
+
+@pytest.mark.parametrize("operation", ["onboard", "rotate", "offboard"])
+def test_the_operations_that_change_hold_the_lease_of_each_workload_namespace(operation):
+    got = {k for k in keys(needs(operation, [VM, STATIC, dict(VM)])) if k[2] == "leases"}
+    assert got == {(verb, "coordination.k8s.io", "leases", ns, name) for ns in ("vms", "web")
+                   for verb, name in (("create", ""), ("get", "meshops-istio-vm"), ("update", "meshops-istio-vm"),
+                                      ("delete", "meshops-istio-vm"))}
+
+
+def test_verify_takes_no_lock():
+    assert not any(n.resource == "leases" for n in needs("verify", [VM]))
 
 
 def test_objects_follow_the_inventory():
