@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Runs meshops.istio_vm.sidecar_files on the VM with the content of its ``src`` files.
+
+Unlike the cluster modules' action plugins, this one does no work on the controller: it reads
+each ``files[].src`` and ``token.src`` there (a relative path is looked up in the role's or
+play's ``files/`` like ansible.builtin.copy's), passes their content as ``content`` and runs the
+module once on the VM, so that directories, files, token and hosts block take one round trip.
+The token is only held in memory and in the module's arguments, where the module's ``no_log``
+keeps it out of every result.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+MODULE = "meshops.istio_vm.sidecar_files"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def _read(self, src, what):
+        """The text of the controller file ``src`` (vault-encrypted files are decrypted)."""
+        try:
+            path = self._find_needle("files", src)
+            real = self._loader.get_real_file(path, decrypt=True)
+            with open(real, "rb") as handle:
+                return to_text(handle.read(), errors="surrogate_or_strict")
+        except (AnsibleError, OSError, UnicodeError) as e:
+            raise AnsibleActionFail("%s: cannot read %s on the controller: %s" % (what, src, to_text(e))) from None
+
+    def _with_content(self, entry, what):
+        if not isinstance(entry, dict) or entry.get("src") is None:
+            return entry
+        if entry.get("content") is not None:
+            raise AnsibleActionFail("%s: give src or content, not both" % what)
+        entry = dict(entry)
+        entry["content"] = self._read(entry.pop("src"), what)
+        return entry
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        args = copy.deepcopy(self._task.args)
+        try:
+            files = args.get("files") or []
+            if not isinstance(files, list):
+                raise AnsibleActionFail("files must be a list")
+            args["files"] = [self._with_content(entry, "files[%d]" % number) for number, entry in enumerate(files)]
+            if args.get("token") is not None:
+                args["token"] = self._with_content(args["token"], "token")
+        except AnsibleActionFail as e:
+            result.update(e.result)
+            return result
+        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        return result

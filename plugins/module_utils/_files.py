@@ -1,0 +1,278 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""The sidecar's files on the VM in one pass, for ``meshops.istio_vm.sidecar_files``.
+
+Pure functions decide (``parse_mode``, ``hosts_with_block``, ``attribute_diff``); ``Files`` applies
+them to the file system: directories, whole files written atomically (a temporary file in the
+same directory, then a rename), a marked block in a file such as ``/etc/hosts``, paths removed.
+Every step records whether it changed its path and a diff; in check mode nothing is written.
+The token is a file like the others whose content never enters a diff or a result.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+import tempfile
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+# What the diff says of a secret file instead of its content.
+SECRET_BEFORE = "(previous content, not shown)\n"
+SECRET_AFTER = "(new content, not shown)\n"
+SECRET_MISSING = ""
+
+
+class FilesError(Exception):
+    """A path the module cannot set up as asked."""
+
+
+def parse_mode(mode: Any) -> Optional[int]:
+    """The permission bits of ``mode``: None, an int (YAML 0640 unquoted is already 416), or an
+    octal string (``"0640"``, ``"640"``, ``"0o640"``). Symbolic modes are refused."""
+    if mode is None:
+        return None
+    if isinstance(mode, bool):
+        raise FilesError("mode %r is not an octal mode" % (mode,))
+    if isinstance(mode, int):
+        value = mode
+    else:
+        text = str(mode).strip().lower()
+        if text.startswith("0o"):
+            text = text[2:]
+        try:
+            value = int(text, 8)
+        except ValueError:
+            raise FilesError("mode %r is not an octal mode such as '0640'" % (mode,)) from None
+    if not 0 <= value <= 0o7777:
+        raise FilesError("mode %r is out of range" % (mode,))
+    return value
+
+
+def _markers(marker: str) -> Tuple[str, str]:
+    if "{mark}" not in marker:
+        raise FilesError("marker %r has no {mark}" % (marker,))
+    return marker.replace("{mark}", "BEGIN") + "\n", marker.replace("{mark}", "END") + "\n"
+
+
+def hosts_with_block(text: str, marker: str, block: str) -> str:
+    """``text`` with ``block`` between the BEGIN and END lines of ``marker`` (``{mark}`` stands
+    for BEGIN or END), the way ``ansible.builtin.blockinfile`` writes it with its defaults: an
+    existing block (both markers, the last of each) is replaced where it is, otherwise the block
+    is appended at the end; an empty block removes it. So a file blockinfile wrote converges
+    without a second block."""
+    begin, end = _markers(marker)
+    lines = text.splitlines(True)
+    first = last = None
+    for number, line in enumerate(lines):
+        if line == begin:
+            first = number
+        if line == end:
+            last = number
+    if first is not None and last is not None:
+        start, stop = min(first, last), max(first, last)
+        del lines[start:stop + 1]
+        where = start
+    else:
+        where = len(lines)
+    if where > 0 and not lines[where - 1].endswith("\n"):
+        lines[where - 1] += "\n"
+    if block:
+        body = block if block.endswith("\n") else block + "\n"
+        lines[where:where] = [begin] + body.splitlines(True) + [end]
+    return "".join(lines)
+
+
+def describe(attrs: Optional[Dict[str, Any]]) -> str:
+    """Owner, group and mode as diff lines (empty for a missing path)."""
+    if attrs is None:
+        return ""
+    return "".join("%s: %s\n" % (key, attrs[key]) for key in ("owner", "group", "mode") if attrs.get(key) is not None)
+
+
+def attribute_diff(current: Optional[Dict[str, Any]], wanted: Dict[str, Any]) -> Dict[str, Any]:
+    """The attributes of ``wanted`` (owner, group, mode as '0640'; None = leave) that differ from
+    ``current`` (None = the path is missing: all of them)."""
+    return {key: value for key, value in wanted.items()
+            if value is not None and (current is None or current.get(key) != value)}
+
+
+def mode_text(mode: Optional[int]) -> Optional[str]:
+    return None if mode is None else "%04o" % mode
+
+
+class Files:
+    """Applies the steps to the file system, recording per path whether it changed and a diff.
+
+    ``check_mode``: decide everything, write nothing. ``after_write(path)`` runs after each write
+    (the module sets the SELinux context there)."""
+
+    def __init__(self, check_mode: bool, after_write: Optional[Callable[[str], None]] = None):
+        self.check_mode = check_mode
+        self.after_write = after_write
+        self.paths: Dict[str, Dict[str, Any]] = {}
+        self.diff: List[Dict[str, str]] = []
+
+    @property
+    def changed(self) -> bool:
+        return any(entry["changed"] for entry in self.paths.values())
+
+    # --- reading -------------------------------------------------------------------------------
+    @staticmethod
+    def _stat(path: str, kind: int, follow: bool = False) -> Optional[os.stat_result]:
+        try:
+            info = os.stat(path) if follow else os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if stat.S_IFMT(info.st_mode) != kind:
+            raise FilesError("%s exists and is not a %s" % (path, "directory" if kind == stat.S_IFDIR else "regular file"))
+        return info
+
+    @staticmethod
+    def _attrs(info: Optional[os.stat_result]) -> Optional[Dict[str, Any]]:
+        if info is None:
+            return None
+        try:
+            owner = pwd.getpwuid(info.st_uid).pw_name
+        except KeyError:
+            owner = str(info.st_uid)
+        try:
+            group = grp.getgrgid(info.st_gid).gr_name
+        except KeyError:
+            group = str(info.st_gid)
+        return {"owner": owner, "group": group, "mode": mode_text(stat.S_IMODE(info.st_mode))}
+
+    def _ids(self, owner: Optional[str], group: Optional[str]) -> Tuple[int, int]:
+        """uid and gid to set (-1 = leave). In check mode an unknown name (the package that
+        creates the user is not installed yet) is only a change to come."""
+        try:
+            uid = -1 if owner is None else pwd.getpwnam(owner).pw_uid
+            gid = -1 if group is None else grp.getgrnam(group).gr_gid
+        except KeyError:
+            if self.check_mode:
+                return -1, -1
+            raise FilesError("no such user or group: %s:%s" % (owner, group)) from None
+        return uid, gid
+
+    def _record(self, path: str, kind: str, changed: bool, before: str = "", after: str = "") -> None:
+        self.paths[path] = {"kind": kind, "changed": changed}
+        if changed and before != after:
+            self.diff.append({"before_header": path, "after_header": path, "before": before, "after": after})
+
+    # --- steps ---------------------------------------------------------------------------------
+    def directory(self, path: str, owner: Optional[str] = None, group: Optional[str] = None, mode: Any = None) -> None:
+        """A directory (a symlink to one is followed, as ansible.builtin.file does)."""
+        wanted = {"owner": owner, "group": group, "mode": mode_text(parse_mode(mode))}
+        info = self._stat(path, stat.S_IFDIR, follow=True)
+        current = self._attrs(info)
+        todo = attribute_diff(current, wanted)
+        if info is None and todo.get("mode") is None:
+            todo["mode"] = "0755"
+        changed = info is None or bool(todo)
+        if changed and not self.check_mode:
+            if info is None:
+                os.makedirs(path, 0o700)
+            self._set_attrs(path, todo)
+        after = describe({**(current or {}), **todo})
+        self._record(path, "directory", changed, describe(current), after if info else "state: directory\n" + after)
+
+    def file(self, path: str, content: Optional[str] = None, owner: Optional[str] = None, group: Optional[str] = None,
+             mode: Any = None, force: bool = True, secret: bool = False) -> None:
+        """``content`` into ``path``; without ``content`` only the attributes of an existing file.
+        With ``force`` false an existing file is left as it is, attributes included, as
+        ansible.builtin.copy does (the agent rewrites the root certificate with its own mode).
+        ``secret``: the diff never shows content."""
+        wanted = {"owner": owner, "group": group, "mode": mode_text(parse_mode(mode))}
+        info = self._stat(path, stat.S_IFREG)
+        if info is not None and not force:
+            self._record(path, "secret" if secret else "file", False)
+            return
+        current = self._attrs(info)
+        old = None
+        if info is not None and content is not None:
+            old = self._read(path)
+        rewrite = content is not None and (info is None or old != content)
+        todo = attribute_diff(current, wanted)
+        if rewrite:
+            if not self.check_mode:
+                self._write(path, content, {**(current or {}), **{k: v for k, v in wanted.items() if v is not None}})
+        elif info is not None and todo and not self.check_mode:
+            self._set_attrs(path, todo)
+        changed = rewrite or (info is not None and bool(todo))
+        kind = "secret" if secret else "file"
+        if secret:
+            before = describe(current) + (SECRET_BEFORE if info is not None and rewrite else "")
+            after = describe({**(current or {}), **todo}) + (SECRET_AFTER if rewrite else "")
+        elif rewrite:
+            before, after = old or "", content
+        else:
+            before, after = describe(current), describe({**(current or {}), **todo})
+        self._record(path, kind, changed, before, after)
+
+    def block(self, path: str, marker: str, block: str) -> None:
+        """The marked block in ``path`` (created if missing, 0644); the file keeps its owner and
+        mode. A symlink is followed, as ansible.builtin.blockinfile does."""
+        real = os.path.realpath(path)
+        info = self._stat(real, stat.S_IFREG)
+        old = "" if info is None else self._read(real)
+        new = hosts_with_block(old, marker, block)
+        changed = new != old
+        if changed and not self.check_mode:
+            self._write(real, new, self._attrs(info) or {"mode": "0644"})
+        self._record(path, "block", changed, old, new)
+
+    def absent(self, path: str) -> None:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            info = None
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise FilesError("%s is a directory; only files are removed" % path)
+        if info is not None and not self.check_mode:
+            os.unlink(path)
+        self._record(path, "absent", info is not None, "state: present\n", "state: absent\n")
+
+    # --- writing -------------------------------------------------------------------------------
+    @staticmethod
+    def _read(path: str) -> str:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except UnicodeDecodeError:
+            return ""  # not text: rewritten with the content asked for
+
+    def _set_attrs(self, path: str, attrs: Dict[str, Any]) -> None:
+        uid, gid = self._ids(attrs.get("owner"), attrs.get("group"))
+        if uid != -1 or gid != -1:
+            os.chown(path, uid, gid, follow_symlinks=False)
+        if attrs.get("mode") is not None:
+            os.chmod(path, int(attrs["mode"], 8))
+
+    def _write(self, path: str, content: str, attrs: Dict[str, Any]) -> None:
+        """A temporary file in the same directory (created 0600: nobody else reads it while it is
+        written), its owner and mode set, synced, then renamed over ``path``."""
+        directory = os.path.dirname(path) or "."
+        handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(content)
+                out.flush()
+                uid, gid = self._ids(attrs.get("owner"), attrs.get("group"))
+                if uid != -1 or gid != -1:
+                    os.fchown(out.fileno(), uid, gid)
+                os.fchmod(out.fileno(), int(attrs.get("mode") or "0644", 8))
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+            raise
+        if self.after_write is not None:
+            self.after_write(path)

@@ -1,0 +1,208 @@
+"""sidecar_files' logic: the hosts block as blockinfile writes it, modes, and the steps applied to
+a temporary directory (the current user as owner: no root needed), check mode writing nothing."""
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+
+import pytest
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import (
+    SECRET_AFTER, Files, FilesError, attribute_diff, hosts_with_block, parse_mode)
+
+MARKER = "# {mark} meshops.istio_vm istiod"
+BEGIN, END = "# BEGIN meshops.istio_vm istiod\n", "# END meshops.istio_vm istiod\n"
+HOSTS = "127.0.0.1 localhost\n::1 localhost\n"
+BLOCK = "10.213.0.1 istiod.istio-system.svc"
+ME = pwd.getpwuid(os.getuid()).pw_name
+MY_GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+@pytest.mark.parametrize("text,block,expected", [
+    # appended at the end, as blockinfile's insertafter=EOF
+    (HOSTS, BLOCK, HOSTS + BEGIN + BLOCK + "\n" + END),
+    ("", BLOCK, BEGIN + BLOCK + "\n" + END),
+    # a last line without its newline gets one
+    ("127.0.0.1 localhost", BLOCK, "127.0.0.1 localhost\n" + BEGIN + BLOCK + "\n" + END),
+    # the block blockinfile wrote: unchanged, not a second one
+    (HOSTS + BEGIN + BLOCK + "\n" + END, BLOCK, HOSTS + BEGIN + BLOCK + "\n" + END),
+    (HOSTS + BEGIN + BLOCK + "\n" + END, BLOCK + "\n", HOSTS + BEGIN + BLOCK + "\n" + END),
+    # replaced where it is, lines after it kept
+    (HOSTS + BEGIN + "10.0.0.9 old\n" + END + "10.1.1.1 mine\n", BLOCK,
+     HOSTS + BEGIN + BLOCK + "\n" + END + "10.1.1.1 mine\n"),
+    # markers in the wrong order: the lines between are still the block
+    (HOSTS + END + "old\n" + BEGIN, BLOCK, HOSTS + BEGIN + BLOCK + "\n" + END),
+    # only one marker: not a block, a new one is appended
+    (HOSTS + BEGIN, BLOCK, HOSTS + BEGIN + BEGIN + BLOCK + "\n" + END),
+    # a marker inside a longer line is not a marker
+    (HOSTS + "x" + BEGIN + "x" + END, BLOCK, HOSTS + "x" + BEGIN + "x" + END + BEGIN + BLOCK + "\n" + END),
+    # several lines
+    (HOSTS, "a\nb", HOSTS + BEGIN + "a\nb\n" + END),
+    # an empty block removes the block and its markers
+    (HOSTS + BEGIN + BLOCK + "\n" + END + "z\n", "", HOSTS + "z\n"),
+    (HOSTS, "", HOSTS),
+])
+def test_hosts_with_block(text, block, expected):
+    assert hosts_with_block(text, MARKER, block) == expected
+    assert hosts_with_block(expected, MARKER, block) == expected, "not idempotent"
+
+
+def test_hosts_with_block_needs_the_mark():
+    with pytest.raises(FilesError, match="mark"):
+        hosts_with_block(HOSTS, "# meshops", BLOCK)
+
+
+@pytest.mark.parametrize("mode,expected", [
+    (None, None), ("0640", 0o640), ("640", 0o640), ("0o600", 0o600), (0o755, 0o755), (416, 0o640), ("01777", 0o1777),
+])
+def test_parse_mode(mode, expected):
+    assert parse_mode(mode) == expected
+
+
+@pytest.mark.parametrize("mode", ["u+rw", "0999", "", True, 0o17777, -1])
+def test_parse_mode_refuses(mode):
+    with pytest.raises(FilesError):
+        parse_mode(mode)
+
+
+@pytest.mark.parametrize("current,wanted,expected", [
+    (None, {"owner": "a", "group": None, "mode": "0600"}, {"owner": "a", "mode": "0600"}),
+    ({"owner": "a", "group": "b", "mode": "0600"}, {"owner": "a", "group": "b", "mode": "0600"}, {}),
+    ({"owner": "a", "group": "b", "mode": "0644"}, {"owner": None, "group": None, "mode": "0600"}, {"mode": "0600"}),
+    ({"owner": "root", "group": "b", "mode": "0600"}, {"owner": "a", "group": None, "mode": None}, {"owner": "a"}),
+])
+def test_attribute_diff(current, wanted, expected):
+    assert attribute_diff(current, wanted) == expected
+
+
+def mode_of(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def apply(tmp_path, check_mode, token="tok-1", force_root=False):
+    """The role's steps, in a temporary tree."""
+    files = Files(check_mode)
+    files.directory(str(tmp_path / "certs"), ME, MY_GROUP, "0755")
+    files.directory(str(tmp_path / "tokens"), ME, MY_GROUP, "0700")
+    files.file(str(tmp_path / "certs" / "root-cert.pem"), "root-2\n" if force_root else "root-1\n", ME, MY_GROUP, "0640",
+               force=False)
+    files.file(str(tmp_path / "cluster.env"), "A=1\n", ME, MY_GROUP, "0640")
+    files.file(str(tmp_path / "tokens" / "istio-token"), token, ME, MY_GROUP, "0600", secret=True)
+    files.block(str(tmp_path / "hosts"), MARKER, BLOCK)
+    files.absent(str(tmp_path / "20-cleanup.conf"))
+    return files
+
+
+def test_check_mode_writes_nothing_then_apply_then_nothing_to_do(tmp_path):
+    (tmp_path / "hosts").write_text(HOSTS)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    planned = apply(tmp_path, check_mode=True)
+    assert planned.changed and all(entry["changed"] for path, entry in planned.paths.items()
+                                   if not path.endswith("20-cleanup.conf"))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before, "check mode wrote something"
+    assert (tmp_path / "hosts").read_text() == HOSTS
+
+    done = apply(tmp_path, check_mode=False)
+    assert {path: entry["changed"] for path, entry in done.paths.items()} == \
+        {path: entry["changed"] for path, entry in planned.paths.items()}
+    assert (tmp_path / "hosts").read_text() == HOSTS + BEGIN + BLOCK + "\n" + END
+    assert (tmp_path / "tokens" / "istio-token").read_text() == "tok-1"
+    assert mode_of(tmp_path / "tokens" / "istio-token") == 0o600
+    assert mode_of(tmp_path / "tokens") == 0o700
+    assert mode_of(tmp_path / "cluster.env") == 0o640
+    # no temporary file left behind
+    assert sorted(p.name for p in tmp_path.rglob(".*")) == []
+
+    again = apply(tmp_path, check_mode=False)
+    assert not again.changed and again.diff == []
+    assert not apply(tmp_path, check_mode=True).changed
+
+
+def test_force_false_leaves_an_existing_file_as_it_is(tmp_path):
+    """As ansible.builtin.copy: the agent rewrites root-cert.pem with its own mode; no fight."""
+    apply(tmp_path, check_mode=False)
+    os.chmod(tmp_path / "certs" / "root-cert.pem", 0o600)
+    files = apply(tmp_path, check_mode=False, force_root=True)
+    assert files.paths[str(tmp_path / "certs" / "root-cert.pem")] == {"kind": "file", "changed": False}
+    assert (tmp_path / "certs" / "root-cert.pem").read_text() == "root-1\n"
+    assert mode_of(tmp_path / "certs" / "root-cert.pem") == 0o600
+
+
+def test_the_token_never_shows_in_the_diff(tmp_path):
+    apply(tmp_path, check_mode=False, token="tkn-AAAA")
+    files = apply(tmp_path, check_mode=False, token="tkn-BBBB")
+    assert files.changed and (tmp_path / "tokens" / "istio-token").read_text() == "tkn-BBBB"
+    assert [entry["before_header"] for entry in files.diff] == [str(tmp_path / "tokens" / "istio-token")]
+    assert "tkn-" not in repr(files.diff) + repr(files.paths)
+    assert files.diff[0]["after"].endswith(SECRET_AFTER)
+
+
+def test_a_kept_token_gets_its_mode_back(tmp_path):
+    apply(tmp_path, check_mode=False)
+    token = tmp_path / "tokens" / "istio-token"
+    os.chmod(token, 0o644)
+    files = Files(check_mode=False)
+    files.file(str(token), None, ME, MY_GROUP, "0600", secret=True)
+    assert files.changed and mode_of(token) == 0o600 and token.read_text() == "tok-1"
+    assert files.diff == [{"before_header": str(token), "after_header": str(token),
+                           "before": "owner: %s\ngroup: %s\nmode: 0644\n" % (ME, MY_GROUP),
+                           "after": "owner: %s\ngroup: %s\nmode: 0600\n" % (ME, MY_GROUP)}]
+    # a missing file without content is left missing
+    missing = Files(check_mode=False)
+    missing.file(str(tmp_path / "nothing"), None, ME, MY_GROUP, "0600", secret=True)
+    assert not missing.changed and not (tmp_path / "nothing").exists()
+
+
+def test_rewrite_replaces_the_file_not_writes_into_it(tmp_path):
+    apply(tmp_path, check_mode=False)
+    env = tmp_path / "cluster.env"
+    os.link(env, tmp_path / "other-name")
+    files = Files(check_mode=False)
+    files.file(str(env), "A=2\n", ME, MY_GROUP, "0640")
+    assert env.read_text() == "A=2\n"
+    assert (tmp_path / "other-name").read_text() == "A=1\n", "written in place, not renamed over"
+    assert files.diff == [{"before_header": str(env), "after_header": str(env), "before": "A=1\n", "after": "A=2\n"}]
+
+
+def test_absent_removes_files_only(tmp_path):
+    (tmp_path / "drop-in.conf").write_text("x")
+    files = Files(check_mode=False)
+    files.absent(str(tmp_path / "drop-in.conf"))
+    assert files.changed and not (tmp_path / "drop-in.conf").exists()
+    with pytest.raises(FilesError, match="directory"):
+        Files(check_mode=False).absent(str(tmp_path))
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_an_unknown_owner_is_a_change_in_check_mode_and_an_error_otherwise(tmp_path, check_mode):
+    files = Files(check_mode)
+    if check_mode:
+        files.file(str(tmp_path / "f"), "x", "no-such-user-meshops", None, "0640")
+        assert files.changed and not (tmp_path / "f").exists()
+    else:
+        with pytest.raises(FilesError, match="no-such-user-meshops"):
+            files.file(str(tmp_path / "f"), "x", "no-such-user-meshops", None, "0640")
+        assert list(tmp_path.iterdir()) == [], "a temporary file was left"
+
+
+def test_a_path_of_the_wrong_type_is_an_error(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(FilesError, match="not a regular file"):
+        Files(check_mode=True).file(str(tmp_path / "d"), "x")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(FilesError, match="not a directory"):
+        Files(check_mode=True).directory(str(tmp_path / "f"))
+
+
+def test_block_follows_a_symlink_and_keeps_the_mode(tmp_path):
+    real = tmp_path / "real-hosts"
+    real.write_text(HOSTS)
+    os.chmod(real, 0o604)
+    (tmp_path / "hosts").symlink_to(real)
+    files = Files(check_mode=False)
+    files.block(str(tmp_path / "hosts"), MARKER, BLOCK)
+    assert (tmp_path / "hosts").is_symlink() and real.read_text().endswith(END)
+    assert mode_of(real) == 0o604
+    assert list(files.paths) == [str(tmp_path / "hosts")]
