@@ -97,6 +97,8 @@ options:
         names as this module's options, including O(name) and O(namespace)).
       - All objects are validated before any is written. One LIST per namespace reads them,
         only the objects that differ are written, several at a time.
+      - Every object is tried. When some fail, the task fails naming each, and still returns
+        C(changed) and the C(results) of all objects (those that failed with C(failed) and C(msg)).
       - Mutually exclusive with O(name).
     type: list
     elements: dict

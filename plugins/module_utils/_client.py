@@ -360,12 +360,13 @@ class MeshClient:
     # -- core objects used by the bootstrap --------------------------------------------------
     def config_map(self, namespace: str, name: str) -> Optional[Dict[str, str]]:
         cm = self._or_missing("read", "ConfigMap %s/%s" % (namespace, name), None,
-                              self.core.read_namespaced_config_map, name, namespace)
-        return None if cm is None else (cm.data or {})
+                              self.core.read_namespaced_config_map, name, namespace, _preload_content=False)
+        return None if cm is None else (json.loads(cm.data).get("data") or {})
 
-    def service(self, namespace: str, name: str) -> Optional[Any]:
-        return self._or_missing("read", "Service %s/%s" % (namespace, name), None,
-                                self.core.read_namespaced_service, name, namespace)
+    def service(self, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+        svc = self._or_missing("read", "Service %s/%s" % (namespace, name), None,
+                               self.core.read_namespaced_service, name, namespace, _preload_content=False)
+        return None if svc is None else json.loads(svc.data)
 
     def service_account_exists(self, namespace: str, name: str) -> bool:
         return self.get("ServiceAccount", namespace, name) is not None
@@ -376,21 +377,23 @@ class MeshClient:
         body = k8s_client.AuthenticationV1TokenRequest(
             spec=k8s_client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=seconds))
         res = self._call("request a token for", "ServiceAccount %s/%s" % (namespace, service_account),
-                         self.core.create_namespaced_service_account_token, service_account, namespace, body)
-        expiration = res.status.expiration_timestamp
-        return {"token": res.status.token,
-                "expiration": expiration.isoformat() if hasattr(expiration, "isoformat") else str(expiration)}
+                         self.core.create_namespaced_service_account_token, service_account, namespace, body,
+                         _preload_content=False)
+        status = json.loads(res.data).get("status") or {}
+        return {"token": status.get("token"), "expiration": status.get("expirationTimestamp")}
 
-    def list_config_maps(self, namespace: str, label_selector: str = "") -> List[Any]:
-        res = self._call("list", "ConfigMaps in namespace %s" % namespace,
-                         self.core.list_namespaced_config_map, namespace, label_selector=label_selector or None)
-        return list(res.items)
+    # Reads answer JSON (``_preload_content=False``): the client's typed models would import and
+    # build hundreds of classes on first use (a Deployment alone pulls in the whole pod spec).
+    def list_config_maps(self, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
+        res = self._call("list", "ConfigMaps in namespace %s" % namespace, self.core.list_namespaced_config_map,
+                         namespace, label_selector=label_selector or None, _preload_content=False)
+        return json.loads(res.data).get("items") or []
 
-    def list_deployments(self, namespace: str, label_selector: str = "") -> List[Any]:
+    def list_deployments(self, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
         apps = k8s_client.AppsV1Api(self.api)
-        res = self._call("list", "Deployments in namespace %s" % namespace,
-                         apps.list_namespaced_deployment, namespace, label_selector=label_selector or None)
-        return list(res.items)
+        res = self._call("list", "Deployments in namespace %s" % namespace, apps.list_namespaced_deployment,
+                         namespace, label_selector=label_selector or None, _preload_content=False)
+        return json.loads(res.data).get("items") or []
 
     # -- the run lock (coordination.k8s.io/v1 Lease, see _lock) -----------------------------------
     @property
@@ -456,17 +459,34 @@ class MeshClient:
             spec=k8s_client.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=k8s_client.V1ResourceAttributes(**attributes)))
         res = self._call("review", "access (SelfSubjectAccessReview)",
-                         k8s_client.AuthorizationV1Api(self.api).create_self_subject_access_review, body)
-        return bool(res.status.allowed)
+                         k8s_client.AuthorizationV1Api(self.api).create_self_subject_access_review, body,
+                         _preload_content=False)
+        return bool((json.loads(res.data).get("status") or {}).get("allowed"))
 
     def whoami(self) -> str:
         """The credential's user name (SelfSubjectReview), or "" when the API server does not say."""
         try:
             res = k8s_client.AuthenticationV1Api(self.api).create_self_subject_review(
-                k8s_client.V1SelfSubjectReview())
-            return res.status.user_info.username or ""
-        except (ApiException, Urllib3Error, OSError, AttributeError):
+                k8s_client.V1SelfSubjectReview(), _preload_content=False)
+            return ((json.loads(res.data).get("status") or {}).get("userInfo") or {}).get("username") or ""
+        except (ApiException, Urllib3Error, OSError, AttributeError, ValueError):
             return ""
+
+
+# What the client imports on first use (kubernetes >= 35 loads its API classes and the models
+# they name lazily: CoreV1Api alone takes most of a second). warm_up() imports them at once.
+_FIRST_USE = ("ApiClient", "Configuration", "CoreV1Api", "AppsV1Api", "CustomObjectsApi", "AuthorizationV1Api",
+              "AuthenticationV1Api", "CoordinationV1Api", "V1DeleteOptions", "V1Preconditions",
+              "V1ResourceAttributes", "V1SelfSubjectAccessReview", "V1SelfSubjectAccessReviewSpec",
+              "V1SelfSubjectReview", "AuthenticationV1TokenRequest", "V1TokenRequestSpec")
+
+
+def warm_up() -> None:
+    """Import now what the first API call would import. The action plugins call it in Ansible's
+    main process, which forks a worker per task: each worker then finds it all imported."""
+    if HAS_KUBERNETES:
+        for name in _FIRST_USE:
+            getattr(k8s_client, name, None)
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:

@@ -88,6 +88,7 @@ class ModuleSpec(NamedTuple):
     mutually_exclusive: Sequence[Sequence[str]] = ()
     required_one_of: Sequence[Sequence[str]] = ()
     libraries: Tuple[Tuple[str, bool], ...] = ()
+    needs_kubernetes: bool = True
 
     @property
     def fqcn(self) -> str:
@@ -95,7 +96,7 @@ class ModuleSpec(NamedTuple):
 
 
 def missing_libraries(spec: ModuleSpec) -> List[str]:
-    missing = [] if _client.HAS_KUBERNETES else ["kubernetes"]
+    missing = ["kubernetes"] if spec.needs_kubernetes and not _client.HAS_KUBERNETES else []
     return missing + [name for name, present in spec.libraries if not present]
 
 
@@ -138,10 +139,14 @@ def _masked(result: Dict[str, Any], secrets: set) -> Dict[str, Any]:
 
 
 def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
-    """Run ``spec`` in this process as Ansible would run the module: the module's result."""
+    """Run ``spec`` in this process as Ansible would run the module: the module's result.
+
+    The arguments go through JSON as they do on their way to a module: plain ``str``, ``dict``
+    and ``list`` (the controller's templated values are subclasses that carry Ansible's tags,
+    which PyYAML's safe dumper, for one, refuses)."""
     validation = ArgumentSpecValidator(
         spec.argument_spec, mutually_exclusive=[list(group) for group in spec.mutually_exclusive],
-        required_one_of=[list(group) for group in spec.required_one_of]).validate(copy.deepcopy(args))
+        required_one_of=[list(group) for group in spec.required_one_of]).validate(json.loads(json.dumps(args, default=str)))
     params = validation.validated_parameters
     # the no_log option values, including those set from the environment: AnsibleModule reads the
     # same attribute (ansible-core has no public accessor for it)
@@ -177,9 +182,16 @@ def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool) -> Dict
 
 
 def resource_spec(kind: str, prefix: str, kind_spec: Dict[str, Any],
-                  after: Callable[[Any, Dict[str, Any], Dict[str, Any], bool], Dict[str, Any]] = None) -> ModuleSpec:
-    """The spec of workload_entry, workload_group, service_entry, sidecar and workload_service."""
-    return ModuleSpec(prefix, resource_argument_spec(kind_spec), lambda m: _run(m, kind, prefix, kind_spec, after),
+                  after: Callable[[Any, Dict[str, Any], Dict[str, Any], bool], Dict[str, Any]] = None,
+                  after_many: Callable[[Any, Dict[str, Any], List[Dict[str, Any]], Dict[str, Any], bool], Dict[str, Any]] = None
+                  ) -> ModuleSpec:
+    """The spec of workload_entry, workload_group, service_entry, sidecar and workload_service.
+
+    ``after`` (one object) and ``after_many`` (the batch form: the module's options, every
+    object's options and the batch result) run once the objects are written, for example to wait
+    for them."""
+    return ModuleSpec(prefix, resource_argument_spec(kind_spec),
+                      lambda m: _run(m, kind, prefix, kind_spec, after, after_many),
                       mutually_exclusive=[("name", "objects")], required_one_of=[("name", "objects")])
 
 
@@ -196,7 +208,7 @@ def _identity(kind: str, params: Dict[str, Any]) -> tuple:
             "metadata": {"name": params["name"], "namespace": params["namespace"]}}, []
 
 
-def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after) -> Dict[str, Any]:
+def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after, after_many) -> Dict[str, Any]:
     state, check = module.params["state"], module.check_mode
     force = module.params["force_conflicts"]
     if module.params["objects"] is not None:
@@ -229,7 +241,10 @@ def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after) 
     if not objects:
         return {"changed": False, "results": [], "diff": []}
     results = ensure_many(client, objects, state, check, force)
-    return {"changed": any(r["changed"] for r in results),
-            "results": [dict(r, name=o["metadata"]["name"], namespace=o["metadata"]["namespace"])
-                        for r, o in zip(results, objects)],
-            "diff": [r["diff"] for r in results]}
+    result = {"changed": any(r["changed"] for r in results),
+              "results": [dict(r, name=o["metadata"]["name"], namespace=o["metadata"]["namespace"])
+                          for r, o in zip(results, objects)],
+              "diff": [r["diff"] for r in results]}
+    if after_many is not None:
+        result = after_many(client, module.params, param_sets, result, check)
+    return result

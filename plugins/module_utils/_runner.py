@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._client import FIELD_MANAGER
 from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import diff, normalize
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
 IDENTITY = ("apiVersion", "kind")
 
@@ -120,7 +121,11 @@ def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, f
 
 def ensure_many(client: Any, objects: List[Dict[str, Any]], state: str, check_mode: bool,
                 force_conflicts: bool, workers: int = 8) -> List[Dict[str, Any]]:
-    """Many objects of one kind: one LIST per namespace, writes only where needed, in parallel."""
+    """Many objects of one kind: one LIST per namespace, writes only where needed, in parallel.
+
+    Every object is tried. When some fail, MeshError names each failure and carries the results
+    of all objects (``failed`` and ``msg`` on the ones that failed) and whether anything changed.
+    """
     live: Dict[tuple, Dict[str, Any]] = {}
     kind = objects[0]["kind"] if objects else ""
     for namespace in sorted({o["metadata"]["namespace"] for o in objects}):
@@ -129,9 +134,24 @@ def ensure_many(client: Any, objects: List[Dict[str, Any]], state: str, check_mo
 
     def one(obj: Dict[str, Any]) -> Dict[str, Any]:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
-        return ensure(client, obj, state, check_mode, force_conflicts, live=live.get(key))
+        try:
+            return ensure(client, obj, state, check_mode, force_conflicts, live=live.get(key))
+        except MeshError as exc:
+            return {"changed": False, "failed": True, "msg": exc.message, "method": "failed", "diff": {}}
 
     if len(objects) <= 1:
-        return [one(o) for o in objects]
-    with ThreadPoolExecutor(max_workers=min(workers, len(objects))) as pool:
-        return list(pool.map(one, objects))
+        results = [one(o) for o in objects]
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(objects))) as pool:
+            results = list(pool.map(one, objects))
+    failed = [(o, r) for o, r in zip(objects, results) if r.get("failed")]
+    if failed:
+        results = [dict(r, name=o["metadata"]["name"], namespace=o["metadata"]["namespace"])
+                   for o, r in zip(objects, results)]
+        raise MeshError("%d of %d %s objects failed (the others are applied, see results): %s"
+                        % (len(failed), len(objects), kind,
+                           "; ".join("%s/%s: %s" % (o["metadata"]["namespace"], o["metadata"]["name"], r["msg"])
+                                     for o, r in failed)),
+                        {"changed": any(r["changed"] for r in results), "results": results,
+                         "diff": [r["diff"] for r in results]})
+    return results

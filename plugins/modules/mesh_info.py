@@ -193,8 +193,8 @@ def summarize(revision, mesh, injector_values, deployments, istio_namespace):
 def run(module):
     client = _client.MeshClient.from_params(auth_params(module.params))
     ns = module.params["istio_namespace"]
-    config_maps = {cm.metadata.name: cm.data or {} for cm in client.list_config_maps(ns)}
-    deployments = [client.api.sanitize_for_serialization(d) for d in client.list_deployments(ns, "app=istiod")]
+    config_maps = {cm["metadata"]["name"]: cm.get("data") or {} for cm in client.list_config_maps(ns)}
+    deployments = client.list_deployments(ns, "app=istiod")
     revisions = []
     for name in sorted(config_maps):
         revision = revision_of(name, "istio")

@@ -81,6 +81,7 @@ options:
     default: false
 extends_documentation_fragment:
   - meshops.istio_vm.auth
+  - meshops.istio_vm.auth.in_process
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.

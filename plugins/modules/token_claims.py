@@ -42,6 +42,12 @@ attributes:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details: Never reports a change.
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Delegated to the controller (connection C(local), no C(become)) it reads the files in Ansible's worker
+        process; on a VM the module runs there.
 seealso:
   - module: meshops.istio_vm.vm_bootstrap
 """
@@ -77,8 +83,7 @@ claims:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
 
 
@@ -93,11 +98,16 @@ def _read(path):
         return None
 
 
+def run(module):
+    return {"changed": False, "claims": status(_read(module.params["path"]), _read(module.params["record"]), time.time())}
+
+
+SPEC = ModuleSpec("token_claims", {"path": {"type": "path", "required": True}, "record": {"type": "path"}}, run,
+                  needs_kubernetes=False)
+
+
 def main():
-    module = AnsibleModule(argument_spec={"path": {"type": "path", "required": True}, "record": {"type": "path"}},
-                           supports_check_mode=True)
-    claims = status(_read(module.params["path"]), _read(module.params["record"]), time.time())
-    module.exit_json(changed=False, claims=claims)
+    execute(SPEC)
 
 
 if __name__ == "__main__":

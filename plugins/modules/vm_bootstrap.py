@@ -285,7 +285,6 @@ def _ingress_ip(client, params, warnings):
     svc = client.service(params["istio_namespace"], params["ingress_service"])
     if svc is None:
         return None
-    svc = client.api.sanitize_for_serialization(svc)
     ip = ingress_ip_from_service(svc)
     if ip:
         return ip

@@ -56,6 +56,9 @@ options:
   wait:
     description:
       - V(healthy) waits until istiod reports the C(Healthy) condition as C(True).
+      - With O(objects), one wait for all the entries that ask for it (one LIST per namespace and
+        poll); on timeout the task fails naming the entries that are not Healthy, with the results
+        of all of them.
     type: str
     choices: [none, healthy]
     default: none
@@ -148,6 +151,7 @@ diff:
 """
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._client import wait_until
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute, resource_spec
 
 KIND_SPEC = {
@@ -185,7 +189,36 @@ def wait_healthy(client, params, result, check_mode):
     return result
 
 
-SPEC = resource_spec("WorkloadEntry", "workload_entry", KIND_SPEC, after=wait_healthy)
+def wait_healthy_many(client, params, param_sets, result, check_mode):
+    """The batch form: one LIST per namespace and poll, until every entry with wait=healthy is."""
+    wanted = [(p["namespace"], p["name"]) for p in param_sets if p["wait"] == "healthy"]
+    if not wanted or check_mode or params["state"] != "present":
+        return result
+    namespaces = sorted({key[0] for key in wanted})
+    waiting = {"for": wanted}
+
+    def all_healthy():
+        live = {(ns, item["metadata"]["name"]): item for ns in namespaces for item in client.list("WorkloadEntry", ns)}
+        waiting["for"] = [key for key in wanted if not _healthy(live.get(key))]
+        return live if not waiting["for"] else None
+
+    timeout = max(p["wait_timeout"] for p in param_sets if p["wait"] == "healthy")
+    try:
+        live = wait_until("%d WorkloadEntries to be Healthy" % len(wanted), all_healthy, timeout)
+    except MeshError:
+        names = ", ".join("%s/%s" % key for key in waiting["for"])
+        raise MeshError("Timed out after %ss waiting for %d of %d WorkloadEntries to be Healthy: %s (the entries "
+                        "are applied, see results)" % (timeout, len(waiting["for"]), len(wanted), names),
+                        {"changed": result["changed"], "results": result["results"], "diff": result["diff"],
+                         "unhealthy": ["%s/%s" % key for key in waiting["for"]]})
+    for item in result["results"]:
+        key = (item["namespace"], item["name"])
+        if key in live and key in wanted:
+            item["result"]["status"] = live[key].get("status", {})
+    return result
+
+
+SPEC = resource_spec("WorkloadEntry", "workload_entry", KIND_SPEC, after=wait_healthy, after_many=wait_healthy_many)
 
 
 def main():

@@ -35,6 +35,8 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._module import Mo
 
 ENV_SWITCH = "MESHOPS_ISTIO_VM_IN_PROCESS"
 
+_client.warm_up()   # in Ansible's main process: the strategy loads this class before it forks
+
 
 class InProcessAction(ActionBase):
     """Subclasses set ``SPEC``, the ModuleSpec of the module of the same name."""
@@ -46,7 +48,7 @@ class InProcessAction(ActionBase):
     def in_process(self) -> bool:
         """Whether this task may run here rather than as a module on its target."""
         return (boolean(os.environ.get(ENV_SWITCH, "1"), strict=False)
-                and _client.HAS_KUBERNETES
+                and (_client.HAS_KUBERNETES or not self.SPEC.needs_kubernetes)
                 and getattr(self._connection, "transport", None) == "local"
                 and not self._play_context.become)
 

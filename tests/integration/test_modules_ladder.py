@@ -181,6 +181,44 @@ def test_batch_form(lab, api_client, namespace):
     assert r["changed"] and [x["method"] for x in r["results"]].count("updated") == 1
 
 
+def test_batch_failure_returns_every_objects_result(lab, api_client, namespace):
+    """One object of a batch conflicts with another field manager: the task fails naming it, and
+    still returns changed and the results of the objects it wrote."""
+    objects = [{"name": f"part-{i}", "address": f"10.213.0.{110 + i}", "labels": {"app": "batch"}}
+               for i in range(3)]
+    api = client.CustomObjectsApi(api_client)
+    api.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", {
+        "apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+        "metadata": {"name": "part-1", "namespace": namespace},
+        "spec": {"address": "10.213.0.111", "labels": {"app": "someone-else"}}})
+    r = run_module(lab.kubeconfig, "workload_entry", {"namespace": namespace, "objects": objects})
+    assert r["failed"] and r["changed"]
+    assert "1 of 3 WorkloadEntry objects failed" in r["msg"] and f"{namespace}/part-1" in r["msg"]
+    by_name = {x["name"]: x for x in r["results"]}
+    assert [by_name[f"part-{i}"]["method"] for i in range(3)] == ["created", "failed", "created"]
+    assert by_name["part-1"]["failed"] and ".spec.labels.app" in by_name["part-1"]["msg"]
+    live = {o["metadata"]["name"]: o for o in api.list_namespaced_custom_object(
+        "networking.istio.io", "v1", namespace, "workloadentries")["items"]}
+    assert live["part-0"]["spec"]["labels"] == {"app": "batch"} and live["part-2"]["spec"]["address"] == "10.213.0.112"
+    assert live["part-1"]["spec"]["labels"] == {"app": "someone-else"}
+
+
+def test_batch_wait_healthy_names_the_entries_that_are_not(lab, api_client, namespace):
+    """wait=healthy in the batch form: one wait for all; entries no sidecar reports on time out
+    together, named, with their results (they are written)."""
+    objects = [{"name": f"nohealth-{i}", "address": f"10.213.0.{120 + i}", "health_checks": True,
+                "wait": "healthy" if i else "none"} for i in range(3)]
+    r = run_module(lab.kubeconfig, "workload_entry", {"namespace": namespace, "objects": objects, "wait_timeout": 2})
+    assert r["failed"] and r["changed"], r
+    assert "2 of 2 WorkloadEntries to be Healthy" in r["msg"]
+    assert f"{namespace}/nohealth-1" in r["msg"] and f"{namespace}/nohealth-0" not in r["msg"]
+    assert sorted(r["unhealthy"]) == [f"{namespace}/nohealth-1", f"{namespace}/nohealth-2"]
+    assert [x["method"] for x in r["results"]] == ["created"] * 3
+    live = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+        "networking.istio.io", "v1", namespace, "workloadentries")["items"]
+    assert len(live) == 3
+
+
 def test_batch_validates_everything_before_writing(lab, api_client, namespace):
     objects = [{"name": "ok-1", "address": "10.213.0.61"}, {"name": "bad", "address": "10.213.0.62",
                                                             "ports": {"http": 70000}}]

@@ -19,7 +19,7 @@ def run(module):
     if params["warn"]:
         module.warn("careful with %s" % params["name"])
     return {"changed": params["check"] != module.check_mode, "echo": dict(params), "items": (1, 2),
-            "checked": module.check_mode}
+            "checked": module.check_mode, "plain_str": type(params["name"]).__name__ == "str"}
 
 
 ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)

@@ -92,3 +92,14 @@ def test_the_cases_cover_failure_success_warnings_and_masking():
     assert "Bad_Name" in results["collection's validation"]["msg"]
     assert all(results[c].get("failed") for c in CASES if not c.startswith("toy") or "failure" in c)
     assert "invocation" in results["toy result"]
+
+
+class TaggedStr(str):
+    """Like the controller's templated strings: a str subclass (Ansible tags its values)."""
+
+
+def test_run_sees_plain_types_as_a_module_does():
+    """PyYAML's safe dumper (vm_bootstrap renders mesh.yaml with it) refuses str subclasses."""
+    got = run_direct(direct_toy.SPEC, {"name": TaggedStr("n"), "kubeconfig": {"users": [TaggedStr("u")]}}, False)
+    assert got.get("plain_str") is True, got
+    assert module_result(direct_toy, {"name": "n"}, False, {})["plain_str"] is True
