@@ -1,0 +1,202 @@
+"""Two onboard runs at the same time on the same inventory (two AWX jobs), on lab VMs 7 and 8
+with a namespace of their own (as test_faults_vm does): one run waits for the other's lock (the
+Lease of the workload namespace, then the lock of each VM), both succeed, and the end state is
+one run's: the entries, the files, the sidecar running, and each ISTIO_* chain once. A Lease
+held by a run that is not there makes the next run wait, then fail naming it, with nothing
+changed. Issue #10."""
+from __future__ import annotations
+
+import datetime
+import re
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import yaml
+from kubernetes import client
+
+from ansible_run import ANSIBLE_PLAYBOOK, ansible_env, run_playbook
+from conftest import LAB, REPO, delete_namespace, fresh_vms
+from faults import vm_inventory
+from mesh_state import wait
+
+VMS = (7, 8)
+NAME = "conc"
+LEASE = "meshops-istio-vm"
+VM_LOCK = "/run/meshops-istio-vm.lock"
+CHAINS = ("ISTIO_INBOUND", "ISTIO_IN_REDIRECT", "ISTIO_OUTPUT", "ISTIO_REDIRECT")
+
+
+@pytest.fixture(scope="module")
+def workload(lab, api_client, tmp_path_factory):
+    """VMs 7 and 8 fresh, in one inventory (one workload, one namespace of their own, bundles and
+    record in a directory of their own), as two AWX jobs of the same template would share it."""
+    fresh_vms(*VMS)
+    namespace = f"t-{NAME}-{int(time.time()) % 100000}"
+    directory = tmp_path_factory.mktemp(NAME)
+    path = vm_inventory(lab, directory, VMS[0], mesh_workload_namespace=namespace, mesh_workload_name=NAME)
+    doc = yaml.safe_load(path.read_text())
+    hosts = doc["all"]["children"]["mesh_vms"]["hosts"]
+    first = hosts[lab.cfg.vm_name(VMS[0])]
+    for n in VMS[1:]:
+        hosts[lab.cfg.vm_name(n)] = dict(first, ansible_host=lab.cfg.vm_ip(n),
+                                         mesh_workload_bootstrap_dir=str(directory / "bundles" / lab.cfg.vm_name(n)))
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    yield namespace, path
+    delete_namespace(api_client, namespace)
+    for n in VMS:
+        subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
+
+
+def lease(api_client, namespace):
+    try:
+        return client.CoordinationV1Api(api_client).read_namespaced_lease(LEASE, namespace)
+    except client.rest.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def start(inventory, lab, *extra):
+    out = tempfile.TemporaryFile("w+")
+    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / "onboard.yml"), *extra]
+    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=ansible_env(lab.kubeconfig)), out
+
+
+def finish(proc_out, timeout=600):
+    proc, out = proc_out
+    rc = proc.wait(timeout=timeout)
+    out.seek(0)
+    text = out.read()
+    out.close()
+    return rc, text
+
+
+class Holders(threading.Thread):
+    """The holders of the namespace's Lease and of each VM's lock, read every 0.2 s while the runs
+    go: (holder of the Lease, holder of VM 7's lock, of VM 8's), each change once."""
+
+    def __init__(self, lab, api_client, namespace):
+        super().__init__(daemon=True)
+        self.lab, self.api_client, self.namespace = lab, api_client, namespace
+        self.seen: list[tuple] = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            found = lease(self.api_client, self.namespace)
+            owners = [self.lab.ssh(n, "sed", "-n", "3p", f"{VM_LOCK}/owner", check=False).stdout.strip()
+                      for n in VMS]
+            now = (found.spec.holder_identity if found else "", *owners)
+            if not self.seen or self.seen[-1] != now:
+                self.seen.append(now)
+            self.stop.wait(0.2)
+
+
+def interception(lab, n) -> list[str]:
+    """The VM's ISTIO_* chains and the rules that use them, with either iptables backend, each as
+    "table: line" (a chain defined, or a rule appended)."""
+    dump = lab.ssh(n, "sh", "-c", "iptables-legacy-save 2>/dev/null; iptables-nft-save 2>/dev/null").stdout
+    out, table = [], ""
+    for line in dump.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif "ISTIO_" in line and line.startswith((":", "-A")):
+            out.append(f"{table}: {line.split()[0] if line.startswith(':') else line}")
+    return out
+
+
+def test_two_onboard_runs_at_the_same_time_one_waits_and_the_end_state_is_one_runs(lab, api_client, workload):
+    namespace, inventory = workload
+    watcher = Holders(lab, api_client, namespace)
+    watcher.start()
+    started = time.monotonic()
+    runs = [start(inventory, lab), start(inventory, lab)]
+    results = [finish(run) for run in runs]
+    took = time.monotonic() - started
+    watcher.stop.set()
+    watcher.join()
+    print(f"two onboard runs at the same time: {took:.1f} s; holders seen: {watcher.seen}")
+    for rc, text in results:
+        assert rc == 0, text[-5000:]
+
+    # each run held the Lease in turn, never both, and each held the VMs' locks inside its Lease
+    leases = [held[0] for held in watcher.seen]
+    holders = [h for i, h in enumerate(leases) if h and (i == 0 or leases[i - 1] != h)]
+    assert len(holders) == 2 and holders[0] != holders[1], watcher.seen
+    for held in watcher.seen:
+        assert all(owner in ("", held[0]) for owner in held[1:]), f"a VM lock outside its run's Lease: {held}"
+    assert lease(api_client, namespace) is None, "a run kept its Lease"
+    for n in VMS:
+        assert lab.ssh(n, "test", "-e", VM_LOCK, check=False).returncode != 0, "a run kept the VM's lock"
+
+    # the end state of one run: one group, one auto-registered entry per VM, the sidecar running with
+    # its files, and each interception chain once (neither run removed the other's)
+    custom = client.CustomObjectsApi(api_client)
+    groups = custom.list_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups")["items"]
+    assert [g["metadata"]["name"] for g in groups] == [NAME]
+    expected = sorted(f"{NAME}-{lab.cfg.vm_ip(n)}-meshlab-net" for n in VMS)
+    wait("one entry per VM", lambda: sorted(e["metadata"]["name"] for e in custom.list_namespaced_custom_object(
+        "networking.istio.io", "v1", namespace, "workloadentries")["items"]) == expected, 60)
+    for n in VMS:
+        assert lab.ssh(n, "systemctl", "is-active", "istio").stdout.strip() == "active"
+        assert lab.ssh(n, "systemctl", "show", "-p", "NRestarts", "--value", "istio").stdout.strip() == "0"
+        assert lab.ssh(n, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
+                       "http://localhost:15021/healthz/ready").stdout == "200"
+        for path in ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh", "/etc/certs/root-cert.pem",
+                     "/var/run/secrets/tokens/istio-token"):
+            assert lab.ssh(n, "test", "-s", path, check=False).returncode == 0, f"mlab-vm{n}: {path}"
+        assert lab.ssh(n, "cat", "/etc/hosts").stdout.count("istiod.istio-system.svc") == 1
+        rules = interception(lab, n)
+        assert {f"nat: :{chain}" for chain in CHAINS} <= set(rules), f"mlab-vm{n}: {rules}"
+        assert [r for r in rules if r.startswith("nat: -A OUTPUT ") and r.endswith(" -j ISTIO_OUTPUT")], rules
+        assert len(rules) == len(set(rules)), f"mlab-vm{n}: interception set up twice: {rules}"
+
+
+def test_a_lease_held_by_another_run_makes_the_run_wait_then_fail_naming_it(lab, api_client, workload):
+    namespace, inventory = workload
+    other = "awx job 999 on awx-task-0 started 2026-01-01T00:00:00Z run 0badc0de"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    client.CoordinationV1Api(api_client).create_namespaced_lease(namespace, client.V1Lease(
+        metadata=client.V1ObjectMeta(name=LEASE),
+        spec=client.V1LeaseSpec(holder_identity=other, lease_duration_seconds=600, acquire_time=now,
+                                renew_time=now)))
+    custom = client.CustomObjectsApi(api_client)
+    before = custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", NAME)
+    since = {n: lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
+                        "istio").stdout.strip() for n in VMS}
+    try:
+        started = time.monotonic()
+        res = run_playbook(inventory, lab.kubeconfig, "onboard.yml", "-e", "mesh_workload_lock_timeout=4",
+                           check=False)
+        took = time.monotonic() - started
+        print(f"refused run: {took:.1f} s")
+        text = " ".join(res.stdout.split())
+        assert res.returncode != 0
+        assert (f"Another run holds the lock of namespace {namespace} (Lease {namespace}/{LEASE}): {other}, "
+                f"renewed until") in text, text[-3000:]
+        assert re.search(r"Waited [4-9]s for it\.", text) and f"kubectl -n {namespace} delete lease {LEASE}" in text, text[-3000:]
+        assert "PLAY [Create the mesh resources" not in text
+
+        # nothing changed: the other run's Lease, the cluster objects, the sidecars
+        held = lease(api_client, namespace)
+        assert held.spec.holder_identity == other and held.spec.lease_transitions in (None, 0)
+        after = custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", NAME)
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        for n in VMS:
+            assert lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
+                           "istio").stdout.strip() == since[n], f"mlab-vm{n}'s sidecar restarted"
+            assert lab.ssh(n, "test", "-e", VM_LOCK, check=False).returncode != 0
+
+        # check mode only reports the lock: no wait, no failure, the Lease untouched (the lock tasks
+        # are tagged always: --tags preflight runs them and the checks, not the whole run)
+        res = run_playbook(inventory, lab.kubeconfig, "onboard.yml", "--check", "--tags", "preflight", "--limit",
+                           lab.cfg.vm_name(VMS[0]), check=False)
+        assert res.returncode == 0, res.stdout[-3000:]
+        assert f"The lock of namespace {namespace} is held by another run: {other}" in " ".join(
+            (res.stdout + res.stderr).split()), res.stderr[-2000:]
+        assert lease(api_client, namespace).metadata.resource_version == held.metadata.resource_version
+    finally:
+        client.CoordinationV1Api(api_client).delete_namespaced_lease(LEASE, namespace)
