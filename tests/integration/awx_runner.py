@@ -41,6 +41,7 @@ def awx_inventory(lab, hosts: list[str] | None = None) -> dict:
         "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
                                    "-o ServerAliveInterval=5 -o ServerAliveCountMax=12",
         "ansible_control_path_dir": str(state / "cp"),
+        "ansible_pipelining": True,
         "ansible_python_interpreter": "/usr/bin/python3",
         "meshlab_istiod_ip": "10.213.0.1",
         "meshlab_package_url": "http://10.213.0.1:8099/istio-sidecar.deb",

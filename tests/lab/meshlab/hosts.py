@@ -382,6 +382,7 @@ def write_inventory(cfg: Config, count: int) -> Path:
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
                                        "-o ServerAliveInterval=5 -o ServerAliveCountMax=12",
             "ansible_control_path_dir": str(cfg.state / "cp"),
+            "ansible_pipelining": True,
             "ansible_python_interpreter": "/usr/bin/python3",
             "meshlab_kubeconfig": str(cfg.kubeconfig),
             "meshlab_istiod_ip": cfg.host_ip,
