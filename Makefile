@@ -120,9 +120,11 @@ bench: deps venv .venv-bench/.stamp
 	$(LAB) up --until istiod
 	.venv-bench/bin/python bench/bench_workload_entries.py -n $${BENCH_N:-200}
 
-# Onboard wall time for 1 VM and for 4 (fresh lab each time).
+# Onboard wall time and controller peak RSS for 1, 2, 4 and 8 fresh lab VMs (numbers 11..), then
+# unchanged; BENCH_EXISTING=2000 also measures 1 VM with that many WorkloadEntries in the cluster.
 bench-onboard: deps venv collection-link
-	$(PY) bench/bench_onboard.py -n $${BENCH_VMS:-4}
+	$(LAB) up
+	$(PY) bench/bench_onboard.py --counts $${BENCH_COUNTS:-1,2,4,8} --existing $${BENCH_EXISTING:-0}
 
 # Latency of one request between two lab VMs through the mesh vs without sidecars (median of N).
 bench-traffic: deps venv collection-link

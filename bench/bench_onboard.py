@@ -1,20 +1,31 @@
-"""Benchmark: wall time of playbooks/onboard.yml on fresh lab VMs, for 1 VM and for N VMs.
+"""Benchmark: wall time and controller memory of playbooks/onboard.yml on the lab, by VM count.
 
-Each run starts from a fresh lab with N VMs (`lab down`, `lab up --vms N`), so the only
-difference is how many hosts the play onboards (`--limit`). Prints the times and the ratio
-(target: N=4 takes at most 1.5x the time of 1). Run through `make bench-onboard`.
+For each count N (default 1, 2, 4, 8) it boots N fresh lab VMs (numbers 11.., so that the VMs the
+tests use stay as they are), onboards them (`--limit`, forks = max(5, N)), then runs onboard
+again unchanged. It prints a table: fresh and unchanged wall time, the ratio to N=1, the number
+of tasks run, and the peak RSS of the controller (the largest of ansible-playbook and its
+workers, from wait4's rusage). With --existing K it first writes K WorkloadEntries into another
+namespace of the cluster (the batch form) and measures again, to show what a large cluster
+costs. Needs a running lab (`tests/lab/lab up`). Run through `make bench-onboard`.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "tests" / "lab" / "lab"
+STATE = REPO / ".lab"
+FIRST = 11          # VM numbers FIRST.. (the tests use 1-10)
 
 
 def run(argv, **kw):
@@ -24,36 +35,94 @@ def run(argv, **kw):
     return res
 
 
-def onboard(vms: int, limit: int) -> float:
-    run([str(LAB), "down"])
-    subprocess.run(["rm", "-rf", str(REPO / ".bootstrap")], check=True)
-    run([str(LAB), "up", "--vms", str(vms)])
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "tests" / "output" / "collections"))
-    hosts = ",".join(f"mlab-vm{i}" for i in range(1, limit + 1))
-    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(REPO / "inventories" / "lab"),
-            "-i", str(REPO / ".lab" / "hosts.yml"), "--limit", hosts, "-f", str(max(5, limit)),
+def inventory(numbers) -> Path:
+    """The lab inventory's variables with the benchmark's VMs."""
+    lab = yaml.safe_load((STATE / "hosts.yml").read_text())["all"]["vars"]
+    group_vars = yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
+    hosts = {f"mlab-vm{n}": {"ansible_host": f"10.213.0.{10 + n}"} for n in numbers}
+    doc = {"all": {"children": {"mesh_vms": {"hosts": hosts}}, "vars": dict(group_vars, **lab)}}
+    doc["all"]["vars"]["mesh_workload_kubeconfig"] = str(STATE / "kubeconfig")
+    path = Path(tempfile.mkdtemp(prefix="bench-onboard-")) / "hosts.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def fresh(numbers) -> None:
+    for n in numbers:
+        run([str(LAB), "vm", "remove", str(n)])
+        subprocess.run(["rm", "-rf", str(REPO / ".bootstrap" / f"mlab-vm{n}")], check=True)
+    for n in numbers:
+        run([str(LAB), "vm", "start", str(n)])
+
+
+def onboard(inv: Path, forks: int, log: Path) -> dict:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "tests" / "output" / "collections"),
+               ANSIBLE_NOCOLOR="1")
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inv), "-f", str(forks),
             str(REPO / "playbooks" / "onboard.yml")]
-    log = REPO / "bench" / "results" / f"onboard-{limit}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as sink:
-        started = time.monotonic()
-        res = subprocess.run(argv, stdout=sink, stderr=sink, env=env, check=False)
-        took = time.monotonic() - started
-    if res.returncode != 0:
-        raise SystemExit(f"onboard of {limit} VMs failed (rc {res.returncode}); see {log}")
-    return took
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+    status, usage = os.wait4(proc.pid, 0)[1:]
+    took = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"onboard failed; see {log}")
+    text = log.read_text()
+    tasks = len(re.findall(r"^TASK \[", text, re.M))
+    return {"seconds": round(took, 1), "tasks": tasks, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def existing_entries(count: int) -> None:
+    """count WorkloadEntries in namespace bench-existing, through the batch form."""
+    objects = [{"name": f"old-{i:05d}", "address": f"10.{100 + i // 60000}.{(i // 250) % 240}.{1 + i % 250}",
+                "labels": {"app": "old"}} for i in range(count)]
+    play = [{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": [
+        {"meshops.istio_vm.service_account": {"name": "old", "namespace": "bench-existing"}},
+        {"meshops.istio_vm.workload_entry": {"namespace": "bench-existing", "objects": objects}}]}]
+    path = Path(tempfile.mkdtemp(prefix="bench-existing-")) / "play.yml"
+    path.write_text(json.dumps(play))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "tests" / "output" / "collections"),
+               K8S_AUTH_KUBECONFIG=str(STATE / "kubeconfig"))
+    run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", str(path)], env=env)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=4)
+    parser.add_argument("--counts", default="1,2,4,8")
+    parser.add_argument("--existing", type=int, default=0,
+                        help="also measure 1 VM with this many WorkloadEntries in the cluster")
     args = parser.parse_args()
-    one = onboard(args.n, 1)
-    print(f"onboard 1 VM : {one:6.1f} s", flush=True)
-    many = onboard(args.n, args.n)
-    print(f"onboard {args.n} VMs: {many:6.1f} s", flush=True)
-    print(f"ratio {many / one:.2f}x (target <= 1.5)")
-    run([str(LAB), "down"])
+    counts = [int(c) for c in args.counts.split(",")]
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for count in counts:
+        numbers = list(range(FIRST, FIRST + count))
+        fresh(numbers)
+        inv = inventory(numbers)
+        forks = max(5, count)
+        first = onboard(inv, forks, out / f"onboard-{count}-fresh.log")
+        again = onboard(inv, forks, out / f"onboard-{count}-again.log")
+        rows.append({"vms": count, "fresh": first, "again": again})
+        print(f"{count} VM(s): fresh {first['seconds']} s ({first['tasks']} tasks), unchanged {again['seconds']} s, "
+              f"peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB", flush=True)
+    if args.existing:
+        existing_entries(args.existing)
+        numbers = [FIRST]
+        fresh(numbers)
+        inv = inventory(numbers)
+        first = onboard(inv, 5, out / "onboard-existing-fresh.log")
+        again = onboard(inv, 5, out / "onboard-existing-again.log")
+        rows.append({"vms": 1, "existing_entries": args.existing, "fresh": first, "again": again})
+    for n in range(FIRST, FIRST + max(counts)):
+        run([str(LAB), "vm", "remove", str(n)])
+    base = rows[0]
+    print("\n| VMs | existing entries | fresh onboard | ratio to 1 VM | unchanged re-run | tasks | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['vms']} | {row.get('existing_entries', 0)} | {row['fresh']['seconds']} s | "
+              f"{row['fresh']['seconds'] / base['fresh']['seconds']:.2f}x | {row['again']['seconds']} s | "
+              f"{row['fresh']['tasks']} | {max(row['fresh']['peak_rss_mb'], row['again']['peak_rss_mb'])} MB |")
+    (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps(rows, indent=2))
     return 0
 
 
