@@ -95,12 +95,6 @@ attributes:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: partial
     details: Acquiring again renews the Leases (a new C(renewTime)), which reports a change; releasing again changes nothing.
-  action_group:
-    description: Use C(group/meshops.istio_vm.k8s) in C(module_defaults) to set defaults for this module.
-    support: full
-    details: Member of the action group C(meshops.istio_vm.k8s) (C(meta/runtime.yml)).
-    membership:
-      - meshops.istio_vm.k8s
 seealso:
   - module: meshops.istio_vm.mesh_info
 """
