@@ -29,19 +29,9 @@ options:
     description:
       - The token's record, JSON with the claims C(iss), C(sub), C(aud) and C(exp).
     type: path
+extends_documentation_fragment:
+  - meshops.istio_vm.auth.info_attributes
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Read-only; runs the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Changes nothing; nothing to diff.
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
-    details: Never reports a change.
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
