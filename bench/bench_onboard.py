@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Benchmark: wall time and controller memory of playbooks/onboard.yml on the lab, by VM count.
 
 For each count N (default 1, 2, 4, 8) it boots N fresh lab VMs (numbers 11.., so that the VMs the

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Benchmark: latency of one HTTP request between two lab VMs, through the mesh and without it.
 
 Onboards inventories/lab-bookinfo the way tests/integration/test_traffic.py does (fresh VMs 4-6),

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Benchmark: create, then unchanged re-apply, of N WorkloadEntries on the lab API server.
 
   (a) meshops.istio_vm.workload_entry, one task per object (a loop)

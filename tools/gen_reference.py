@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Generate docs/reference.md: the options of every role entry point and of every module.
 
 Sources: ``roles/*/meta/argument_specs.yml`` and the ``DOCUMENTATION`` of ``plugins/modules/*.py``

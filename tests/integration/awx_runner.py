@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Run the playbooks through ansible-runner with a private data directory laid out the way AWX
 lays out a job's: env/ (envvars with the cluster credential, extravars with AWX's job
 variables, ssh_key from the machine credential), inventory/hosts (an executable inventory

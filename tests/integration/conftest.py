@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Fixtures for tests against the real lab (tests/lab).
 
 The lab is started once per test session, or reused when it is already up; a lab that

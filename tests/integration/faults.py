@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Fault injection for the integration tests, without mocks: a reverse proxy in front of the real
 kube-apiserver that answers the first requests with 429 or 503, a package server that accepts
 and never sends the body, a small inventory of one lab VM, and a playbook run whose output the

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """What the lab's cluster and VMs look like after onboard and offboard, for the tests that
 run the playbooks (directly, or through ansible-runner the way AWX does)."""
 from __future__ import annotations

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Least-privilege identities on the lab for the RBAC tests: a ServiceAccount token in the audited
 namespace (tests/lab: the API server writes audit events for that namespace's accounts only),
 a kubeconfig that carries it, and the requests it made, read back from the audit log."""

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Secrets in the connection options never show in an AWX job: a kubeconfig given as a dictionary
 (its client key, and a token of another user in it) and a proxy URL with a password, run through
 ansible-runner as AWX runs a job with diff mode and verbosity 3. Every file the job leaves (job

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """A corpus of bad inventories (tests/integration/bad_inventories/*.yml), each an operator's
 mistake on the lab inventory: onboard.yml must stop in its first play, naming the host and the
 variable, before any object is written, any token minted or any VM touched.

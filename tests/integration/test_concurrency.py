@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Two onboard runs at the same time on the same inventory (two AWX jobs), on lab VMs 7 and 8
 with a namespace of their own (as test_faults_vm does): one run waits for the other's lock (the
 Lease of the workload namespace, then the lock of each VM), both succeed, and the end state is

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Faults of the API server, without mocks: 429 and 503 answers in front of the real
 kube-apiserver (a proxy), and the API server stopped while vm_bootstrap writes the bundles and
 while prune deletes entries. Each run fails clearly or succeeds; a re-run converges."""

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Faults on the VM side, each on a lab VM of its own (7 and 8) with its own inventory and
 namespace: a package URL that answers 404, a download that stalls, and a reboot in the middle
 of the package install. Each fails clearly or is repaired, and the next run converges."""

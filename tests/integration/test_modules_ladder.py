@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Every resource module on the real lab: check -> apply -> idempotent check -> idempotent apply,
 an update (check, then apply), then absent (check, apply, again). The cluster is read back after
 every step, so check mode is proven to change nothing."""

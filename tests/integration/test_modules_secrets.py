@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Secrets in the connection options never show: a kubeconfig given as a dictionary (its client
 key) and a proxy URL with a password, in results, errors, diffs and at -vvv."""
 from __future__ import annotations

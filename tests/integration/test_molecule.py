@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The molecule scenarios of the roles (extensions/molecule), against the lab: each boots its
 own lab VM in create and removes it in destroy."""
 from __future__ import annotations

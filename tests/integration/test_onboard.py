@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The roles and playbooks end to end on the lab: check mode, onboard, idempotence, health,
 drift, reboot, offboard. The tests of this file build on each other, in file order."""
 from __future__ import annotations

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The playbooks run as AWX runs them: ansible-runner, AWX's private data directory, the
 cluster credential in the environment, the machine credential as an ssh key, and job slicing.
 The tests of this file build on each other, in file order, and leave the lab clean."""

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """docs/quickstart.md is run as written: every ```sh block, in order, in one bash -e shell from
 the top of the checkout, against the lab. A block the test must not run is preceded by
 `<!-- not-run: <reason> -->`."""

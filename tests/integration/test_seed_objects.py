@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The seed scenarios' objects, exactly as Istio's docs write them, through the modules: each
 object read back from the API server equals the pasted one field by field (seed_objects.yml)."""
 from __future__ import annotations

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """meshops.istio_vm.sidecar_files on a lab VM, in a scratch directory (the sidecar is not touched):
 check mode writes nothing, apply, then nothing to do, read back over SSH (content, owner, group,
 mode); a hosts block that ansible.builtin.blockinfile wrote converges without a second block;

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Our validators against the lab's API server: the same verdict on every object of a corpus.
 
 Each case of validator_corpus.yml goes through ``_specs.VALIDATORS`` in-process and, as the object

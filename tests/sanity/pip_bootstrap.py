@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Stand-in for the pip bootstrap script ansible-test downloads from outside the registries.
 
 ansible-test creates its sanity venvs without pip and runs this file with pip's install

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """Relative links in README.md and docs/*.md point at files, and at headings, that exist.
 
 Checked: inline links and images ``[text](path)``, ``[text](path#anchor)``, ``[text](#anchor)``

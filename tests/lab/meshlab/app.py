@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """meshlab-app: the workload that lab VMs run behind their sidecar (installed with a shebang
 as /usr/local/bin/meshlab-app in every VM; standard library only, Python 3.11).
 

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """sidecar_files' logic: the hosts block as blockinfile writes it, modes, and the steps applied to
 a temporary directory (the current user as owner: no root needed), check mode writing nothing."""
 from __future__ import annotations

@@ -1,3 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """The run lock: a Lease per workload namespace, who may take it, and the calls that take it.
 
 The decisions are tables; acquire and release run against one small in-memory Lease store that
