@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_lock
 short_description: Take or give back the run lock of workload namespaces (a Lease in each)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Holds a C(coordination.k8s.io/v1) Lease named O(name) in each namespace of O(namespaces) for
     the run named O(holder), so that two runs of the playbooks on the same workloads (two AWX jobs)
