@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""ansible-test sanity (empty ignore files) and ansible-doc for every module."""
+"""ansible-test sanity (empty ignore files) and units on the ansible_collections/ layout, and
+ansible-doc for every module."""
 from __future__ import annotations
 
 import os
@@ -53,6 +54,24 @@ def test_ansible_test_sanity(tmp_path):
                          env=dict(os.environ, PATH=f"{SANITY_VENV / 'bin'}:{os.environ['PATH']}"))
     errors = [line for line in (res.stdout + res.stderr).splitlines() if line.startswith("ERROR")]
     assert res.returncode == 0, "\n".join(errors) or res.stdout[-3000:] + res.stderr[-3000:]
+
+
+def test_ansible_test_units(tmp_path):
+    """The plugins' unit tests the way ansible-test runs them: from the collection's place in an
+    ansible_collections/ tree, with ansible-test's pytest configuration and collection loader.
+    (tests/unit also holds the project's own tests of the lab, the docs and the EE definition:
+    plain pytest runs those, with the dev venv's tools.)"""
+    ansible_test = SANITY_VENV / "bin" / "ansible-test"
+    assert ansible_test.exists(), "run 'make venv-sanity'"
+    res = subprocess.run([str(ansible_test), "units", "--local", "--python", "3.11", "--color", "no",
+                          "tests/unit/plugins/"],
+                         cwd=_tree(tmp_path), capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PATH=f"{SANITY_VENV / 'bin'}:{os.environ['PATH']}"))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    # both groups ran (module_utils on the targets' Pythons, controller for the filters)
+    assert "Unit test module_utils with Python 3.11" in out and "Unit test controller with Python 3.11" in out, out
+    assert " passed" in out and " failed" not in out
 
 
 @pytest.mark.parametrize("module", MODULES)
