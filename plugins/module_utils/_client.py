@@ -217,6 +217,8 @@ class MeshClient:
             # a bearer token replaces the kubeconfig user's credentials
             conf.api_key = {"authorization": "Bearer " + params["api_key"]}
             conf.api_key_prefix = {}
+            # the kubeconfig loader's hook would put the user's token back before every call
+            conf.refresh_api_key_hook = None
             conf.cert_file = conf.key_file = None
         if params.get("validate_certs") is not None:
             conf.verify_ssl = params["validate_certs"]
