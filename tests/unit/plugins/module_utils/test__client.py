@@ -3,10 +3,22 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The client seam's retry: which errors are tried again, after how long, and when it gives up."""
+"""The client seam: which errors are tried again, after how long, and when it gives up; how a
+credential becomes a client (no network); how API and transport errors read."""
 from __future__ import annotations
 
+import base64
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
+
+import ansible_collections
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, SSLError
 
@@ -16,6 +28,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._client import (
     retry_after_seconds,
     retry_delay,
     retryable,
+    wait_until,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
@@ -156,3 +169,186 @@ def test_a_kind_not_served_is_an_error_not_missing():
     fn = Answers(api_error(404, body='{"message": "the server could not find the requested resource"}'))
     with pytest.raises(MeshError, match="are the Istio CRDs installed"):
         client()._or_missing("read", "WorkloadEntry ns/x", None, fn)
+
+
+# -- construction: MeshClient.from_params reads the credential, never the network -----------------
+
+KUBECONFIG = {
+    "apiVersion": "v1", "kind": "Config", "current-context": "one",
+    "clusters": [{"name": "c1", "cluster": {"server": "https://127.0.0.1:7443"}},
+                 {"name": "c2", "cluster": {"server": "https://127.0.0.2:8443", "insecure-skip-tls-verify": True}}],
+    "users": [{"name": "u1", "user": {"token": "token-one"}}, {"name": "u2", "user": {"token": "token-two"}}],
+    "contexts": [{"name": "one", "context": {"cluster": "c1", "user": "u1"}},
+                 {"name": "two", "context": {"cluster": "c2", "user": "u2"}}],
+}
+
+
+@pytest.fixture
+def no_ambient_credential(monkeypatch, tmp_path):
+    """No KUBECONFIG, no ~/.kube/config, not inside a pod: only the params count."""
+    for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def bearer(mesh_client):
+    """The Authorization header the client would send."""
+    return mesh_client.api.configuration.auth_settings()["BearerToken"]["value"]
+
+
+def test_kubeconfig_dict_current_context(no_ambient_credential):
+    mesh = MeshClient.from_params({"kubeconfig": KUBECONFIG})
+    conf = mesh.api.configuration
+    assert (mesh.host, conf.host, bearer(mesh)) == ("https://127.0.0.1:7443", "https://127.0.0.1:7443", "Bearer token-one")
+    assert conf.verify_ssl is True
+    assert conf.retries == 0      # MeshClient._attempt is the only place that retries
+
+
+def test_kubeconfig_file_and_context(no_ambient_credential):
+    path = no_ambient_credential / "kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG), encoding="utf-8")
+    mesh = MeshClient.from_params({"kubeconfig": str(path), "context": "two"})
+    assert (mesh.host, bearer(mesh)) == ("https://127.0.0.2:8443", "Bearer token-two")
+    assert mesh.api.configuration.verify_ssl is False
+
+
+def test_kubeconfig_from_the_environment(no_ambient_credential):
+    # In a process of its own: the kubernetes client reads KUBECONFIG when it is imported, as in a
+    # module's process or ansible-playbook's.
+    path = no_ambient_credential / "env-kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG), encoding="utf-8")
+    roots = [str(Path(p).parent) for p in ansible_collections.__path__]
+    code = ("from ansible_collections.meshops.istio_vm.plugins.module_utils._client import MeshClient; "
+            "print(MeshClient.from_params({}).host)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60,
+                         env=dict(os.environ, KUBECONFIG=str(path), PYTHONPATH=os.pathsep.join(roots)))
+    assert (res.returncode, res.stdout.strip()) == (0, "https://127.0.0.1:7443"), res.stderr
+
+
+def test_host_and_api_key_without_kubeconfig(no_ambient_credential):
+    mesh = MeshClient.from_params({"host": "https://10.9.9.9:6443", "api_key": "key-x", "validate_certs": False,
+                                   "ca_cert": "/etc/ca.pem", "proxy": "http://proxy:3128"})
+    conf = mesh.api.configuration
+    assert (mesh.host, bearer(mesh)) == ("https://10.9.9.9:6443", "Bearer key-x")
+    assert (conf.verify_ssl, conf.ssl_ca_cert, conf.proxy) == (False, "/etc/ca.pem", "http://proxy:3128")
+
+
+def test_api_key_and_host_override_the_kubeconfig_user_and_server(no_ambient_credential):
+    kubeconfig = copy.deepcopy(KUBECONFIG)
+    pem = base64.b64encode(b"not checked before the first call").decode()
+    kubeconfig["users"][0]["user"] = {"client-certificate-data": pem, "client-key-data": pem, "token": "token-one"}
+    loaded = MeshClient.from_params({"kubeconfig": kubeconfig}).api.configuration
+    assert loaded.cert_file and loaded.key_file     # the kubeconfig user's certificate ...
+    mesh = MeshClient.from_params({"kubeconfig": kubeconfig, "api_key": "key-y", "host": "https://10.9.9.9:6443"})
+    conf = mesh.api.configuration
+    assert (mesh.host, bearer(mesh)) == ("https://10.9.9.9:6443", "Bearer key-y")
+    assert conf.cert_file is None and conf.key_file is None     # ... is not sent with the api_key
+
+
+def test_client_certificate_options(no_ambient_credential):
+    mesh = MeshClient.from_params({"kubeconfig": KUBECONFIG, "client_cert": "/c.pem", "client_key": "/k.pem"})
+    assert (mesh.api.configuration.cert_file, mesh.api.configuration.key_file) == ("/c.pem", "/k.pem")
+
+
+def test_no_credential_at_all_names_every_way_to_give_one(no_ambient_credential):
+    with pytest.raises(MeshError) as err:
+        MeshClient.from_params({"kubeconfig": None, "context": None, "host": None})
+    for way in ("K8S_AUTH_KUBECONFIG", "K8S_AUTH_HOST", "KUBECONFIG", "~/.kube/config", "mesh_workload_kubeconfig"):
+        assert way in err.value.message
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"kubeconfig": "/nonexistent/kubeconfig"}, "(kubeconfig=/nonexistent/kubeconfig, context=None)"),
+    ({"kubeconfig": KUBECONFIG, "context": "three"}, "(kubeconfig=<dict>, context=three)"),
+    ({"kubeconfig": {"apiVersion": "v1", "kind": "Config"}}, "(kubeconfig=<dict>, context=None)"),
+])
+def test_a_credential_that_does_not_load_is_named_without_its_secrets(no_ambient_credential, params, expected):
+    with pytest.raises(MeshError) as err:
+        MeshClient.from_params(params)
+    assert err.value.message.startswith("Cannot load the cluster credential " + expected)
+    assert "Set kubeconfig/K8S_AUTH_KUBECONFIG or host and api_key." in err.value.message
+    assert "token-one" not in err.value.message and "token-two" not in err.value.message
+
+
+# -- error translation: MeshClient._fail, with the exceptions the kubernetes client raises -----
+
+def status_body(message, code):
+    return json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "code": code})
+
+
+@pytest.mark.parametrize("exc, starts, contains, status", [
+    (api_error(401, "Unauthorized", body=status_body("Unauthorized", 401)),
+     "Failed to read WorkloadGroup vms/g: the cluster rejected the credential (401 Unauthorized).",
+     "Check the token or client certificate", 401),
+    (api_error(403, "Forbidden", body=status_body(
+        'workloadgroups.networking.istio.io "g" is forbidden: User "ci" cannot get resource', 403)),
+     "Failed to read WorkloadGroup vms/g: forbidden by RBAC: workloadgroups.networking.istio.io \"g\" is forbidden",
+     "Grant the credential's user this permission.", 403),
+    (api_error(404, "Not Found", body=status_body("the server could not find the requested resource", 404)),
+     "Failed to read WorkloadGroup vms/g: the API does not serve this kind; are the Istio CRDs installed?", "", 404),
+    (api_error(404, "Not Found", body=status_body('workloadgroups.networking.istio.io "g" not found', 404)),
+     'Failed to read WorkloadGroup vms/g: workloadgroups.networking.istio.io "g" not found', "", 404),
+    (api_error(409, "Conflict", body=status_body("Apply failed with 1 conflict: conflict with \"kubectl\"", 409)),
+     "Failed to read WorkloadGroup vms/g: Apply failed with 1 conflict", "set force_conflicts: true", 409),
+    (api_error(409, "Conflict", body=status_body('leases.coordination.k8s.io "l" already exists', 409)),
+     'Failed to read WorkloadGroup vms/g: leases.coordination.k8s.io "l" already exists', "", 409),
+    (api_error(422, "Unprocessable Entity", body=status_body("spec.address: Invalid value", 422)),
+     "Failed to read WorkloadGroup vms/g: spec.address: Invalid value", "", 422),
+    (api_error(500, "Internal Server Error", body="<html>oops</html>"),     # not JSON: the body as it is
+     "Failed to read WorkloadGroup vms/g: <html>oops</html>", "", 500),
+    (api_error(400, "Bad Request", body=""),                                 # no body: the reason
+     "Failed to read WorkloadGroup vms/g: Bad Request", "", 400),
+])
+def test_api_errors_say_what_failed_and_what_to_do(exc, starts, contains, status):
+    err = client()._fail("read", "WorkloadGroup vms/g", exc)
+    assert isinstance(err, MeshError)
+    assert err.message.startswith(starts), err.message
+    assert contains in err.message
+    assert err.details == {"status": status}
+
+
+def test_a_409_without_conflict_does_not_suggest_force_conflicts():
+    err = client()._fail("create", "Lease vms/l", api_error(409, "Conflict", body=status_body("already exists", 409)))
+    assert "force_conflicts" not in err.message
+
+
+@pytest.mark.parametrize("exc", [MaxRetryError(None, "/api", REFUSED), ConnectionRefusedError(111, "Connection refused"),
+                                 MaxRetryError(None, "/api", SSLError("certificate verify failed"))])
+def test_transport_errors_name_the_api_server(exc):
+    err = client()._fail("list", "WorkloadEntry in namespace vms", exc)
+    assert err.message.startswith("Failed to list WorkloadEntry in namespace vms: cannot reach the Kubernetes API "
+                                  "at https://api.example:6443: ")
+    assert err.details == {}
+
+
+def test_a_tls_failure_is_not_retried_and_says_so_once():
+    fn = Answers(*[MaxRetryError(None, "/api", SSLError("certificate verify failed"))] * 3)
+    with pytest.raises(MeshError) as err:
+        client()._call("read", "WorkloadGroup vms/g", fn)
+    assert fn.calls == 1
+    assert "certificate verify failed" in err.value.message and "gave up" not in err.value.message
+
+
+@pytest.mark.parametrize("kind, namespace, name, expected", [
+    ("WorkloadEntry", "vms", "db-1", "WorkloadEntry vms/db-1"),
+    ("Namespace", None, "vms", "Namespace vms"),
+    ("Lease", "vms", "meshops-istio-vm", "Lease vms/meshops-istio-vm"),
+])
+def test_describe(kind, namespace, name, expected):
+    assert MeshClient.describe(kind, namespace, name) == expected
+
+
+def test_host_defaults_to_the_api_clients_configuration():
+    assert client().host == "https://api.example:6443"
+    assert MeshClient(_ApiClient(), host="https://other:6443").host == "https://other:6443"
+
+
+def test_wait_until_returns_the_first_truthy_answer():
+    answers = iter([None, 0, {"ready": True}])
+    assert wait_until("the thing", lambda: next(answers), timeout=5, interval=0.0) == {"ready": True}
+
+
+def test_wait_until_times_out_naming_what_it_waited_for():
+    with pytest.raises(MeshError, match=r"^Timed out after 0.05s waiting for WorkloadEntry vms/a to be Healthy$"):
+        wait_until("WorkloadEntry vms/a to be Healthy", lambda: None, timeout=0.05, interval=0.01)
