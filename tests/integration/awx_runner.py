@@ -25,8 +25,7 @@ from ansible_run import collections_path
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / ".venv" / "bin" / "ansible-runner"
 # Tasks of meshops.istio_vm.mesh_workload that write files on the controller.
-JOB_FILE_TASKS = {"Write each VM's bootstrap bundle on the controller", "Create the directory of the record",
-                  "Write the record of what this group manages",
+JOB_FILE_TASKS = {"Write each VM's bootstrap bundle on the controller", "Write the record of what this group manages",
                   "Remove the VM's token from the controller (the VM has it)"}
 
 
