@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import stat
 import time
+from datetime import datetime, timezone
 
 import pytest
+from cryptography import x509
 from kubernetes import client
 
 from ansible_run import run_playbook
 from conftest import REPO, fresh_vms
-from mesh_state import GROUP, NS, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
+from mesh_state import GROUP, NS, SA, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
 from meshlab import hosts
 from meshlab.core import Proc
 
@@ -159,6 +162,18 @@ def test_health_follows_the_probe(lab, api_client):
     wait("Healthy=True again", lambda: state() == "True")
 
 
+def report(stdout: str):
+    """What verify.yml's 'Report per VM' task printed (the verify_report filter's output)."""
+    block = stdout[stdout.index("TASK [Report per VM]"):]
+    block = block[block.index("=> ") + 3:]
+    return json.loads(block[:block.index("\n}\n") + 2])["msg"]
+
+
+def row(lines: list, vm: str) -> list:
+    """The cells of ``vm``'s row of the table (columns are two or more spaces apart)."""
+    return [re.split(r"\s{2,}", line) for line in lines if line.startswith(vm + "  ")][0]
+
+
 def test_drift_is_reported_then_fixed(lab, api_client):
     name = f"{GROUP}-10.213.0.12-meshlab-net"
     client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
@@ -167,10 +182,45 @@ def test_drift_is_reported_then_fixed(lab, api_client):
     res = playbook(lab, "verify.yml", check=False)
     assert res.returncode != 0 and f"WorkloadEntry {NS}/{name} differs from the inventory" in res.stdout
     assert "1 of 2 VMs drift" in res.stdout
+    # the table: a row per VM, then the drifting VM's findings
+    lines = report(res.stdout)
+    assert re.split(r"\s{2,}", lines[0]) == ["VM", "READY", "CERT SAN", "CERT EXPIRES", "TOKEN EXPIRES",
+                                             "ENTRY HEALTHY", "DRIFT"]
+    spiffe = f"spiffe://cluster.local/ns/{NS}/sa/{SA}"
+    for vm, drift in (("mlab-vm1", "none"), ("mlab-vm2", "1 (below)")):
+        cells = row(lines, vm)
+        assert cells[:3] == [vm, "yes", spiffe] and cells[5:] == ["yes", drift], cells
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\dZ \(in \d+(d\d\dh|h\d\dm|m)\)", cells[3]), cells
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\dZ \(in \d+(d\d\dh|h\d\dm|m)\)", cells[4]), cells
+    findings = lines[lines.index("mlab-vm2 drifts:") + 1:-1]
+    assert len(findings) == 1 and findings[0].startswith(f"  - WorkloadEntry {NS}/{name} differs from the inventory")
+    assert lines[-1] == "2 VMs: 1 in line with the inventory, 1 drifting (mlab-vm2)"
     playbook(lab, "onboard.yml")
     entry = [e for e in entries(api_client) if e["metadata"]["name"] == name][0]
     assert entry["spec"]["labels"]["app"] == GROUP
-    assert "0 of 2 VMs drift" in playbook(lab, "verify.yml").stdout
+    # the same report as JSON, printed and written for monitoring; read each VM back to compare
+    out = REPO / "tests" / "output" / "verify-report.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    res = playbook(lab, "verify.yml", "-e", "verify_format=json", "-e", f"verify_report_path={out}")
+    assert "0 of 2 VMs drift" in res.stdout
+    doc = json.loads(out.read_text())
+    assert report(res.stdout) == doc
+    assert doc["summary"]["vms"] == 2 and doc["summary"]["ok"] == 2 and doc["summary"]["drifting"] == []
+    assert [r["vm"] for r in doc["vms"]] == ["mlab-vm1", "mlab-vm2"]
+    for n, rec in enumerate(doc["vms"], start=1):
+        cert = x509.load_pem_x509_certificate(lab.ssh(n, "cat", "/etc/certs/cert-chain.pem").stdout.encode())
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert rec["cert_san"] == [str(u) for u in sans.get_values_for_type(x509.UniformResourceIdentifier)]
+        assert rec["cert_san"] == [spiffe] and rec["cert_san_ok"] is True
+        assert rec["cert_expires"] == cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+        exp = claims_of(vm_token(lab, n))["exp"]
+        token_expires = datetime.strptime(rec["token_expires"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        assert abs(token_expires.timestamp() - exp) <= 60, (rec["token_expires"], exp)
+        assert rec["token_seconds_left"] > 0 and rec["cert_seconds_left"] > 0
+        assert (rec["ok"], rec["sidecar_ready"], rec["entry_healthy"], rec["drift"]) == (True, True, True, [])
+        assert rec["entry"] == f"{NS}/{GROUP}-{lab.cfg.vm_ip(n)}-meshlab-net"
+    out.unlink()
 
 
 def test_rotate_renews_the_token_only_when_asked_or_needed(lab):
