@@ -20,10 +20,10 @@ def recap(output: str) -> dict:
             for m in re.finditer(r"^(\S+)\s+: (ok=.*)$", output, re.M)}
 
 
-def entries(api_client):
+def entries(api_client, namespace: str = NS):
     try:
         return client.CustomObjectsApi(api_client).list_namespaced_custom_object(
-            "networking.istio.io", "v1", NS, "workloadentries")["items"]
+            "networking.istio.io", "v1", namespace, "workloadentries")["items"]
     except client.rest.ApiException as exc:
         if exc.status == 404:
             return []
@@ -41,8 +41,8 @@ def istio_object(api_client, plural: str, namespace: str, name: str):
         raise
 
 
-def group(api_client):
-    return istio_object(api_client, "workloadgroups", NS, GROUP)
+def group(api_client, namespace: str = NS, name: str = GROUP):
+    return istio_object(api_client, "workloadgroups", namespace, name)
 
 
 def healthy(entry) -> str:
@@ -68,16 +68,17 @@ def reset_lab_inventory(lab, api_client) -> None:
     fresh_vms(*range(1, len(lab.vms) + 1))
 
 
-def assert_onboarded(lab, api_client):
-    """Both sides of the lab inventory's workload are in place: WorkloadGroup, auto-registered
-    entries, and on each VM the service, the files with their owners and modes, the hosts
-    block, and a workload certificate for the workload's SPIFFE ID."""
-    wg = group(api_client)
-    assert wg["spec"]["template"]["serviceAccount"] == SA
+def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, account: str = SA, vms=(1, 2)):
+    """Both sides of the lab inventory's workload (or of workload ``name`` in ``namespace``, with
+    ServiceAccount ``account``, on lab VMs ``vms``) are in place: WorkloadGroup, auto-registered
+    entries, and on each VM the service, the files with their owners and modes, the hosts block,
+    and a workload certificate for the workload's SPIFFE ID."""
+    wg = group(api_client, namespace, name)
+    assert wg["spec"]["template"]["serviceAccount"] == account
     assert wg["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshops.istio_vm"
-    names = sorted(e["metadata"]["name"] for e in entries(api_client))
-    assert names == [f"{GROUP}-10.213.0.11-meshlab-net", f"{GROUP}-10.213.0.12-meshlab-net"]
-    for n in (1, 2):
+    names = sorted(e["metadata"]["name"] for e in entries(api_client, namespace))
+    assert names == sorted(f"{name}-{lab.cfg.vm_ip(n)}-meshlab-net" for n in vms)
+    for n in vms:
         assert lab.ssh(n, "systemctl", "is-active", "istio").stdout.strip() == "active"
         assert lab.ssh(n, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
         assert lab.ssh(n, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
@@ -99,14 +100,14 @@ def assert_onboarded(lab, api_client):
         assert hosts_file.count("10.213.0.1 istiod.istio-system.svc") == 1
         san = lab.ssh(n, "python3", "-c", "import ssl; print(ssl._ssl._test_decode_cert("
                       "'/etc/certs/cert-chain.pem')['subjectAltName'])").stdout
-        assert f"spiffe://cluster.local/ns/{NS}/sa/{SA}" in san
+        assert f"spiffe://cluster.local/ns/{namespace}/sa/{account}" in san
 
 
-def assert_offboarded(lab, api_client):
+def assert_offboarded(lab, api_client, namespace: str = NS, name: str = GROUP, vms=(1, 2)):
     """Nothing of the workload is left in the cluster or on any VM."""
-    assert group(api_client) is None
-    wait("WorkloadEntries gone", lambda: entries(api_client) == [], timeout=60)
-    for n in (1, 2):
+    assert group(api_client, namespace, name) is None
+    wait("WorkloadEntries gone", lambda: entries(api_client, namespace) == [], timeout=60)
+    for n in vms:
         assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
         assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
         assert "istiod" not in lab.ssh(n, "cat", "/etc/hosts").stdout
