@@ -80,7 +80,7 @@ def _connected(lab, tasks: list, way: str, inventory: dict) -> tuple[dict, dict]
 
 @pytest.mark.parametrize(("in_process", "onboard_by", "offboard_by"), WAYS)
 def test_every_cluster_task_of_the_role_takes_the_kubeconfig_given_once(lab, api_client, tmp_path, in_process,
-                                                                         onboard_by, offboard_by):
+                                                                        onboard_by, offboard_by):
     namespace = f"t-md-{uuid.uuid4().hex[:6]}"
     inventory = _inventory(lab, tmp_path, namespace)
     # The entry points of onboard.yml's first play, the role, and the lock given back.
