@@ -6,6 +6,7 @@
 """One license everywhere: the LICENSE file, galaxy.yml, the roles' meta and every Python file."""
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def python_files() -> list[Path]:
 
 def header_lines(path: Path, count: int = 6) -> list[str]:
     with path.open(encoding="utf-8") as handle:
-        return [handle.readline().rstrip("\n") for _ in range(count)]
+        return [line.rstrip("\n") for line in itertools.islice(handle, count)]
 
 
 def test_license_file_is_the_gpl_v3():
