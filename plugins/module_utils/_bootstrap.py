@@ -148,6 +148,29 @@ def ingress_ip_from_service(service: Optional[Mapping[str, Any]]) -> Optional[st
     return external[0] if external else None
 
 
+def ingress_hostname_from_service(service: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """``status.loadBalancer.ingress[0].hostname`` when the load balancer publishes a name, not an IP."""
+    ingress = (((service or {}).get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if ingress and not ingress[0].get("ip"):
+        return ingress[0].get("hostname") or None
+    return None
+
+
+def no_gateway_address(service: Optional[Mapping[str, Any]], namespace: str, name: str) -> str:
+    """Why the gateway Service ``namespace/name`` gives the VMs no address to reach istiod at
+    (for a Service that has neither a load-balancer IP nor an external IP)."""
+    where = "Service %s/%s" % (namespace, name)
+    if service is None:
+        return ("%s not found: the VMs reach istiod through this gateway Service; install the gateway, "
+                "name another Service, or set the ingress IP" % where)
+    hostname = ingress_hostname_from_service(service)
+    if hostname:
+        return ("%s publishes the load-balancer hostname %s, not an IP (istio/istio#31624); set the ingress IP "
+                "to the address the VMs reach istiod at" % (where, hostname))
+    return ("%s has no load-balancer address yet (status.loadBalancer.ingress is empty: the load balancer is "
+            "pending) and no spec.externalIPs; wait for the address or set the ingress IP" % where)
+
+
 def cluster_id_from_injector_values(values: Any) -> str:
     """``values.global.multiCluster.clusterName`` from the injector ConfigMap's ``values`` (JSON text or dict)."""
     if isinstance(values, str):

@@ -223,8 +223,10 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     check_inputs,
     cluster_env_values,
     cluster_id_from_injector_values,
+    ingress_hostname_from_service,
     ingress_ip_from_service,
     missing_ingress_ip_warning,
+    no_gateway_address,
     render,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
@@ -279,23 +281,24 @@ def _cluster_id(client, params):
     return found
 
 
-def _ingress_ip(client, params, warnings):
+def _ingress_ip(client, params):
+    """The address the VMs reach istiod at; without one the bundle could not work (an empty hosts
+    file), so the VM would never join: fail here, naming the gateway Service, before any VM change."""
     if params["ingress_ip"]:
         return params["ingress_ip"]
-    svc = client.service(params["istio_namespace"], params["ingress_service"])
-    if svc is None:
-        return None
+    ns, name = params["istio_namespace"], params["ingress_service"]
+    svc = client.service(ns, name)
     ip = ingress_ip_from_service(svc)
     if ip:
         return ip
-    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    hostname = ingress[0].get("hostname") if ingress else None
-    if hostname:   # istioctl leaves the hosts file empty here (istio/istio#31624)
+    hostname = ingress_hostname_from_service(svc)
+    if hostname:   # istioctl leaves the hosts file empty here (istio/istio#31624); resolve it instead
         try:
             return socket.getaddrinfo(hostname, 15012, type=socket.SOCK_STREAM)[0][4][0]
         except OSError as exc:
-            warnings.append("cannot resolve the gateway hostname %s: %s" % (hostname, exc))
-    return None
+            raise MeshError("%s; it does not resolve on the controller either: %s"
+                            % (no_gateway_address(svc, ns, name), exc)) from exc
+    raise MeshError(no_gateway_address(svc, ns, name))
 
 
 def _read(path):
@@ -376,7 +379,7 @@ def run(module):
         revision=params["revision"], istio_namespace=params["istio_namespace"],
         autoregister=params["autoregister"], capture_dns=params["capture_dns"],
         internal_ip=params["internal_ip"], external_ip=params["external_ip"],
-        ingress_ip=_ingress_ip(client, params, warnings), workload_entry=params["workload_entry"],
+        ingress_ip=_ingress_ip(client, params), workload_entry=params["workload_entry"],
         allow_env=tuple(params["allow_proxy_metadata"]))
     check_inputs(inputs)
     warnings += missing_ingress_ip_warning(inputs)

@@ -339,3 +339,20 @@ def test_cluster_id_from_bad_injector_values():
 ])
 def test_canonical_service(labels, expected):
     assert _bootstrap.canonical_service(labels, "wg") == expected
+
+
+GATEWAY_PROBLEM_CASES = [
+    (None, None, "Service istio-system/istio-eastwestgateway not found"),
+    ({"status": {"loadBalancer": {}}}, None, "has no load-balancer address yet (status.loadBalancer.ingress is "
+                                             "empty: the load balancer is pending) and no spec.externalIPs"),
+    ({"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}}}, "lb.example.com",
+     "publishes the load-balancer hostname lb.example.com, not an IP (istio/istio#31624)"),
+]
+
+
+@pytest.mark.parametrize("service, hostname, expected", GATEWAY_PROBLEM_CASES)
+def test_no_gateway_address(service, hostname, expected):
+    assert _bootstrap.ingress_hostname_from_service(service) == hostname
+    message = _bootstrap.no_gateway_address(service, "istio-system", "istio-eastwestgateway")
+    assert expected in message
+    assert "istio-system/istio-eastwestgateway" in message
