@@ -118,3 +118,17 @@ def namespace(api_client):
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture(scope="module")
+def vmnet(lab):
+    """The VM network and its east-west gateway (`lab vmnet up`, tests/lab/meshlab/vmnet.py) for
+    one test file; taken down after it (with its VMs) unless it was up before."""
+    from meshlab import vmnet as net
+    was_up = net.is_up(lab.cfg)
+    res = _lab("vmnet", "up")
+    assert res.returncode == 0, f"lab vmnet up: {res.stdout}{res.stderr}"
+    yield net
+    if not was_up:
+        res = _lab("vmnet", "down")
+        assert res.returncode == 0, f"lab vmnet down: {res.stdout}{res.stderr}"

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from . import control, hosts
+from . import control, hosts, vmnet
 from .core import Config, LabError, Proc, say
 
 COMPONENTS = ("apiserver", "crds", "istiod", "vms")
@@ -40,7 +40,7 @@ def up(cfg: Config, vms: int, until: str) -> None:
 
 
 def down(cfg: Config) -> None:
-    stopped = hosts.stop_vms(cfg)
+    stopped = vmnet.down(cfg) + hosts.stop_vms(cfg)
     if Proc(cfg, "pkg-server").stop():
         stopped.append("pkg-server")
     stopped += control.stop_control(cfg)
@@ -60,6 +60,7 @@ def status(cfg: Config) -> int:
         ("kube-controller-manager", Proc(cfg, "kube-controller-manager"), "-"),
         ("istiod", Proc(cfg, "istiod"), f"{cfg.istiod_address} (XDS+CA)"),
         ("pkg-server", Proc(cfg, "pkg-server"), cfg.pkg_url),
+        *vmnet.status(cfg),
     ]
     # The VMs of `up`, and any other VM started with `lab vm start N` (molecule, traffic tests).
     for n in sorted(set(range(1, hosts.vm_count(cfg) + 1)) | set(hosts.running_vms(cfg))):
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     p_call = sub.add_parser("call", help="one request from a VM through its sidecar to a mesh URL")
     p_call.add_argument("number", type=int, help="the calling VM's number N")
     p_call.add_argument("url")
+    p_net = sub.add_parser("vmnet", help="the VM network (mlab1) and its east-west gateway (opt-in)")
+    p_net.add_argument("action", choices=["up", "down"])
     sub.add_parser("down", help="stop everything the lab started, by recorded PID")
     sub.add_parser("status", help="show each component and its address")
     sub.add_parser("env", help="print the exports a user needs")
@@ -112,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
             ok, line = hosts.call(cfg, args.number, args.url)
             print(line)
             return 0 if ok else 1
+        elif args.cmd == "vmnet":
+            if args.action == "up":
+                vmnet.up(cfg)
+            else:
+                say("stopped: " + (", ".join(vmnet.down(cfg)) or "nothing was running"))
         elif args.cmd == "down":
             down(cfg)
         elif args.cmd == "status":

@@ -117,6 +117,9 @@ class Config:
         return f"mlab-vm{n}"
 
     def vm_ip(self, n: int) -> str:
+        """VM n: 10.213.0.(10+n); VMs 101+ live on the VM network (`lab vmnet up`, vmnet.py)."""
+        if n > 100:
+            return f"10.214.0.{self.vm_base + n - 100}"
         return f"10.213.0.{self.vm_base + n}"
 
     @property
@@ -252,15 +255,18 @@ class Proc:
     def running(self) -> bool:
         return self.pid() is not None
 
-    def start(self, argv: list[str], env: dict | None = None) -> int:
+    def start(self, argv: list[str], env: dict | None = None, cwd: Path | None = None,
+              exe: str | None = None) -> int:
+        """Start `argv`. `exe`: the program the PID runs in the end when argv[0] execs another
+        one (`ip netns exec NS PROG`), so that pid() recognises it."""
         self.cfg.pids.mkdir(parents=True, exist_ok=True)
         self.cfg.logs.mkdir(parents=True, exist_ok=True)
         full_env = dict(os.environ)
         full_env.update(env or {})
         with self.logfile.open("ab") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=full_env, start_new_session=True)
-        self.pidfile.write_text(json.dumps({"pid": proc.pid, "exe": argv[0], "argv": argv}))
+                                    env=full_env, cwd=cwd, start_new_session=True)
+        self.pidfile.write_text(json.dumps({"pid": proc.pid, "exe": exe or argv[0], "argv": argv}))
         return proc.pid
 
     def log_tail(self, lines: int = 25) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from . import vmnet
 from .control import istio_binary
 from .core import REPO, Config, LabError, Proc, ensure_ports_free, need_tools, run, say, tcp_open, wait_for
 
@@ -64,7 +65,7 @@ def remove_bridge(cfg: Config) -> bool:
 def lab_links(cfg: Config) -> list[str]:
     out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
-    return [n for n in names if n == cfg.bridge or n.startswith("vb-mlab-")]
+    return [n for n in names if n in (cfg.bridge, vmnet.BRIDGE) or n.startswith(("vb-mlab-", "vg-ewgw"))]
 
 
 # -- the lab's istio-sidecar package ----------------------------------------------------
@@ -233,12 +234,13 @@ def _prepare_root(cfg: Config, n: int, base: Path) -> Path:
     # the connection: without a route, connect() fails before iptables sees the packet.
     routes = "".join(f"\n[Route]\nDestination={cidr}\nScope=link\n"
                      for cidr in (cfg.service_cidr, cfg.auto_allocate_cidr))
-    net.write_text(f"[Match]\nName=host0\n\n[Network]\nAddress={cfg.vm_ip(n)}/{cfg.prefix}\n"
+    net.write_text(f"[Match]\nName=host0\n\n[Network]\nAddress={cfg.vm_ip(n)}/{_prefix(cfg, n)}\n"
                    "LinkLocalAddressing=no\nIPv6AcceptRA=no\n" + routes)
     # The nameserver is an unanswered bridge address: the agent's DNS proxy captures queries.
     resolv = tmp / "etc/resolv.conf"
     resolv.unlink(missing_ok=True)
-    resolv.write_text(f"nameserver {cfg.dns_ip}\noptions timeout:1 attempts:1\n")
+    resolv.write_text(f"nameserver {vmnet.DNS_IP if vmnet.on_vmnet(n) else cfg.dns_ip}\n"
+                      "options timeout:1 attempts:1\n")
     wants = tmp / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     link = wants / "systemd-networkd.service"
@@ -267,6 +269,10 @@ def _prepare_root(cfg: Config, n: int, base: Path) -> Path:
     return root
 
 
+def _prefix(cfg: Config, n: int) -> int:
+    return vmnet.PREFIX if vmnet.on_vmnet(n) else cfg.prefix
+
+
 def boot_vm(cfg: Config, n: int, base: Path) -> None:
     step = "vms"
     proc = Proc(cfg, f"vm-{cfg.vm_name(n)}")
@@ -275,7 +281,8 @@ def boot_vm(cfg: Config, n: int, base: Path) -> None:
     root = _prepare_root(cfg, n, base)
     say(f"booting {cfg.vm_name(n)} at {cfg.vm_ip(n)} (systemd-nspawn, systemd as PID 1)")
     proc.start(["systemd-nspawn", "--register=no", "--keep-unit", "--quiet", "--boot",
-                "-D", str(root), "-M", cfg.vm_name(n), f"--network-bridge={cfg.bridge}",
+                "-D", str(root), "-M", cfg.vm_name(n),
+                f"--network-bridge={vmnet.BRIDGE if vmnet.on_vmnet(n) else cfg.bridge}",
                 "--resolv-conf=off", "--timezone=off", "--console=passive", "--link-journal=no"])
 
 
@@ -313,6 +320,9 @@ def vms(cfg: Config, count: int) -> None:
 def start_vm(cfg: Config, n: int) -> None:
     """Boot VM n alone (a fresh root when it has none) and wait for sshd: `lab vm start N`."""
     need_tools("vms", ["systemd-nspawn"], "apt-get install systemd-container")
+    if vmnet.on_vmnet(n) and not vmnet.is_up(cfg):
+        raise LabError("vms", f"VM {n} lives on the VM network, which is not up",
+                       "run 'tests/lab/lab vmnet up' first")
     base = rootfs(cfg)
     ssh_key(cfg)
     boot_vm(cfg, n, base)
@@ -361,6 +371,11 @@ def running_vms(cfg: Config) -> list[int]:
         if Proc(cfg, path.stem).running():
             found.append(n)
     return found
+
+
+def stop_vms_where(cfg: Config, which) -> list[str]:
+    """Remove the running VMs whose number satisfies `which` (by recorded PID)."""
+    return [cfg.vm_name(n) for n in running_vms(cfg) if which(n) and remove_vm(cfg, n)]
 
 
 def stop_vms(cfg: Config) -> list[str]:
