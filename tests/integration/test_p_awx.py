@@ -5,7 +5,8 @@
 
 """The playbooks run as AWX runs them: ansible-runner, AWX's private data directory, the
 cluster credential in the environment, the machine credential as an ssh key, and job slicing.
-The tests of this file build on each other, in file order, and leave the lab clean."""
+Each test brings the lab to the state it needs (a clean start, or the unsliced job's end state from
+the fixture ``unsliced``); the file leaves the lab clean."""
 from __future__ import annotations
 
 import hashlib
@@ -47,6 +48,15 @@ def snapshot(lab, api_client) -> dict:
     return state
 
 
+@pytest.fixture(scope="module")
+def unsliced(lab, api_client):
+    """The onboard job, unsliced, once per module: its result and the end state it leaves, which
+    the sliced jobs must reach too."""
+    res = run(lab, "onboard.yml")
+    assert res.rc == 0 and res.status == "successful", res.stdout[-5000:]
+    return res, snapshot(lab, api_client)
+
+
 def labelled_entry(lab, name, address, group):
     """A static WorkloadEntry labelled as inventory group ``group``'s, the way onboard labels them."""
     r = run_module(lab.kubeconfig, "workload_entry", {
@@ -73,11 +83,9 @@ def test_a_job_with_a_credential_for_another_cluster_fails_in_its_first_task(lab
     assert res.changed_tasks() == [] and group(api_client) is None
 
 
-def test_onboard_job(lab, api_client, request):
-    res = run(lab, "onboard.yml")
-    assert res.rc == 0 and res.status == "successful", res.stdout[-5000:]
+def test_onboard_job(lab, api_client, unsliced):
+    assert unsliced[0].rc == 0
     assert_onboarded(lab, api_client)
-    request.config.cache_state = snapshot(lab, api_client)
     # The same job again changes nothing in the cluster or on the VMs (only the job's own
     # bundle directory is written anew, and the VMs keep their still valid tokens).
     tokens = [lab.ssh(n, "sha256sum", "/var/lib/istio/tokens/istio-token").stdout for n in (1, 2)]
@@ -92,10 +100,13 @@ def test_offboard_job(lab, api_client):
     assert_offboarded(lab, api_client)
 
 
-def test_sliced_onboard_converges_to_the_unsliced_state(lab, api_client, request):
+def test_sliced_onboard_converges_to_the_unsliced_state(lab, api_client, unsliced):
     """Two slice jobs, each with only its hosts in the inventory (AWX slicing), one after the
     other and then the first again: the shared WorkloadGroup is applied by each slice without
     a change once it is there, and the end state equals the unsliced job's."""
+    _result, unsliced_state = unsliced
+    if group(api_client) is not None or entries(api_client):
+        reset_lab_inventory(lab, api_client)  # the slices start from a lab without the group
     first, second = slices(lab.vms, 2)
     workflow = {"awx_workflow_job_id": 99, "awx_workflow_job_name": "mesh onboard.yml"}
     for part in (first, second):
@@ -105,7 +116,7 @@ def test_sliced_onboard_converges_to_the_unsliced_state(lab, api_client, request
     res = run(lab, "onboard.yml", hosts=first, extravars=workflow)
     assert res.rc == 0 and res.changed_tasks(job_files=False) == [], res.changed_tasks()
     assert group(api_client)["metadata"]["resourceVersion"] == wg_version, "the WorkloadGroup flapped"
-    assert snapshot(lab, api_client) == request.config.cache_state
+    assert snapshot(lab, api_client) == unsliced_state
 
 
 def test_prune_in_a_slice_is_refused_and_deletes_nothing(lab, api_client):
