@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from ansible_run import ANSIBLE_PLAYBOOK, ansible_env
-from conftest import LAB, REPO
+from conftest import LAB, REPO, delete_namespace, fresh_vms
 from meshlab.core import Proc
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
@@ -152,19 +152,32 @@ class StalledServer:
         self._sock.close()
 
 
-def vm_inventory(lab, directory: Path, n: int, **host_vars) -> Path:
-    """An inventory of lab VM n alone, in group mesh_vms with the lab's group variables, its
-    bundle and record under ``directory`` (not the shared .bootstrap/), and ``host_vars``
-    (mesh_workload_namespace...) over the lab's."""
+def vm_inventory(lab, directory: Path, *numbers: int, **host_vars) -> Path:
+    """An inventory of lab VMs ``numbers`` alone, in group mesh_vms with the lab's group
+    variables, each VM's bundle and the group's record under ``directory`` (not the shared
+    .bootstrap/), and ``host_vars`` (mesh_workload_namespace...) over the lab's on every VM."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "inventories" / "lab" / "group_vars", directory / "group_vars", dirs_exist_ok=True)
-    name = lab.cfg.vm_name(n)
     lab_vars = yaml.safe_load((lab.cfg.state / "hosts.yml").read_text())["all"]["vars"]
-    host = {"ansible_host": lab.cfg.vm_ip(n), "mesh_workload_bootstrap_dir": str(directory / "bundles" / name),
-            "mesh_workload_state_file": str(directory / "bundles" / "managed.json"), **host_vars}
-    doc = {"all": {"children": {"mesh_vms": {"hosts": {name: host}}}, "vars": lab_vars}}
+    hosts = {lab.cfg.vm_name(n): {"ansible_host": lab.cfg.vm_ip(n),
+                                  "mesh_workload_bootstrap_dir": str(directory / "bundles" / lab.cfg.vm_name(n)),
+                                  "mesh_workload_state_file": str(directory / "bundles" / "managed.json"), **host_vars}
+             for n in numbers}
+    doc = {"all": {"children": {"mesh_vms": {"hosts": hosts}}, "vars": lab_vars}}
     (directory / "hosts.yml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return directory / "hosts.yml"
+
+
+def own_workload(lab, api_client, directory: Path, numbers: tuple, name: str):
+    """Fixture body: lab VMs ``numbers`` fresh, in one inventory of their own (workload ``name``
+    in a namespace of its own, bundles and record under ``directory``). Yields (namespace,
+    inventory path); afterwards deletes the namespace and removes the VMs."""
+    fresh_vms(*numbers)
+    namespace = f"t-{name}-{int(time.time()) % 100000}"
+    yield namespace, vm_inventory(lab, directory, *numbers, mesh_workload_namespace=namespace, mesh_workload_name=name)
+    delete_namespace(api_client, namespace)
+    for n in numbers:
+        subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
 
 
 def lab_up() -> None:

@@ -19,12 +19,11 @@ import threading
 import time
 
 import pytest
-import yaml
 from kubernetes import client
 
 from ansible_run import ANSIBLE_PLAYBOOK, ansible_env, run_playbook
-from conftest import LAB, REPO, delete_namespace, fresh_vms
-from faults import vm_inventory
+from conftest import REPO
+from faults import own_workload
 from mesh_state import wait
 
 VMS = (7, 8)
@@ -38,21 +37,7 @@ CHAINS = ("ISTIO_INBOUND", "ISTIO_IN_REDIRECT", "ISTIO_OUTPUT", "ISTIO_REDIRECT"
 def workload(lab, api_client, tmp_path_factory):
     """VMs 7 and 8 fresh, in one inventory (one workload, one namespace of their own, bundles and
     record in a directory of their own), as two AWX jobs of the same template would share it."""
-    fresh_vms(*VMS)
-    namespace = f"t-{NAME}-{int(time.time()) % 100000}"
-    directory = tmp_path_factory.mktemp(NAME)
-    path = vm_inventory(lab, directory, VMS[0], mesh_workload_namespace=namespace, mesh_workload_name=NAME)
-    doc = yaml.safe_load(path.read_text())
-    hosts = doc["all"]["children"]["mesh_vms"]["hosts"]
-    first = hosts[lab.cfg.vm_name(VMS[0])]
-    for n in VMS[1:]:
-        hosts[lab.cfg.vm_name(n)] = dict(first, ansible_host=lab.cfg.vm_ip(n),
-                                         mesh_workload_bootstrap_dir=str(directory / "bundles" / lab.cfg.vm_name(n)))
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    yield namespace, path
-    delete_namespace(api_client, namespace)
-    for n in VMS:
-        subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
+    yield from own_workload(lab, api_client, tmp_path_factory.mktemp(NAME), VMS, NAME)
 
 
 def lease(api_client, namespace):

@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from ansible_run import ansible_env
-from conftest import LAB, REPO, delete_namespace, fresh_vms
-from faults import vm_inventory
+from conftest import REPO
+from faults import own_workload
 from mesh_state import assert_offboarded, assert_onboarded, recap
 
 BIN = REPO / ".venv" / "bin"
@@ -167,21 +167,7 @@ def test_ansible_doc_renders_each_role_entry_point_from_the_installed_copy(insta
 def workload(lab, api_client, tmp_path_factory):
     """Lab VMs 9 and 10 fresh, in an inventory of their own (namespace, workload, bundles and
     record in a scratch directory, not in the checkout's .bootstrap/)."""
-    fresh_vms(*VMS)
-    namespace = f"t-{NAME}-{int(time.time()) % 100000}"
-    directory = tmp_path_factory.mktemp(NAME)
-    path = vm_inventory(lab, directory, VMS[0], mesh_workload_namespace=namespace, mesh_workload_name=NAME)
-    doc = yaml.safe_load(path.read_text())
-    hosts = doc["all"]["children"]["mesh_vms"]["hosts"]
-    first = hosts[lab.cfg.vm_name(VMS[0])]
-    for n in VMS[1:]:
-        hosts[lab.cfg.vm_name(n)] = dict(first, ansible_host=lab.cfg.vm_ip(n),
-                                         mesh_workload_bootstrap_dir=str(directory / "bundles" / lab.cfg.vm_name(n)))
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    yield namespace, path
-    delete_namespace(api_client, namespace)
-    for n in VMS:
-        subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
+    yield from own_workload(lab, api_client, tmp_path_factory.mktemp(NAME), VMS, NAME)
 
 
 def installed_playbook(installed, inventory, name, *extra):
