@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import sys
 import time
@@ -80,6 +82,21 @@ def env(cfg: Config) -> None:
         print(f"export {key}={value}")
 
 
+@contextlib.contextmanager
+def exclusive(cfg: Config):
+    """One command that changes the lab at a time (two `lab up` at once would debootstrap into
+    the same directory, or build the same binary): an flock on the cache's lab.lock, released
+    when this process ends, however it ends."""
+    cfg.cache.mkdir(parents=True, exist_ok=True)
+    with open(cfg.cache / "lab.lock", "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("another lab command is running; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tests/lab/lab", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -102,35 +119,42 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = Config.from_env()
     try:
-        if args.cmd == "up":
-            up(cfg, args.vms, args.until)
-        elif args.cmd == "vm":
-            if not 1 <= args.number <= 200:
-                parser.error("VM number must be in 1..200")
-            if args.action == "start":
-                hosts.start_vm(cfg, args.number)
-            else:
-                hosts.remove_vm(cfg, args.number)
-        elif args.cmd == "call":
-            ok, line = hosts.call(cfg, args.number, args.url)
-            print(line)
-            return 0 if ok else 1
-        elif args.cmd == "vmnet":
-            if args.action == "up":
-                vmnet.up(cfg)
-            else:
-                say("stopped: " + (", ".join(vmnet.down(cfg)) or "nothing was running"))
-        elif args.cmd == "down":
-            down(cfg)
-        elif args.cmd == "status":
-            return status(cfg)
-        elif args.cmd == "env":
-            env(cfg)
+        with contextlib.ExitStack() as stack:
+            if args.cmd in ("up", "vm", "vmnet", "down"):
+                stack.enter_context(exclusive(cfg))
+            return _run(cfg, args, parser)
     except LabError as exc:
         print(f"[lab] FAILED at step '{exc.step}': {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"[lab] what to do: {exc.hint}", file=sys.stderr)
         return 1
+
+
+def _run(cfg: Config, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.cmd == "up":
+        up(cfg, args.vms, args.until)
+    elif args.cmd == "vm":
+        if not 1 <= args.number <= 200:
+            parser.error("VM number must be in 1..200")
+        if args.action == "start":
+            hosts.start_vm(cfg, args.number)
+        else:
+            hosts.remove_vm(cfg, args.number)
+    elif args.cmd == "call":
+        ok, line = hosts.call(cfg, args.number, args.url)
+        print(line)
+        return 0 if ok else 1
+    elif args.cmd == "vmnet":
+        if args.action == "up":
+            vmnet.up(cfg)
+        else:
+            say("stopped: " + (", ".join(vmnet.down(cfg)) or "nothing was running"))
+    elif args.cmd == "down":
+        down(cfg)
+    elif args.cmd == "status":
+        return status(cfg)
+    elif args.cmd == "env":
+        env(cfg)
     return 0
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 
-from meshlab.core import LabError, ensure_ports_free, need_tools, run, wait_for  # noqa: E402
+from meshlab.__main__ import exclusive  # noqa: E402
+from meshlab.core import Config, LabError, ensure_ports_free, need_tools, run, wait_for  # noqa: E402
 
 
 def test_busy_port_names_step_and_address():
@@ -54,3 +56,18 @@ def test_wait_for_reports_last_error():
     with pytest.raises(LabError) as exc:
         wait_for("apiserver", "readyz", check, timeout=0.3, interval=0.05)
     assert "nothing on 6443" in exc.value.message and len(calls) >= 2
+
+
+def test_lab_commands_that_change_the_lab_run_one_at_a_time(tmp_path, monkeypatch):
+    """A second `lab up`/`vm`/`vmnet`/`down` waits for the first (two debootstraps into one
+    directory broke a lab build): while one holds the lock, another process cannot take it."""
+    monkeypatch.setenv("MESHLAB_CACHE", str(tmp_path / "cache"))
+    cfg = Config.from_env()
+    probe = ("import fcntl, sys\n"
+             "f = open(sys.argv[1], 'a+')\n"
+             "try:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(3)\n")
+    lock = str(cfg.cache / "lab.lock")
+    with exclusive(cfg):
+        held = subprocess.run([sys.executable, "-c", probe, lock], check=False)
+    free = subprocess.run([sys.executable, "-c", probe, lock], check=False)
+    assert (held.returncode, free.returncode) == (3, 0)
