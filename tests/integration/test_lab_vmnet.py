@@ -6,7 +6,8 @@
 """The lab's VM network (`tests/lab/lab vmnet up`): a VM on it (mlab-vm102, 10.214.0.12)
 reaches the east-west gateway and the package mirror, and nothing of the cluster side, not
 even through the host; the gateway passes TLS to istiod, and istiod knows it as the gateway
-of the cluster network."""
+of the cluster network; the VM network's own gateway (for callers on the cluster network) is
+known too."""
 from __future__ import annotations
 
 import json
@@ -84,16 +85,20 @@ def test_istiod_knows_the_gateway(lab, api_client):
     assert svc.status.load_balancer.ingress[0].ip == "10.214.0.5"
     with urllib.request.urlopen("http://127.0.0.1:15014/debug/networkz", timeout=5) as res:
         gateways = json.load(res)
-    assert [(g["Network"], g["Addr"], g["Port"]) for g in gateways] == [("meshlab-net", "10.214.0.5", 15443)]
+    # the east-west gateway for the cluster network, and the VM network's own for the way back
+    assert sorted((g["Network"], g["Addr"], g["Port"]) for g in gateways) == [
+        ("meshlab-net", "10.214.0.5", 15443), ("vm-network", "10.213.0.6", 15443)]
     custom = client.CustomObjectsApi(api_client)
     names = {g["metadata"]["name"]: g["spec"]["servers"] for g in
              custom.list_namespaced_custom_object("networking.istio.io", "v1", "istio-system", "gateways")["items"]}
     assert names["cross-network-gateway"][0]["tls"]["mode"] == "AUTO_PASSTHROUGH"
+    assert names["vm-network-gateway"][0]["tls"]["mode"] == "AUTO_PASSTHROUGH"
     assert [s["port"]["number"] for s in names["istiod-gateway"]] == [15012, 15017]
 
 
 def test_lab_status_lists_the_gateway(lab):
     from conftest import LAB
     out = subprocess.run([str(LAB), "status"], capture_output=True, text=True, check=False).stdout
-    assert any(line.startswith("eastwestgateway") and "running pid" in line for line in out.splitlines())
+    for gateway in ("eastwestgateway", "vmnetgateway"):
+        assert any(line.startswith(gateway) and "running pid" in line for line in out.splitlines()), out
     assert any(line.startswith("mlab-vm102") and "10.214.0.12:22" in line for line in out.splitlines())

@@ -65,7 +65,7 @@ def remove_bridge(cfg: Config) -> bool:
 def lab_links(cfg: Config) -> list[str]:
     out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
-    return [n for n in names if n in (cfg.bridge, vmnet.BRIDGE) or n.startswith(("vb-mlab-", "vg-ewgw"))]
+    return [n for n in names if n in (cfg.bridge, vmnet.BRIDGE) or n.startswith(("vb-mlab-", "vg-ewgw", "vg-vmgw"))]
 
 
 # -- the lab's istio-sidecar package ----------------------------------------------------
