@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -189,23 +191,32 @@ def lab_up() -> None:
 def run_stopping_apiserver(lab, argv: list[str], trigger: str, timeout: float = 600) -> tuple[int, str, float]:
     """Run ansible-playbook ``argv``; when its output matches the regular expression ``trigger``,
     stop kube-apiserver (by its recorded PID). Returns the exit code, the output and how long
-    after the start the API server was stopped. The caller brings the API server back."""
+    after the start the API server was stopped. The caller brings the API server back.
+
+    The run (its own process group: ansible-playbook, its workers and their modules) is frozen
+    with SIGSTOP from the moment the trigger shows until the API server is gone, so the fault
+    lands right after the trigger however long kube-apiserver takes to shut down: at most a
+    request already in flight completes."""
     apiserver = Proc(lab.cfg, "kube-apiserver")
     started = time.monotonic()
     with tempfile.NamedTemporaryFile("w+") as out:
         proc = subprocess.Popen([str(ANSIBLE_PLAYBOOK), *argv], stdout=out, stderr=subprocess.STDOUT,
-                                env=ansible_env(lab.kubeconfig))
+                                env=ansible_env(lab.kubeconfig), start_new_session=True)
         pattern = re.compile(trigger, re.M)
         try:
             while not pattern.search(Path(out.name).read_text()):
                 assert proc.poll() is None, "the run ended before " + trigger + ":\n" + Path(out.name).read_text()[-4000:]
                 assert time.monotonic() - started < timeout, "no " + trigger + " in time"
                 time.sleep(0.05)
-            assert apiserver.stop(timeout=60), "kube-apiserver was not running"
+            os.killpg(proc.pid, signal.SIGSTOP)
+            try:
+                assert apiserver.stop(timeout=60), "kube-apiserver was not running"
+            finally:
+                os.killpg(proc.pid, signal.SIGCONT)
             stopped_at = time.monotonic() - started
             rc = proc.wait(timeout=timeout)
         finally:
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         return rc, Path(out.name).read_text(), stopped_at

@@ -147,6 +147,7 @@ def test_apiserver_down_during_prune_then_a_rerun_completes_it(lab, api_client, 
     assert f"cannot reach the Kubernetes API at {lab.cfg.apiserver_url}" in output, output[-4000:]
     left = [h for h in HOSTS[1:] if entry(api_client, ns, h)]
     assert left, "every entry was deleted before the API server stopped: no fault was injected"
+    assert len(left) < len(HOSTS) - 1, "the trigger was a finished delete, yet every entry is still there"
     record = yaml.safe_load((root / "bundles" / "managed.json").read_text())
     assert sorted(r["host"] for r in record) == HOSTS, "the record forgot VMs whose prune did not finish"
     assert all((root / "bundles" / h).is_dir() for h in left), "a bundle went before its entry"
