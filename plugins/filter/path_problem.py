@@ -36,23 +36,11 @@ _value:
   type: str
 """
 
-import posixpath
-import re
-
-_SAFE = re.compile(r"[A-Za-z0-9._+@%=:,/-]+")
+from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import check_path
 
 
 def path_problem(value):
-    if not isinstance(value, str) or not value:
-        return "must be a non-empty path, got %r" % (value,)
-    if not value.startswith("/"):
-        return "%r is not an absolute path" % value
-    if not _SAFE.fullmatch(value):
-        return "%r has characters other than letters, digits and . _ - + @ %% = : , / (white space or shell " \
-               "metacharacters)" % value
-    if posixpath.normpath(value) in ("/", "//"):
-        return "%r is the root directory" % value
-    return ""
+    return check_path(value) or ""
 
 
 class FilterModule:

@@ -40,8 +40,10 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
     check_ip,
     check_label_value,
     check_labels,
+    check_path,
     check_port,
     check_port_name,
+    is_ip,
 )
 
 # The options of the service_entry and sidecar modules an inventory item may set (their KIND_SPEC
@@ -51,6 +53,8 @@ SERVICE_ENTRY_OPTIONS = ("name", "namespace", "metadata_labels", "metadata_annot
 SIDECAR_OPTIONS = ("workload_selector", "ingress", "egress", "outbound_traffic_policy")
 # The apiserver refuses TokenRequests of less than 10 minutes.
 TOKEN_MIN_SECONDS = 600
+# mesh_workload_mode
+MODES = ("autoregister", "static")
 PACKAGE_FORMATS = ("deb", "rpm")
 # What ansible.builtin.get_url fetches.
 PACKAGE_URL_SCHEMES = ("http", "https", "ftp")
@@ -78,6 +82,97 @@ def _unknown(variable: str, options: Mapping[str, Any], allowed: Sequence[str]) 
     return ["%s: unknown option(s) %s (expected %s)" % (variable, ", ".join(extra), ", ".join(allowed))]
 
 
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def announced_ip(address: Any, internal_ip: Any = "") -> str:
+    """The IP a VM's sidecar announces (``ISTIO_SVC_IP``, what auto-registration uses):
+    mesh_workload_internal_ip when set, else the address when it is an IP (without a zone), else ""."""
+    if internal_ip:
+        return _text(internal_ip)
+    address = _text(address)
+    return address if is_ip(address) and "%" not in address else ""
+
+
+def _checked_namespace(v: Mapping[str, Any]) -> str:
+    """The namespace to check the workload's objects in: a valid stand-in when the namespace
+    itself is wrong (its own rule names it, not once more for every object)."""
+    namespace = v.get("mesh_workload_namespace")
+    return "default" if check_dns1123_label(namespace) else namespace
+
+
+def _membership(v: Mapping[str, Any], host: Optional[str], members: Optional[Sequence[str]]) -> List[str]:
+    if host is None or members is None or host in members:
+        return []
+    return ["the host is not in the group '%s' (mesh_workload_group)" % _text(v.get("mesh_workload_group"))]
+
+
+def _names(v: Mapping[str, Any]) -> List[str]:
+    out = []
+    namespace, workload, mode = (_text(v.get(name)) for name in
+                                 ("mesh_workload_namespace", "mesh_workload_name", "mesh_workload_mode"))
+    if "mesh_workload_namespace" in v and check_dns1123_label(namespace):
+        out.append("mesh_workload_namespace '%s' is not a Kubernetes namespace name (lower-case letters, digits and "
+                   "inner '-', at most 63 characters)" % namespace)
+    if "mesh_workload_name" in v and check_dns1123_subdomain(workload):
+        out.append("mesh_workload_name '%s' is not a Kubernetes object name (lower-case letters, digits, inner '-' "
+                   "and '.')" % workload)
+    if "mesh_workload_mode" in v and mode not in MODES:
+        out.append("mesh_workload_mode '%s' is unknown: use one of %s" % (mode, ", ".join(MODES)))
+    return out
+
+
+def _address(v: Mapping[str, Any]) -> List[str]:
+    if "mesh_workload_address" not in v:
+        return []
+    address = _text(v["mesh_workload_address"])
+    if not address:
+        return ["the VM has no address: set ansible_host or mesh_workload_address"]
+    if v.get("mesh_workload_mode") == "autoregister" and not announced_ip(address, v.get("mesh_workload_internal_ip")):
+        return ["mesh_workload_address '%s' is not an IP address; auto-registration needs the VM's mesh IP: set "
+                "mesh_workload_internal_ip" % address]
+    return []
+
+
+def _ports(v: Mapping[str, Any]) -> List[str]:
+    if "mesh_workload_ports" not in v:
+        return []
+    ports = v["mesh_workload_ports"]
+    if not isinstance(ports, Mapping):
+        return ["mesh_workload_ports must be a dict of port name to port number"]
+    out = []
+    names = [str(name) for name in ports if check_port_name(str(name))]
+    if names:
+        out.append("invalid port name(s) %s in mesh_workload_ports (letters, digits and inner '-', at most 62 "
+                   "characters)" % ", ".join(names))
+    numbers = [str(number) for number in ports.values() if check_port(number)]
+    if numbers:
+        out.append("invalid port number(s) %s in mesh_workload_ports (1-65535)" % ", ".join(numbers))
+    return out
+
+
+def _identity(v: Mapping[str, Any]) -> List[str]:
+    out = []
+    account = _text(v.get("mesh_workload_service_account"))
+    if "mesh_workload_service_account" in v and check_dns1123_subdomain(account):
+        out.append("mesh_workload_service_account '%s' is not a Kubernetes object name" % account)
+    entry = _text(v.get("mesh_workload_entry_name"))
+    if "mesh_workload_entry_name" in v and v.get("mesh_workload_mode") == "static" and check_dns1123_subdomain(entry):
+        out.append("mesh_workload_entry_name '%s' is not a Kubernetes object name" % entry)
+    return out
+
+
+def _paths(v: Mapping[str, Any]) -> List[str]:
+    out = []
+    # offboarding deletes the bundle directory recursively
+    for variable in ("mesh_workload_bootstrap_dir", "mesh_workload_state_file"):
+        problem = check_path(v[variable]) if variable in v else None
+        if problem:
+            out.append("%s: %s" % (variable, problem))
+    return out
+
+
 def _probe(probe: Any) -> List[str]:
     if not probe:
         return []
@@ -89,7 +184,10 @@ def _probe(probe: Any) -> List[str]:
     return _under("mesh_workload_probe", errors, "probe")
 
 
-def _labels(labels: Any) -> List[str]:
+def _labels(v: Mapping[str, Any]) -> List[str]:
+    if "mesh_workload_labels" not in v:
+        return []
+    labels = v["mesh_workload_labels"]
     errors = check_labels("mesh_workload_labels", labels)
     if not errors and not labels:
         errors.append("mesh_workload_labels: needs at least one label (the Service, the Sidecar and the "
@@ -99,13 +197,13 @@ def _labels(labels: Any) -> List[str]:
 
 def _service(v: Mapping[str, Any]) -> List[str]:
     ports, app_protocols = v.get("mesh_workload_ports") or {}, v.get("mesh_workload_service_app_protocols") or {}
-    if not v.get("mesh_workload_service") or not ports:
-        return []
+    if not v.get("mesh_workload_service") or not ports or not isinstance(ports, Mapping):
+        return []  # no Service, or _ports names the problem
     if any(check_port_name(name) or check_port(number) for name, number in ports.items()):
-        return []  # the role's port check names them
+        return []  # _ports names them
     name = v.get("mesh_workload_service_name")
     if name == v.get("mesh_workload_name") and check_dns1123_subdomain(name):
-        return []  # the default, the workload's name: the role's name check names it
+        return []  # the default, the workload's name: _names names it
     try:
         port_list = service_ports_from_map(ports, app_protocols)
     except ValidationError as exc:
@@ -121,11 +219,16 @@ def _service(v: Mapping[str, Any]) -> List[str]:
 
 
 def _service_entries(v: Mapping[str, Any]) -> List[str]:
+    items = v.get("mesh_workload_service_entries") or []
+    if isinstance(items, (str, Mapping)) or not isinstance(items, Sequence):
+        return ["mesh_workload_service_entries must be a list (each item with a name and hosts)"]
     out: List[str] = []
+    if not all(isinstance(item, Mapping) and "name" in item and "hosts" in item for item in items):
+        out.append("every item of mesh_workload_service_entries needs a name and hosts")
     seen: Dict[str, int] = {}
-    for index, item in enumerate(v.get("mesh_workload_service_entries") or []):
+    for index, item in enumerate(items):
         if not isinstance(item, Mapping) or "name" not in item or "hosts" not in item:
-            continue  # validate.yml: every item needs a name and hosts
+            continue
         variable = "mesh_workload_service_entries[%d]" % index
         name = item.get("name")
         if name in seen:
@@ -135,7 +238,7 @@ def _service_entries(v: Mapping[str, Any]) -> List[str]:
         if unknown:
             out += unknown
             continue
-        params = {"namespace": v.get("mesh_workload_namespace"), "metadata_labels": {}}
+        params = {"namespace": _checked_namespace(v), "metadata_labels": {}}
         if "endpoints" not in item:
             params["workload_selector"] = v.get("mesh_workload_labels") or {"app": "x"}
         params.update(item)
@@ -144,13 +247,17 @@ def _service_entries(v: Mapping[str, Any]) -> List[str]:
 
 
 def _sidecar(v: Mapping[str, Any]) -> List[str]:
-    sidecar = v.get("mesh_workload_sidecar")
+    if "mesh_workload_sidecar" not in v:
+        return []
+    sidecar = v["mesh_workload_sidecar"]
+    if not isinstance(sidecar, Mapping):
+        return ["mesh_workload_sidecar must be a dict (the options of meshops.istio_vm.sidecar)"]
     if not sidecar:
         return []
     unknown = _unknown("mesh_workload_sidecar", sidecar, SIDECAR_OPTIONS)
     if unknown:
         return unknown
-    params = {"name": "sidecar", "namespace": v.get("mesh_workload_namespace"),
+    params = {"name": "sidecar", "namespace": _checked_namespace(v),
               "workload_selector": v.get("mesh_workload_labels") or {"app": "x"}}
     params.update(sidecar)
     return _under("mesh_workload_sidecar", _errors(validate_sidecar, params))
@@ -181,6 +288,9 @@ def _control_plane(v: Mapping[str, Any], revisions: Optional[Sequence[str]]) -> 
         problem = check_dns1123_label(v["mesh_workload_ingress_service"])
         if problem:
             out.append("mesh_workload_ingress_service: %s (a Service of mesh_workload_istio_namespace)" % problem)
+    elif ("mesh_workload_ingress_ip" in v or "mesh_workload_ingress_service" in v) \
+            and v.get("mesh_workload_state", "present") == "present":
+        out.append("set mesh_workload_ingress_ip or mesh_workload_ingress_service: the VM must reach istiod")
     revision = v.get("mesh_workload_revision")
     if revision:
         problem = check_dns1123_label(revision)
@@ -210,11 +320,15 @@ def _token(v: Mapping[str, Any]) -> List[str]:
     return out
 
 
-def workload_problems(variables: Mapping[str, Any], revisions: Optional[Sequence[str]] = None) -> List[str]:
-    """Problems of one VM's mesh_workload variables; ``revisions``: those istiod serves (mesh_info)."""
+def workload_problems(variables: Mapping[str, Any], revisions: Optional[Sequence[str]] = None,
+                      host: Optional[str] = None, members: Optional[Sequence[str]] = None) -> List[str]:
+    """Problems of one VM's mesh_workload variables; ``revisions``: those istiod serves (mesh_info);
+    ``host`` and ``members``: the VM's inventory name and the hosts of mesh_workload_group."""
     v = variables
-    return (_labels(v.get("mesh_workload_labels")) + _probe(v.get("mesh_workload_probe")) + _service(v)
-            + _service_entries(v) + _sidecar(v) + _addresses(v) + _control_plane(v, revisions) + _token(v))
+    return (_membership(v, host, members) + _names(v) + _address(v) + _ports(v)
+            + _labels(v) + _identity(v) + _probe(v.get("mesh_workload_probe"))
+            + _service(v) + _service_entries(v) + _sidecar(v) + _addresses(v) + _control_plane(v, revisions)
+            + _token(v) + _paths(v))
 
 
 def _url_problem(url: str, schemes: Sequence[str]) -> Optional[str]:
@@ -269,3 +383,4 @@ def sidecar_problems(variables: Mapping[str, Any], bootstrap_dir: Optional[str] 
         out.append("vm_sidecar_bundle_dir: %r is not where mesh_workload_bootstrap_dir puts this VM's bundle (%r)"
                    % (bundle, bootstrap_dir))
     return out
+

@@ -18,6 +18,7 @@ Istio 1.30 CRD schemas (``manifests/charts/base/files/crd-all.gen.yaml``) and is
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 from typing import Any, List, Mapping, Optional, Tuple
 
@@ -39,6 +40,8 @@ _ISTIO_WILDCARD_LABEL_RE = re.compile(r"^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z
 _QUALIFIED_NAME_RE = re.compile(r"^(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE_RE = re.compile(r"^(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+# Characters of a path that a role may hand to a recursive delete, a root-run unit line or a shell.
+_SAFE_PATH_RE = re.compile(r"[A-Za-z0-9._+@%=:,/-]+")
 
 
 def join_key(path: str, key: Any) -> str:
@@ -254,6 +257,22 @@ def check_selector(path: str, labels: Any) -> List[str]:
         elif "*" in value:
             errors.append("%s: wildcard is not supported in a selector" % entry)
     return errors
+
+
+def check_path(value: Any) -> Optional[str]:
+    """A path a role deletes recursively, writes as root or puts in a unit line: a non-empty absolute
+    path, not the root directory (nor anything that normalizes to it), only letters, digits and
+    ``. _ - + @ % = : , /`` (no white space, no shell metacharacters)."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty path, got %r" % (value,)
+    if not value.startswith("/"):
+        return "%r is not an absolute path" % value
+    if not _SAFE_PATH_RE.fullmatch(value):
+        return "%r has characters other than letters, digits and . _ - + @ %% = : , / (white space or shell " \
+               "metacharacters)" % value
+    if posixpath.normpath(value) in ("/", "//"):
+        return "%r is the root directory" % value
+    return None
 
 
 def is_ip(value: Any) -> bool:

@@ -22,11 +22,16 @@ GOOD = {
     "mesh_workload_ingress_ip": "10.213.0.1", "mesh_workload_ingress_service": "istio-eastwestgateway",
     "mesh_workload_istio_namespace": "istio-system", "mesh_workload_revision": "", "mesh_workload_token_duration": 3600,
     "mesh_workload_token_renew_before": 1800, "mesh_workload_wait_timeout": 60, "mesh_workload_allow_proxy_metadata": [],
+    "mesh_workload_group": "mesh_vms", "mesh_workload_state": "present", "mesh_workload_service_account": "lab-app",
+    "mesh_workload_entry_name": "mlab-vm1", "mesh_workload_bootstrap_dir": "/work/main/playbooks/../.bootstrap/mlab-vm1",
+    "mesh_workload_state_file": "/work/main/playbooks/../.bootstrap/mesh_vms.managed.json",
 }
+MEMBERS = ["mlab-vm1", "mlab-vm2"]
 
 
 def test_the_lab_inventory_is_fine():
-    assert workload_problems(GOOD, ["default"]) == []
+    assert workload_problems(GOOD, ["default"], host="mlab-vm1", members=MEMBERS) == []
+    assert workload_problems(dict(GOOD, mesh_workload_mode="static", mesh_workload_address="vm1.lab.example"), []) == []
     assert FilterModule().filters()["workload_problems"] is workload_problems
 
 
@@ -69,11 +74,76 @@ def test_bad(overrides, problem):
     assert any(problem in p for p in problems), problems
 
 
+# The messages of the role's own rules (tests/integration/bad_inventories/ holds some of them).
+@pytest.mark.parametrize("overrides,problem", [
+    ({"mesh_workload_namespace": "Lab-VMs"},
+     "mesh_workload_namespace 'Lab-VMs' is not a Kubernetes namespace name (lower-case letters, digits and inner '-', "
+     "at most 63 characters)"),
+    ({"mesh_workload_namespace": "a" * 64}, "mesh_workload_namespace '%s' is not a Kubernetes namespace name" % ("a" * 64)),
+    ({"mesh_workload_name": "lab_app", "mesh_workload_service_name": "x"},
+     "mesh_workload_name 'lab_app' is not a Kubernetes object name (lower-case letters, digits, inner '-' and '.')"),
+    ({"mesh_workload_mode": "bogus"}, "mesh_workload_mode 'bogus' is unknown: use one of autoregister, static"),
+    ({"mesh_workload_address": ""}, "the VM has no address: set ansible_host or mesh_workload_address"),
+    ({"mesh_workload_address": None}, "the VM has no address: set ansible_host or mesh_workload_address"),
+    ({"mesh_workload_address": "vm1.lab.example"},
+     "mesh_workload_address 'vm1.lab.example' is not an IP address; auto-registration needs the VM's mesh IP: set "
+     "mesh_workload_internal_ip"),
+    ({"mesh_workload_address": ":::"}, "mesh_workload_address ':::' is not an IP address"),
+    ({"mesh_workload_address": "fe80::1%eth0"}, "mesh_workload_address 'fe80::1%eth0' is not an IP address"),
+    ({"mesh_workload_ports": [8080]}, "mesh_workload_ports must be a dict of port name to port number"),
+    ({"mesh_workload_ports": {"http_alt": 8080, "ok": 80, "b" * 63: 81}},
+     "invalid port name(s) http_alt, %s in mesh_workload_ports (letters, digits and inner '-', at most 62 characters)"
+     % ("b" * 63)),
+    ({"mesh_workload_ports": {"http": 80800, "a": 0, "b": "80", "c": True}},
+     "invalid port number(s) 80800, 0, True in mesh_workload_ports (1-65535)"),
+    ({"mesh_workload_service_account": "lab app"}, "mesh_workload_service_account 'lab app' is not a Kubernetes object name"),
+    ({"mesh_workload_mode": "static", "mesh_workload_entry_name": "VM_1"},
+     "mesh_workload_entry_name 'VM_1' is not a Kubernetes object name"),
+    ({"mesh_workload_service_entries": [{"name": "ext-api"}]},
+     "every item of mesh_workload_service_entries needs a name and hosts"),
+    ({"mesh_workload_service_entries": ["ext-api"]}, "every item of mesh_workload_service_entries needs a name and hosts"),
+    ({"mesh_workload_service_entries": {"name": "a", "hosts": ["a.b"]}}, "mesh_workload_service_entries must be a list"),
+    ({"mesh_workload_sidecar": None}, "mesh_workload_sidecar must be a dict (the options of meshops.istio_vm.sidecar)"),
+    ({"mesh_workload_sidecar": [{"egress": []}]}, "mesh_workload_sidecar must be a dict"),
+    ({"mesh_workload_ingress_ip": "", "mesh_workload_ingress_service": ""},
+     "set mesh_workload_ingress_ip or mesh_workload_ingress_service: the VM must reach istiod"),
+    ({"mesh_workload_bootstrap_dir": "/tmp/b d"}, "mesh_workload_bootstrap_dir: '/tmp/b d' has characters other than"),
+    ({"mesh_workload_state_file": "/"}, "mesh_workload_state_file: '/' is the root directory"),
+])
+def test_role_rules(overrides, problem):
+    problems = workload_problems(dict(GOOD, **overrides), ["default"])
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+def test_each_problem_once():
+    """A rule names its variable once: the modules' validators do not repeat it for the objects."""
+    problems = workload_problems(dict(GOOD, mesh_workload_namespace="Lab-VMs", mesh_workload_ports={"http_alt": 8080},
+                                      mesh_workload_name="lab_app", mesh_workload_service_name="lab_app",
+                                      mesh_workload_service_account="lab-app"), ["default"])
+    assert len(problems) == 3, problems
+    assert workload_problems(dict(GOOD, mesh_workload_labels=[]), ["default"]) == ["mesh_workload_labels: must be a dict"]
+
+
+def test_the_host_must_be_in_the_group():
+    variables = dict(GOOD, mesh_workload_group="mesh")
+    assert workload_problems(variables, ["default"], host="mlab-vm1", members=[]) == [
+        "the host is not in the group 'mesh' (mesh_workload_group)"]
+    assert workload_problems(variables, ["default"], host="mlab-vm1") == []  # no members: not compared
+
+
 @pytest.mark.parametrize("overrides", [
-    {"mesh_workload_ports": {"http_alt": 8080}},  # the role's port check names it
-    {"mesh_workload_name": "lab_app", "mesh_workload_service_name": "lab_app"},  # the role's name check names it
+    {"mesh_workload_address": "vm1.lab.example", "mesh_workload_internal_ip": "10.213.0.50"},
+    {"mesh_workload_address": "fd00::21"},
+    {"mesh_workload_mode": "static", "mesh_workload_entry_name": "vm-1.lab"},
+    {"mesh_workload_ports": {"http": "8080"}},
+    {"mesh_workload_ingress_ip": "", "mesh_workload_ingress_service": "", "mesh_workload_state": "absent"},
+    {"mesh_workload_sidecar": {}},
     {"mesh_workload_revision": "canary"},  # compared only with the revisions istiod serves
 ])
-def test_left_to_the_role_or_unknown(overrides):
+def test_fine_or_not_compared(overrides):
     revisions = None if "mesh_workload_revision" in overrides else ["default"]
     assert workload_problems(dict(GOOD, **overrides), revisions) == []
+
+
+def test_variables_left_out_are_not_checked():
+    assert workload_problems({"mesh_workload_probe": {"http_get": {"port": 8080, "path": "/"}}}) == []
