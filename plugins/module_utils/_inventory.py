@@ -13,10 +13,14 @@ variables of one VM (role variable name -> value, after the role's argument spec
 types) and return one ``"<variable>: <problem>"`` string per problem, empty when all is well.
 The objects a VM implies are checked with the validators of ``_specs`` (what the modules would
 refuse later, after other objects were written); the rest are rules of the bundle and the VM side.
+
+``vm_conflicts`` takes the computed settings of all VMs of the group (``__mesh_workload_vm``) and
+returns what they claim twice or disagree on.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -384,3 +388,43 @@ def sidecar_problems(variables: Mapping[str, Any], bootstrap_dir: Optional[str] 
                    % (bundle, bootstrap_dir))
     return out
 
+
+def _claimed(vms: Sequence[Mapping[str, Any]], field: str, select=lambda vm: True) -> List[Any]:
+    """(value, hosts) of each value of ``field`` that more than one selected VM has, by value."""
+    hosts: Dict[str, List[str]] = {}
+    for vm in vms:
+        if select(vm):
+            hosts.setdefault(_text(vm.get(field)), []).append(_text(vm.get("host")))
+    return sorted((value, names) for value, names in hosts.items() if len(names) > 1)
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def vm_conflicts(vms: Sequence[Mapping[str, Any]]) -> List[str]:
+    """What the VMs of one group claim twice (address, static entry, auto-registered entry, bundle
+    directory), and what the VMs of one workload disagree on (the settings of its shared objects);
+    ``vms``: the computed settings of each VM (``__mesh_workload_vm``)."""
+    vms = list(vms)
+    out = ["Address %s is claimed by %s (mesh_workload_address / ansible_host)." % (value, ", ".join(hosts))
+           for value, hosts in _claimed(vms, "address")]
+    out += ["WorkloadEntry %s is claimed by %s (mesh_workload_entry_name)." % (value, ", ".join(hosts))
+            for value, hosts in _claimed(vms, "entry_key", lambda vm: vm.get("mode") == "static")]
+    out += ["Bootstrap directory %s is shared by %s (mesh_workload_bootstrap_dir): each would get the other's token "
+            "and identity." % (value, ", ".join(hosts)) for value, hosts in _claimed(vms, "bootstrap_key")]
+    out += ["Auto-registered WorkloadEntry %s is claimed by %s (mesh_workload_internal_ip / mesh_workload_address)."
+            % (value, ", ".join(hosts)) for value, hosts in
+            _claimed(vms, "registered_entry_name", lambda vm: vm.get("mode") == "autoregister" and vm.get("internal_ip"))]
+    workloads: Dict[str, List[Mapping[str, Any]]] = {}
+    for vm in vms:
+        workloads.setdefault(_text(vm.get("key")), []).append(vm)
+    for key, members in workloads.items():
+        shared = [member.get("shared") or {} for member in members]
+        fields = [field for field in sorted({field for settings in shared for field in settings})
+                  if len({_as_json(settings.get(field)) for settings in shared}) > 1]
+        if fields:
+            out.append("The VMs of workload %s (%s) share one WorkloadGroup, but differ in: %s"
+                       % (key, ", ".join(_text(m.get("host")) for m in members),
+                          " ".join("mesh_workload_%s" % field for field in fields)))
+    return out
