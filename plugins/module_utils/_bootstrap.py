@@ -417,6 +417,13 @@ def hosts(inputs: BootstrapInputs) -> str:
     return "%s %s\n" % (inputs.ingress_ip, istiod_host(inputs.istio_namespace, inputs.revision))
 
 
+def hosts_entry(inputs: BootstrapInputs) -> Dict[str, Optional[str]]:
+    """The line of ``hosts`` as data: istiod's name and the address the VM must resolve it to
+    (None when ``hosts`` is empty: the VM then resolves the name by DNS)."""
+    ip = inputs.ingress_ip if inputs.ingress_ip and is_ip(inputs.ingress_ip) else None
+    return {"name": istiod_host(inputs.istio_namespace, inputs.revision), "address": ip}
+
+
 def render(inputs: BootstrapInputs) -> Dict[str, str]:
     """All rendered files by name: ``cluster.env``, ``mesh.yaml``, ``hosts``."""
     return {"cluster.env": cluster_env(inputs), "mesh.yaml": mesh_yaml(inputs), "hosts": hosts(inputs)}

@@ -207,6 +207,24 @@ root_cert_sha256:
   description: SHA-256 of the mesh root certificate written to C(root-cert.pem).
   returned: always
   type: str
+hosts_entry:
+  description:
+    - The line of C(hosts) as data, the name-to-address mapping the VM's C(/etc/hosts) must hold
+      (C(playbooks/verify.yml) compares it with the VM's, so a VM whose entry still names an old
+      gateway address is drift).
+    - C(address) is null when C(hosts) is empty (no ingress IP known); the VM then resolves istiod's
+      name by DNS.
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  contains:
+    name:
+      description: istiod's name, C(istiod[-REVISION].ISTIO_NAMESPACE.svc).
+      type: str
+    address:
+      description: The address of O(ingress_ip) or of the O(ingress_service)'s load balancer.
+      type: str
+  sample: {"name": "istiod.istio-system.svc", "address": "10.214.0.5"}
 """
 
 import hashlib
@@ -222,6 +240,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     BootstrapInputs,
     check_inputs,
     cluster_env_values,
+    hosts_entry,
     cluster_id_from_injector_values,
     ingress_hostname_from_service,
     ingress_ip_from_service,
@@ -449,7 +468,7 @@ def run(module):
     for warning in warnings:
         module.warn(warning)
     return {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,
-            "root_cert_sha256": _sha(rendered["root-cert.pem"]),
+            "root_cert_sha256": _sha(rendered["root-cert.pem"]), "hosts_entry": hosts_entry(inputs),
             "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
                      "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
 

@@ -297,6 +297,10 @@ def test_hosts(overrides, expected):
     inputs = BootstrapInputs(workload_group=_group(), mesh_config={}, cluster_id="c1", **overrides)
     assert _bootstrap.hosts(inputs) == expected
     assert bool(_bootstrap.missing_ingress_ip_warning(inputs)) == (expected == "")
+    # the same line as data: what verify.yml compares with the VM's /etc/hosts
+    entry = _bootstrap.hosts_entry(inputs)
+    assert entry["name"] == _bootstrap.istiod_host(inputs.istio_namespace, inputs.revision)
+    assert ("%s %s\n" % (entry["address"], entry["name"]) if entry["address"] else "") == expected
 
 
 SERVICE_CASES = [
