@@ -14,7 +14,15 @@ VM network (`tests/lab/lab vmnet up`): inventories/lab-vmnet, namespace vmnet.
 - mlab-vm21 (10.213.0.31, cluster network) stands in for a cluster workload (Service backend).
   The VM calls it by its Service name; the request crosses the gateway's AUTO_PASSTHROUGH
   listener (its sni-dnat cluster counts the connection) over mTLS (the callee sees the VM's
-  SPIFFE ID)."""
+  SPIFFE ID).
+- The way back: mlab-vm21 calls the VM by its Service name. Its entry carries vm-network, whose
+  gateway (the lab's `istio-vmnetgateway`, 10.213.0.6) istiod hands the caller instead of the
+  VM's address; that gateway's sni-dnat cluster counts the connection, and the VM sees the
+  caller's SPIFFE ID.
+- The VM's entry turns Healthy=False when its app stops and True again when it starts (the
+  probe runs in its sidecar; the result reaches istiod through the gateway).
+- The gateway Service's load-balancer address moves after onboarding: verify.yml reports the VM
+  as drift, naming /etc/hosts and both addresses (table and JSON); onboard.yml clears it."""
 from __future__ import annotations
 
 import json
@@ -36,6 +44,9 @@ SPIFFE = "spiffe://cluster.local/ns/vmnet/sa/{}"
 BACKEND_URL = "http://backend.vmnet.svc:8080/"
 PASSTHROUGH = "cluster.outbound_.8080_._.backend.vmnet.svc.cluster.local;.upstream_cx_total"
 ISTIOD = "cluster.outbound|15012||istiod.istio-system.svc.cluster.local;.upstream_cx_total"
+VM_URL = "http://vm-client.vmnet.svc:8080/"
+VM_PASSTHROUGH = "cluster.outbound_.8080_._.vm-client.vmnet.svc.cluster.local;.upstream_cx_total"
+MOVED_LB = "10.214.0.7"    # the gateway's load-balancer address after it moves
 
 
 def _clean(api_client) -> None:
@@ -140,6 +151,47 @@ def test_vm_calls_a_cluster_workload_through_the_gateway_over_mtls(lab, vmnet, a
     assert vmnet.stats("cluster.outbound_.8080_._.backend")[PASSTHROUGH] > before
 
 
+def eventually_200(lab, n: int, url: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = curl(lab, n, url)
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert status == 200, f"{url} from mlab-vm{n}: {status} {body}"
+    return json.loads(body)
+
+
+def test_cluster_workload_calls_the_vm_through_the_vm_networks_gateway_over_mtls(lab, vmnet, onboarded):
+    """The reverse direction: istiod gives mlab-vm21 the VM network's gateway (15443) as the
+    endpoint of vm-client, and that gateway passes the mTLS connection through to the VM."""
+    gw = vmnet.VMNET_GW
+    before = vmnet.stats("cluster.outbound_.8080_._.vm-client", gw).get(VM_PASSTHROUGH, 0)
+    got = eventually_200(lab, BACKEND, VM_URL)
+    assert got["host"] == "mlab-vm101"
+    xfcc = got["headers"]["x-forwarded-client-cert"]
+    assert f"By={SPIFFE.format('vm-client')}" in xfcc and f"URI={SPIFFE.format('backend')}" in xfcc
+    assert vmnet.stats("cluster.outbound_.8080_._.vm-client", gw)[VM_PASSTHROUGH] > before
+
+
+def test_entry_health_flips_with_the_app(lab, api_client, onboarded):
+    """The VM's probe (HTTP 8080, through its sidecar) turns its entry Healthy=False when the app
+    stops and True when it starts again."""
+    def state():
+        return next((healthy(e) for e in entries(api_client, NS) if e["metadata"]["name"] == ENTRY), "")
+    wait("vm-client entry Healthy=True", lambda: state() == "True", 90)
+    lab.ssh(VM, "systemctl", "stop", "lab-app")
+    try:
+        started = time.monotonic()
+        wait("vm-client entry Healthy=False after the app stopped", lambda: state() == "False", 90)
+        print(f"Healthy=False {time.monotonic() - started:.1f} s after the app stopped")
+    finally:
+        lab.ssh(VM, "systemctl", "start", "lab-app")
+    started = time.monotonic()
+    wait("vm-client entry Healthy=True after the app started", lambda: state() == "True", 90)
+    print(f"Healthy=True {time.monotonic() - started:.1f} s after the app started")
+
+
 def request_times(lab, n: int, url: str, count: int = 20) -> list[float]:
     """Seconds of ``count`` sequential requests from VM n (curl's time_total), all answered 200."""
     loop = (f"for i in $(seq {count}); do curl -s -o /dev/null --max-time 10 "
@@ -156,3 +208,50 @@ def test_latency_through_the_gateway_vs_direct(lab, onboarded):
     direct = request_times(lab, BACKEND, BACKEND_URL)
     print(f"median request time: through the gateway {via_gateway[10] * 1000:.1f} ms, "
           f"direct {direct[10] * 1000:.1f} ms")
+
+
+def report_lines(stdout: str) -> list[str]:
+    """The lines of verify.yml's per-VM table (its 'Report per VM' task)."""
+    block = stdout[stdout.index("TASK [Report per VM]"):]
+    block = block[block.index("=> ") + 3:]
+    return json.loads(block[:block.index("\n}\n") + 2])["msg"]
+
+
+def test_z_verify_reports_a_vm_on_an_old_gateway_address_until_onboard(lab, api_client, vmnet, onboarded, tmp_path):
+    """The gateway Service's load balancer moves to another address (the old one still answers);
+    the VM's /etc/hosts still names the old one: verify.yml reports it as drift in the table and
+    in JSON, the cluster network's VM (fixed ingress IP) stays in line, and onboard.yml (which
+    ends with verify.yml) rewrites the line. Last in this file: it moves the VM off 10.214.0.5."""
+    from meshlab.control import kube_client
+    api = kube_client(lab.cfg)
+    drift = (f"/etc/hosts maps istiod.istio-system.svc to {GATEWAY_LB} (line ")
+    new = f"the bundle gives {MOVED_LB} now"
+    vmnet.gateway_address(MOVED_LB)
+    try:
+        vmnet.set_lb_address(api, MOVED_LB)
+        out = tmp_path / "verify.json"
+        started = time.monotonic()
+        res = run_playbook(INVENTORY, lab.kubeconfig, "verify.yml", "-e", f"verify_report_path={out}", check=False)
+        print(f"verify.yml with the moved gateway: {time.monotonic() - started:.1f} s")
+        assert res.returncode != 0
+        lines = report_lines(res.stdout)
+        findings = lines[lines.index("mlab-vm101 drifts:") + 1:]
+        assert any(line.startswith("  - " + drift) and new in line for line in findings), lines
+        assert "mlab-vm21 drifts:" not in lines
+        doc = json.loads(out.read_text())
+        assert doc["summary"]["drifting"] == ["mlab-vm101"]
+        (rec,) = [r for r in doc["vms"] if r["vm"] == "mlab-vm101"]
+        assert [line for line in rec["drift"] if "/etc/hosts" in line] == [
+            next(line[4:] for line in findings if line.startswith("  - " + drift))]
+        assert rec["sidecar_ready"]     # the old address still answers: nothing else drifts
+        assert len(rec["drift"]) == 1, rec["drift"]
+
+        started = time.monotonic()
+        res = run_playbook(INVENTORY, lab.kubeconfig, "onboard.yml", "--limit", "mlab-vm101")
+        print(f"onboard.yml of mlab-vm101 onto the moved gateway: {time.monotonic() - started:.1f} s")
+        assert "1 VMs: 1 in line with the inventory, 0 drifting" in report_lines(res.stdout)
+        hosts = lab.ssh(VM, "cat", "/etc/hosts").stdout
+        assert f"{MOVED_LB} istiod.istio-system.svc" in hosts and f"{GATEWAY_LB} istiod" not in hosts
+    finally:
+        vmnet.set_lb_address(api, GATEWAY_LB)
+        vmnet.gateway_address(MOVED_LB, present=False)
