@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: offboard_plan
+short_description: What offboarding the play's VMs deletes, and which shared objects stay
+version_added: 0.2.0
+description:
+  - Offboarding (role C(meshops.istio_vm.mesh_workload) with C(mesh_workload_state=absent)) deletes the static
+    WorkloadEntries of the play's VMs, and the objects a workload's VMs share - its WorkloadGroup,
+    ServiceEntries, Service, Sidecar and ServiceAccount - only when no VM of the group outside the play
+    (C(--limit), or failed earlier) still belongs to it. This filter chooses them.
+  - The VMs outside the play are read from their inventory variables (C(hostvars)), not from computed
+    settings they may not have; a missing C(mesh_workload_service_account) is the workload's name (the role's
+    default).
+  - "A ServiceAccount stays while a workload that stays uses it: one of a VM outside the play, or of a
+    workload of the play that stays for such a VM, even when another workload of the play that goes used it
+    too."
+author:
+  - meshops.istio_vm maintainers (@meshops)
+options:
+  _input:
+    description:
+      - The settings of each VM of the play (C(__mesh_workload_vm)); read are C(key), C(mode), C(namespace),
+        C(service_account), C(entry_object), C(group_object), C(service_entry_objects), C(service_object) and
+        C(sidecar_object).
+    type: list
+    elements: dict
+    required: true
+  others:
+    description:
+      - The inventory variables of each VM of the group outside the play (C(hostvars) items); read are
+        C(mesh_workload_namespace), C(mesh_workload_name) and C(mesh_workload_service_account).
+    type: list
+    elements: dict
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Delete the WorkloadGroups no VM uses any more
+  meshops.istio_vm.workload_group:
+    state: absent
+    objects: "{{ __plan.groups }}"
+  vars:
+    __others: "{{ groups['mesh_vms'] | difference(ansible_play_hosts) | map('extract', hostvars) | list }}"
+    __plan: >-
+      {{ ansible_play_hosts | map('extract', hostvars, '__mesh_workload_vm') | list
+         | meshops.istio_vm.offboard_plan(__others) }}
+"""
+
+RETURN = r"""
+_value:
+  description: What to delete (module options, for batches) and what stays.
+  type: dict
+  contains:
+    entries:
+      description: The static WorkloadEntries of the play's VMs.
+      type: list
+      elements: dict
+    groups:
+      description: The WorkloadGroups of the workloads that go.
+      type: list
+      elements: dict
+    service_entries:
+      description: The ServiceEntries of the workloads that go.
+      type: list
+      elements: dict
+    services:
+      description: The Kubernetes Services of the workloads that go.
+      type: list
+      elements: dict
+    sidecars:
+      description: The Sidecars of the workloads that go.
+      type: list
+      elements: dict
+    service_accounts:
+      description: The ServiceAccounts (C(namespace), C(name)) of the workloads that go that no workload that stays uses.
+      type: list
+      elements: dict
+    kept:
+      description: The workloads (C(namespace/name)) that stay for VMs outside the play.
+      type: list
+      elements: str
+"""
+
+
+def _unique(items):
+    out = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _inventory_key(variables, name):
+    return "%s/%s" % (variables.get("mesh_workload_namespace", ""), variables.get(name, ""))
+
+
+def offboard_plan(vms, others=None):
+    vms, others = list(vms), list(others or [])
+    kept_keys = {_inventory_key(other, "mesh_workload_name") for other in others}
+    gone, kept = [], []
+    for vm in vms:
+        if vm["key"] in kept_keys:
+            kept.append(vm["key"])
+        elif vm["key"] not in [g["key"] for g in gone]:
+            gone.append(vm)
+    kept_accounts = {_inventory_key(other, "mesh_workload_service_account" if "mesh_workload_service_account" in other
+                                    else "mesh_workload_name") for other in others}
+    kept_accounts |= {"%s/%s" % (vm["namespace"], vm["service_account"]) for vm in vms if vm["key"] in kept_keys}
+    accounts = _unique({"namespace": vm["namespace"], "name": vm["service_account"]} for vm in gone)
+    return {
+        "entries": [vm["entry_object"] for vm in vms if vm.get("mode") == "static"],
+        "groups": [vm["group_object"] for vm in gone],
+        "service_entries": [obj for vm in gone for obj in vm.get("service_entry_objects") or []],
+        "services": [vm["service_object"] for vm in gone if vm.get("service_object")],
+        "sidecars": [vm["sidecar_object"] for vm in gone if vm.get("sidecar_object")],
+        "service_accounts": [a for a in accounts if "%s/%s" % (a["namespace"], a["name"]) not in kept_accounts],
+        "kept": _unique(kept),
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {"offboard_plan": offboard_plan}

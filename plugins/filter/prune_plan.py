@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: prune_plan
+short_description: What prune deletes - the static WorkloadEntries and bundles of VMs that left the inventory
+version_added: 0.2.0
+description:
+  - With C(mesh_workload_prune=true), role C(meshops.istio_vm.mesh_workload) deletes what its inventory group
+    no longer wants. This filter chooses it from the group's VMs, the record of earlier runs
+    (C(mesh_workload_state_file)) and the static WorkloadEntries that carry the group's label in the cluster.
+  - "Entries: every listed entry that no static VM of the group names (namespace and
+    C(mesh_workload_entry_name)), so also the entry of a VM that stayed but was renamed, moved or switched
+    to auto-registration."
+  - "Bundles: the bootstrap directory of each recorded VM that is no longer in the group, unless a VM of the
+    group uses that directory (however it is spelled), and only when it is a safe path to delete
+    (P(meshops.istio_vm.path_problem#filter)); each once."
+  - The VMs must be all of the group (the role refuses prune on a partial view first).
+author:
+  - meshops.istio_vm maintainers (@meshops)
+options:
+  _input:
+    description: The settings of every VM of the group (C(__mesh_workload_vm)); read are C(mode), C(entry_key) and C(bootstrap_dir).
+    type: list
+    elements: dict
+    required: true
+  records:
+    description: The record of what the group managed (items with C(host) and C(bootstrap_dir)).
+    type: list
+    elements: dict
+    required: true
+  members:
+    description: The hosts of the group.
+    type: list
+    elements: str
+    required: true
+  entries:
+    description:
+      - The group's static WorkloadEntries in the cluster (C(workload_entries) of
+        M(meshops.istio_vm.workload_entry_info), items with C(name) and C(namespace)).
+      - Omitted, no entry is chosen.
+    type: list
+    elements: dict
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Delete the static WorkloadEntries the inventory no longer has
+  meshops.istio_vm.workload_entry:
+    name: "{{ item.name }}"
+    namespace: "{{ item.namespace }}"
+    state: absent
+  loop: "{{ (__vms | meshops.istio_vm.prune_plan(__records, groups['mesh_vms'], __listed.workload_entries)).entries }}"
+"""
+
+RETURN = r"""
+_value:
+  description: What to delete.
+  type: dict
+  contains:
+    entries:
+      description: The entries to delete, each with C(name) and C(namespace), in the order listed.
+      type: list
+      elements: dict
+    bundles:
+      description: The bootstrap directories to delete, in the order of the record.
+      type: list
+      elements: str
+"""
+
+import posixpath
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import check_path
+
+
+def _norm(path):
+    return posixpath.normpath(str(path))
+
+
+def prune_plan(vms, records, members, entries=None):
+    vms, members = list(vms), list(members)
+    wanted = {str(vm.get("entry_key")) for vm in vms if vm.get("mode") == "static"}
+    doomed = [{"name": entry["name"], "namespace": entry["namespace"]} for entry in entries or []
+              if "%s/%s" % (entry["namespace"], entry["name"]) not in wanted]
+    in_use = {_norm(vm["bootstrap_dir"]) for vm in vms if vm.get("bootstrap_dir")}
+    bundles = []
+    for record in records or []:
+        path = record.get("bootstrap_dir")
+        if (record.get("host") not in members and path and path not in bundles
+                and _norm(path) not in in_use and check_path(path) is None):
+            bundles.append(path)
+    return {"entries": doomed, "bundles": bundles}
+
+
+class FilterModule:
+    def filters(self):
+        return {"prune_plan": prune_plan}
