@@ -12,9 +12,9 @@ short_description: What a VM has of the sidecar's package and service, in one mo
 version_added: 0.2.0
 description:
   - Reads on the VM, in one run, what deciding on the install of the sidecar's package needs,
-    whether its service is active, the package file (present, SHA-256, version), the installed
+    whether its service is active and enabled, the package file (present, SHA-256, version), the installed
     package, and whether a dpkg run was interrupted. It replaces a
-    C(systemctl is-active), M(ansible.builtin.stat), C(dpkg-deb), C(dpkg-query) and
+    C(systemctl is-active), C(systemctl is-enabled), M(ansible.builtin.stat), C(dpkg-deb), C(dpkg-query) and
     M(ansible.builtin.find) task, each of which costs a round trip to the VM.
   - Changes nothing.
 author:
@@ -69,6 +69,13 @@ service:
   returned: always
   type: str
   sample: active
+enabled:
+  description:
+    - Whether O(service) starts at boot, as C(systemctl is-enabled) prints it (C(enabled), C(disabled),
+      C(masked), ...; C(unknown) when it prints nothing, for example without the unit).
+  returned: always
+  type: str
+  sample: enabled
 file:
   description: The package file.
   returned: always
@@ -123,6 +130,8 @@ def run(module):
 
     rc, out, _err = module.run_command(["systemctl", "is-active", params["service"]])
     service = out.strip() or "unknown"
+    rc, out, _err = module.run_command(["systemctl", "is-enabled", params["service"]])
+    enabled = out.strip() or "unknown"
 
     file_info = {"exists": os.path.isfile(path), "sha256": "", "version": ""}
     if file_info["exists"]:
@@ -146,7 +155,7 @@ def run(module):
         query, present = "", rc == 0
         version = out.strip() if present else ""
 
-    return {"changed": False, "service": service, "file": file_info,
+    return {"changed": False, "service": service, "enabled": enabled, "file": file_info,
             "installed": {"present": present, "version": version, "query": query},
             "dpkg_interrupted": deb and journal_interrupted()}
 
