@@ -34,8 +34,13 @@ class ActionModule(ActionBase):
         try:
             path = self._find_needle("files", src)
             real = self._loader.get_real_file(path, decrypt=True)
-            with open(real, "rb") as handle:
-                return to_text(handle.read(), errors="surrogate_or_strict")
+            try:
+                with open(real, "rb") as handle:
+                    return to_text(handle.read(), errors="surrogate_or_strict")
+            finally:
+                # a vault-encrypted file (a token) was decrypted to a temporary file: remove it now,
+                # not only at the end of the task
+                self._loader.cleanup_tmp_file(real)
         except (AnsibleError, OSError, UnicodeError) as e:
             raise AnsibleActionFail("%s: cannot read %s on the controller: %s" % (what, src, to_text(e))) from None
 

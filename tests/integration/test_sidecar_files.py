@@ -115,3 +115,34 @@ def test_sidecar_files_ladder_on_a_vm(lab, tmp_path):
         assert "(new content, not shown)" in out
     finally:
         lab.ssh(1, "rm", "-rf", scratch, check=False)
+
+
+def test_a_vault_encrypted_token_reaches_the_vm_and_no_decrypted_copy_stays_on_the_controller(lab, tmp_path):
+    """A token kept in Ansible Vault on the controller: the VM gets the plain token (not the vault
+    text), nothing prints it, and no decrypted copy stays in the controller's local temporary
+    directory after the task (the action plugin removes it right after reading it; Ansible's own
+    clean-up at the end of the task would too)."""
+    scratch = f"/tmp/meshops-sidecar-files-{uuid.uuid4().hex[:8]}"
+    token = f"tkn.{uuid.uuid4().hex}.vaulted"
+    (tmp_path / "istio-token").write_text(token)
+    (tmp_path / "vault-pass").write_text(uuid.uuid4().hex)
+    subprocess.run([str(ANSIBLE_PLAYBOOK.parent / "ansible-vault"), "encrypt", "--vault-password-file",
+                    str(tmp_path / "vault-pass"), str(tmp_path / "istio-token")], check=True, capture_output=True)
+    assert token not in (tmp_path / "istio-token").read_text()
+    tasks = [
+        {"meshops.istio_vm.sidecar_files": {
+            "directories": [{"path": scratch, "mode": "0700"}],
+            "token": {"src": str(tmp_path / "istio-token"), "dest": f"{scratch}/istio-token", "mode": "0600"}},
+         "register": "r0"},
+        {"ansible.builtin.find": {"paths": "{{ lookup('ansible.builtin.config', 'DEFAULT_LOCAL_TMP') }}",
+                                  "recurse": True, "hidden": True, "contains": token.replace(".", r"\.")},
+         "delegate_to": "localhost", "become": False, "register": "r1"},
+    ]
+    try:
+        results, out = play(lab, tasks, "--vault-password-file", str(tmp_path / "vault-pass"))
+        assert results["r0"]["changed"], out[-3000:]
+        assert lab.ssh(1, "cat", f"{scratch}/istio-token").stdout == token
+        assert results["r1"]["matched"] == 0, results["r1"]["files"]
+        assert token not in out
+    finally:
+        lab.ssh(1, "rm", "-rf", scratch, check=False)
