@@ -54,8 +54,8 @@ def inventory(numbers) -> Path:
 
 def fresh(numbers) -> None:
     for n in numbers:
+        # (no bundles to remove: each inventory() is a new directory, where the bundles go)
         run([str(LAB), "vm", "remove", str(n)])
-        subprocess.run(["rm", "-rf", str(REPO / ".bootstrap" / f"mlab-vm{n}")], check=True)
     for n in numbers:
         run([str(LAB), "vm", "start", str(n)])
 

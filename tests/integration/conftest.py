@@ -22,6 +22,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests" / "lab" / "lab"
+# Where the lab inventory's VMs get their bundles and the group its record: the defaults of
+# mesh_workload_bootstrap_dir and mesh_workload_state_file, beside the inventory.
+LAB_STATE = REPO / "inventories" / "lab" / ".meshops-istio-vm"
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
 from ansible_run import collections_path  # noqa: E402
@@ -77,11 +80,12 @@ def delete_namespace(api_client, name: str) -> None:
          120)
 
 
-def forget_bootstrap(*names: str) -> None:
-    """Remove bundles and records under .bootstrap/ (paths relative to it)."""
+def forget_bootstrap(*names: str, root: Path = REPO / ".bootstrap") -> None:
+    """Remove bundles and records under ``root`` (paths relative to it): the checkout's .bootstrap/
+    of the inventories that set their paths there, or LAB_STATE."""
     import shutil
     for name in names:
-        path = REPO / ".bootstrap" / name
+        path = root / name
         if path.is_dir():
             shutil.rmtree(path)
         else:

@@ -66,9 +66,9 @@ def wait(what, check, timeout=60):
 def reset_lab_inventory(lab, api_client) -> None:
     """Bring the lab to where inventories/lab starts, whatever ran before (make demo, another test
     file): the workload's namespace gone, VMs 1 and 2 fresh, no bundles or record on the controller."""
-    from conftest import delete_namespace, forget_bootstrap, fresh_vms
+    from conftest import LAB_STATE, delete_namespace, forget_bootstrap, fresh_vms
     delete_namespace(api_client, NS)
-    forget_bootstrap(*lab.vms, "mesh_vms.managed.json")
+    forget_bootstrap(*lab.vms, "mesh_vms.managed.json", root=LAB_STATE)
     fresh_vms(*range(1, len(lab.vms) + 1))
 
 

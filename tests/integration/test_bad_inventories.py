@@ -27,7 +27,7 @@ import yaml
 from kubernetes import client
 
 from ansible_run import run_playbook
-from conftest import REPO
+from conftest import LAB_STATE, REPO
 from mesh_state import NS, recap, reset_lab_inventory
 
 CORPUS = Path(__file__).parent / "bad_inventories"
@@ -96,9 +96,9 @@ def vm_snapshot(lab) -> dict:
     return state
 
 
-def controller_snapshot() -> list:
-    """Every file under .bootstrap/ (bundles, tokens, the state record) with size and mtime."""
-    root = REPO / ".bootstrap"
+def controller_snapshot(root: Path = LAB_STATE) -> list:
+    """Every file under ``root`` (bundles, tokens, the state record) with size and mtime; by default
+    where the lab inventory keeps them."""
     return sorted((str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
                   for p in root.rglob("*")) if root.exists() else []
 
@@ -110,8 +110,10 @@ def run_case(lab, path: Path) -> dict:
         started = time.monotonic()
         res = run_playbook(write_inventory(case, directory / "inventory"), lab.kubeconfig, "onboard.yml",
                            check=False)
+        # the case's own inventory directory is where the defaults would put bundles and the record
         return {"case": case, "rc": res.returncode, "stdout": res.stdout, "stderr": res.stderr,
-                "seconds": time.monotonic() - started}
+                "seconds": time.monotonic() - started,
+                "written": controller_snapshot(directory / "inventory" / ".meshops-istio-vm")}
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -170,4 +172,6 @@ def test_vms_unchanged(corpus):
 def test_no_bundle_or_token_on_the_controller(corpus):
     assert corpus["after"][2] == corpus["before"][2]
     assert not [p for p in corpus["after"][2] if p[0].endswith("istio-token")]
+    written = {name: r["written"] for name, r in corpus["results"].items() if r["written"]}
+    assert written == {}, "bundles or a record beside a bad inventory"
     assert not Path("/tmp/meshops-corpus-bundle").exists()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import fnmatch
+import json
 import re
 import subprocess
 import tarfile
@@ -41,7 +42,8 @@ ENTRY_POINTS = sorted((role.name, entry) for role in (REPO / "roles").iterdir()
 # What must never be in the artifact: lab state and code, controller bundles and tokens, venvs,
 # caches, test and bench output, earlier builds, bytecode.
 NEVER = (".lab", ".lab/*", ".ansible", "*/.ansible", ".ansible/*", "*/.ansible/*",
-         ".bootstrap", "*/.bootstrap", "*/.bootstrap/*", ".bootstrap/*", "tests/lab", "tests/lab/*",
+         ".bootstrap", "*/.bootstrap", "*/.bootstrap/*", ".bootstrap/*", ".meshops-istio-vm", "*/.meshops-istio-vm",
+         ".meshops-istio-vm/*", "*/.meshops-istio-vm/*", "tests/lab", "tests/lab/*",
          ".venv*", "tests/output", "tests/output/*", "bench", "bench/*", "dist", "dist/*", "context", "context/*",
          "*.tar.gz", "*__pycache__*", "*.pyc", "*.pytest_cache*", ".git", ".git/*", "*/istio-token",
          "*.key", "*id_ed25519*", "*kubeconfig")
@@ -165,9 +167,22 @@ def test_ansible_doc_renders_each_role_entry_point_from_the_installed_copy(insta
 
 @pytest.fixture(scope="module")
 def workload(lab, api_client, tmp_path_factory):
-    """Lab VMs 9 and 10 fresh, in an inventory of their own (namespace, workload, bundles and
-    record in a scratch directory, not in the checkout's .bootstrap/)."""
-    yield from own_workload(lab, api_client, tmp_path_factory.mktemp(NAME), VMS, NAME)
+    """Lab VMs 9 and 10 fresh, in an inventory of their own in a scratch directory (namespace,
+    workload), with mesh_workload_bootstrap_dir and mesh_workload_state_file left to their
+    defaults: where a user's run puts bundles and the record."""
+    for namespace, inventory in own_workload(lab, api_client, tmp_path_factory.mktemp(NAME), VMS, NAME):
+        doc = yaml.safe_load(inventory.read_text())
+        for variables in doc["all"]["children"]["mesh_vms"]["hosts"].values():
+            del variables["mesh_workload_bootstrap_dir"], variables["mesh_workload_state_file"]
+        inventory.write_text(yaml.safe_dump(doc, sort_keys=False))
+        yield namespace, inventory
+
+
+def tree(root: Path) -> dict:
+    """Every file and link under ``root`` with its size and mtime, every directory; Python's bytecode
+    caches (__pycache__, written by any import of the collection's Python) left out."""
+    return {str(p.relative_to(root)): None if p.is_dir() else (p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if "__pycache__" not in p.relative_to(root).parts}
 
 
 def installed_playbook(installed, inventory, name, *extra):
@@ -193,16 +208,25 @@ def installed_playbook(installed, inventory, name, *extra):
 
 def test_onboard_verify_offboard_from_the_installed_collection(lab, api_client, installed, workload):
     namespace, inventory = workload
+    state = inventory.parent / ".meshops-istio-vm"
+    shipped = tree(installed.root)
     out, onboard_s = installed_playbook(installed, inventory, "onboard")
     assert_onboarded(lab, api_client, namespace, NAME, NAME, VMS)  # the ServiceAccount is named after the workload
     # the roles and the modules of the installed copy did it: the play's own files are there
     assert f"{installed.root}/playbooks/onboard.yml" in out and f"{installed.root}/roles/mesh_workload/" in out
     assert str(REPO) not in "".join(re.findall(r"^task path: .*$", out, re.M))
+    # bundles and the record beside the inventory, nothing written into the installed collection
+    assert tree(installed.root) == shipped, sorted(set(tree(installed.root)) ^ set(shipped))
+    vms = [lab.cfg.vm_name(n) for n in VMS]
+    assert all((state / vm / "istio-token.claims").is_file() for vm in vms), sorted(map(str, state.rglob("*")))
+    assert sorted(r["host"] for r in json.loads((state / "mesh_vms.managed.json").read_text())) == sorted(vms)
 
     out, verify_s = installed_playbook(installed, inventory, "verify")
     assert all(c["changed"] == 0 for c in recap(out).values()), out[-3000:]
 
     out, offboard_s = installed_playbook(installed, inventory, "offboard")
     assert_offboarded(lab, api_client, namespace, NAME, VMS)
+    assert tree(installed.root) == shipped, sorted(set(tree(installed.root)) ^ set(shipped))
+    assert not any((state / vm).exists() for vm in vms)
     print(f"\nfrom the installed copy, VMs {VMS}: onboard {onboard_s:.1f} s, verify {verify_s:.1f} s, "
           f"offboard {offboard_s:.1f} s")

