@@ -119,11 +119,19 @@ ee-lab: deps ee-tarball
 		-f $(EE_LAB)/execution-environment.yml --context $(EE_LAB)/context --output-filename Containerfile \
 		--container-runtime podman --tag $(EE_LAB_TAG) --extra-build-cli-args "--network host"
 
+# Onboard the lab VMs, then a short summary: each VM with its WorkloadEntry and health, from the
+# report of the verify play that ends onboard.yml (tools/demo_summary.py), and one request across
+# the mesh with the caller identity the callee saw.
+DEMO_REPORT := $(OUT)/demo/verify.json
 demo: lab-up collection-link
-	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VENV)/bin/ansible-playbook -i inventories/lab playbooks/onboard.yml
+	@mkdir -p $(dir $(DEMO_REPORT)) && rm -f $(DEMO_REPORT)
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(VENV)/bin/ansible-playbook -i inventories/lab playbooks/onboard.yml \
+		-e verify_report_path=$(CURDIR)/$(DEMO_REPORT)
+	@echo; echo "=== Summary: the lab VMs in the mesh (lab-vms/lab-app) ==="
+	@$(PY) tools/demo_summary.py $(DEMO_REPORT)
 	@echo; echo "One request across the mesh (VM -> sidecar -> mTLS -> sidecar -> app):"
 	@$(LAB) call 1 http://lab-app.lab-vms.svc.cluster.local:8080/
-	@echo; echo "Two lab VMs are in the mesh. Look around: eval \"\$$($(LAB) env)\"; $(LAB) status"
+	@echo; echo "Look around: eval \"\$$($(LAB) env)\"; $(LAB) status"
 
 .venv-bench/.stamp: bench/requirements.txt
 	python3 -m venv .venv-bench

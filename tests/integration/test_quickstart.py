@@ -62,3 +62,28 @@ def test_quickstart_runs_as_written(lab, api_client):
     assert res.returncode == 0, output[-6000:]
     assert f"### block {len(run)}" in output
     assert "WorkloadGroups: 0, WorkloadEntries: 0" in output, output[-3000:]
+
+
+def test_make_demo_ends_with_a_summary(lab, api_client):
+    """The README's `make demo`: onboard the two lab VMs, then a summary of each VM with its
+    WorkloadEntry and health, and one request across the mesh with the caller's identity."""
+    reset_lab_inventory(lab, api_client)
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("K8S_AUTH_", "ANSIBLE_")) and key != "KUBECONFIG"}
+    with tempfile.TemporaryFile("w+") as out:
+        res = subprocess.run(["make", "demo"], cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
+                             timeout=1200, check=False)
+        out.seek(0)
+        output = out.read()
+    assert res.returncode == 0, output[-6000:]
+    assert "=== Summary" in output, output[-3000:]
+    summary = output[output.rindex("=== Summary"):]
+    table = summary.split("\n\n", 1)[0].splitlines()
+    assert table[1].split() == ["VM", "WORKLOADENTRY", "HEALTH", "SIDECAR", "DRIFT"], summary
+    assert table[-1] == "2 VMs in the mesh, 2 Healthy, 0 drifting from the inventory", summary
+    assert [row.split() for row in table[2:-1]] == [
+        [vm, f"lab-vms/lab-app-{lab.cfg.vm_ip(n)}-meshlab-net", "Healthy", "ready", "none"]
+        for n, vm in enumerate(lab.vms, 1)], summary
+    request = re.search(r"^mlab-vm1 -> http://lab-app\.lab-vms\.svc\.cluster\.local:8080/: (\d+), answered by "
+                        r"lab-app on mlab-vm[12], caller seen as (\S+)$", summary, re.M)
+    assert request and request.groups() == ("200", "spiffe://cluster.local/ns/lab-vms/sa/lab-app"), summary
