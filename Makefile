@@ -6,7 +6,7 @@ LAB := tests/lab/lab
 APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl podman runc
 OUT := tests/output
 
-.PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard bench-traffic collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo reference ee-tarball ee-context ee ee-lab clean
+.PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard bench-traffic collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo reference ee-tarball ee-context ee ee-lab test-ee clean
 
 help:
 	@echo "make demo   - start the lab (kube-apiserver, istiod, 2 VMs) and onboard the VMs"
@@ -15,6 +15,7 @@ help:
 	@echo "make reference - regenerate docs/reference.md (role and module options)"
 	@echo "make ee     - execution environment image (ee-context: only its build context)"
 	@echo "make ee-lab - the same image on a local base image, no registry"
+	@echo "make test-ee - onboard and offboard inside the ee-lab image against the lab (opt-in)"
 
 # System packages the lab needs (Debian). apt-get runs only when something is missing.
 deps:
@@ -118,6 +119,14 @@ ee-lab: deps ee-tarball
 	CONTAINERS_CONF=$(CURDIR)/tools/ee-containers.conf $(VENV)/bin/ansible-builder build \
 		-f $(EE_LAB)/execution-environment.yml --context $(EE_LAB)/context --output-filename Containerfile \
 		--container-runtime podman --tag $(EE_LAB_TAG) --extra-build-cli-args "--network host"
+
+# Onboard and offboard inside that image against lab VMs 9 and 10 (ansible-runner
+# --process-isolation with podman, as AWX runs a job), the end state read back with the checks of
+# the direct runs (tests/integration/test_ee_image.py). Opt-in, not part of `make test`: about
+# 2 min with the image built once before, 4 cold.
+test-ee: deps venv
+	@mkdir -p $(OUT)
+	MESHOPS_EE_TEST=1 $(PY) -m pytest tests/integration/test_ee_image.py -q -s
 
 # Onboard the lab VMs, then a short summary: each VM with its WorkloadEntry and health, from the
 # report of the verify play that ends onboard.yml (tools/demo_summary.py), and one request across
