@@ -159,6 +159,18 @@ def test_second_run_changes_nothing_and_never_prints_the_token(lab):
     assert [vm_token(lab, n) for n in range(1, len(lab.vms) + 1)] == tokens
 
 
+def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab):
+    """An unchanged run skips the unit's enable/start task only when the unit was active and
+    enabled as wanted: one disabled by hand is enabled again, the one change of the run."""
+    lab.ssh(1, "systemctl", "disable", "istio")
+    assert lab.ssh(1, "systemctl", "is-enabled", "istio", check=False).stdout.strip() == "disabled"
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert recap(res.stdout)["mlab-vm1"]["changed"] == 1, res.stdout[-3000:]
+    assert "changed: [mlab-vm1]" in res.stdout.split("TASK [meshops.istio_vm.vm_sidecar : Enable and start istio.service]")[1][:400]
+    assert lab.ssh(1, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
+    assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
+
+
 def test_health_follows_the_probe(lab, api_client):
     name = f"{GROUP}-10.213.0.11-meshlab-net"
 
