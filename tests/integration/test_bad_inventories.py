@@ -28,7 +28,7 @@ from kubernetes import client
 
 from ansible_run import run_playbook
 from conftest import LAB_STATE, REPO
-from mesh_state import NS, recap, reset_lab_inventory, wait
+from mesh_state import NS, recap, reset_lab_inventory
 
 CORPUS = Path(__file__).parent / "bad_inventories"
 CASES = sorted(CORPUS.glob("*.yml"))
@@ -93,14 +93,13 @@ def vm_snapshot(lab) -> dict:
                            + ["dpkg-query -W -f='${Status}' istio-sidecar 2>/dev/null; echo",
                               "systemctl is-active istio.service 2>/dev/null; true", "sha256sum /etc/hosts"])
         # a VM that does not answer yet (just booted) gives no state to compare: ask until it does
-        answer = {}
-
-        def answered(n=n, probe=probe, answer=answer):
-            answer["res"] = lab.ssh(n, "sh", "-c", probe, check=False)
-            return answer["res"].returncode == 0 and "/etc/hosts" in answer["res"].stdout
-
-        wait(f"VM {n} to answer over SSH", answered)
-        state[n] = answer["res"].stdout
+        deadline = time.monotonic() + 60
+        res = lab.ssh(n, "sh", "-c", probe, check=False)
+        while res.returncode != 0 or "/etc/hosts" not in res.stdout:
+            assert time.monotonic() < deadline, f"VM {n} does not answer over SSH: {res.stderr[-500:]}"
+            time.sleep(0.5)
+            res = lab.ssh(n, "sh", "-c", probe, check=False)
+        state[n] = res.stdout
     return state
 
 
