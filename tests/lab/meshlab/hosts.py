@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -179,6 +181,21 @@ def _debian_mirror() -> str:
     raise LabError("vms", "cannot find the Debian mirror apt uses", "configure apt sources")
 
 
+def mounts_below(directory: Path, mounts: str) -> list[str]:
+    """The mount points at or below ``directory`` in ``mounts`` (the text of /proc/self/mounts,
+    octal escapes as the kernel writes them), deepest first: the order to unmount them in."""
+    top = os.path.normpath(str(directory))
+    points = []
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+        if point == top or point.startswith(top + "/"):
+            points.append(point)
+    return sorted(points, key=lambda p: p.count("/"), reverse=True)
+
+
 def rootfs(cfg: Config) -> Path:
     step = "vms"
     base = cfg.cache / ROOTFS_NAME
@@ -186,6 +203,10 @@ def rootfs(cfg: Config) -> Path:
         return base
     need_tools(step, ["debootstrap"], "apt-get install debootstrap")
     tmp = cfg.cache / f"{ROOTFS_NAME}.tmp"
+    # A debootstrap that failed in its second stage leaves /proc (and more) mounted in the
+    # directory, which rmtree cannot remove and the next debootstrap then trips over.
+    for point in mounts_below(tmp, Path("/proc/self/mounts").read_text()):
+        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
     shutil.rmtree(tmp, ignore_errors=True)
     say("debootstrap Debian 12 root filesystem (about a minute, once)")
     run(step, ["debootstrap", "--variant=minbase", f"--include={','.join(ROOTFS_PACKAGES)}",

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lab"))
 
 from meshlab.__main__ import exclusive  # noqa: E402
 from meshlab.core import Config, LabError, ensure_ports_free, need_tools, run, wait_for  # noqa: E402
+from meshlab.hosts import mounts_below  # noqa: E402
 
 
 def test_busy_port_names_step_and_address():
@@ -71,3 +72,18 @@ def test_lab_commands_that_change_the_lab_run_one_at_a_time(tmp_path, monkeypatc
         held = subprocess.run([sys.executable, "-c", probe, lock], check=False)
     free = subprocess.run([sys.executable, "-c", probe, lock], check=False)
     assert (held.returncode, free.returncode) == (3, 0)
+
+
+def test_mounts_left_in_a_failed_rootfs_build_are_found_deepest_first(tmp_path):
+    tmp = tmp_path / "rootfs-bookworm-1.tmp"
+    mounts = "\n".join([
+        "proc /proc proc rw 0 0",
+        f"proc {tmp}/proc proc rw 0 0",
+        f"sysfs {tmp}/sys sysfs rw 0 0",
+        f"devpts {tmp}/dev/pts devpts rw 0 0",
+        f"tmpfs {tmp}/run/with\\040space tmpfs rw 0 0",
+        f"tmpfs {tmp}-other/proc proc rw 0 0",
+        ""])
+    found = mounts_below(tmp, mounts)
+    assert found.index(f"{tmp}/dev/pts") < found.index(f"{tmp}/proc") and set(found) == {
+        f"{tmp}/proc", f"{tmp}/sys", f"{tmp}/dev/pts", f"{tmp}/run/with space"}
