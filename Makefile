@@ -71,7 +71,7 @@ test-integration: deps venv
 
 test: deps venv venv-sanity venv-lint
 	@mkdir -p $(OUT)
-	@set +e; $(PY) -m pytest tests/unit tests/static tests/integration -q -rs --durations=15; rc=$$?; \
+	@set +e; $(PY) -m pytest tests/unit tests/static tests/integration -q -rs --durations=15 --junitxml=$(OUT)/junit.xml; rc=$$?; \
 	echo $$rc > $(OUT)/pytest.rc; $(LAB) down >/dev/null 2>&1; exit $$rc
 
 # The checkout as the installed collection meshops.istio_vm, for ansible-playbook.
