@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""What a VM shows of its sidecar (module vm_state_info): the pure parts.
+
+Runs on the VM: standard library only. The certificate is read as text, the way
+``openssl x509 -noout -enddate -ext subjectAltName`` prints it (``notAfter=...`` and ``URI:...``);
+``decoded_text`` gives the same text from Python's own decoder when the VM has no openssl.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from typing import Any, Dict, Iterable, Optional
+
+NOT_AFTER_FORMAT = "%b %d %H:%M:%S %Y GMT"
+
+
+def decoded_text(decoded: Dict[str, Any]) -> str:
+    """The openssl-like text of a certificate decoded by Python (``ssl._ssl._test_decode_cert``)."""
+    lines = ["notAfter=" + str(decoded.get("notAfter", ""))]
+    lines.extend("URI:" + value for kind, value in decoded.get("subjectAltName", ()) if kind == "URI")
+    return "\n".join(lines) + "\n"
+
+
+def cert_facts(text: Optional[str], now: float) -> Dict[str, Any]:
+    """{exists, uris, not_after, seconds_left} from a certificate's text (None: no certificate).
+
+    ``not_after`` has its runs of spaces collapsed ("Dec 3 12:00:00 2026 GMT"); ``seconds_left``
+    is -1 when the text names no expiry, negative once the certificate has expired."""
+    if text is None:
+        return {"exists": False, "uris": [], "not_after": "", "seconds_left": -1}
+    found = re.search(r"notAfter=(.*)", text)
+    not_after = " ".join(found.group(1).split()) if found else ""
+    seconds_left = -1
+    if not_after:
+        seconds_left = int(calendar.timegm(time.strptime(not_after, NOT_AFTER_FORMAT)) - now)
+    return {"exists": True, "uris": re.findall(r"URI:([^\s,]+)", text), "not_after": not_after,
+            "seconds_left": seconds_left}
+
+
+def ready_facts(status: int, msg: str, wanted: Iterable[int] = (200,)) -> Dict[str, Any]:
+    """{status, msg} of the readiness request, worded as ansible.builtin.uri words a status it
+    was not told to expect (``Status code was 503 and not [200]: ...``)."""
+    wanted = list(wanted)
+    if status not in wanted:
+        msg = "Status code was %s and not %s: %s" % (status, wanted, msg)
+    return {"status": status, "msg": msg}

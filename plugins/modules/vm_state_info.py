@@ -1,0 +1,198 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vm_state_info
+short_description: What a VM shows of its sidecar (certificate, token claims, files, readiness), in one module run
+version_added: 0.2.0
+description:
+  - Reads on the VM, in one run, what checking a VM against the inventory needs, namely the workload
+    certificate's SPIFFE IDs and expiry, the claims of the service account token (never the token), the
+    SHA-256 of files, the text of the hosts file, and the answer of the sidecar's readiness endpoint;
+    each only when its option is given. It replaces an M(ansible.builtin.stat) and C(openssl) task for
+    the certificate, an M(ansible.builtin.stat) per file, an M(ansible.builtin.slurp), an
+    M(ansible.builtin.uri) and a M(meshops.istio_vm.token_claims) task, each of which costs a round trip
+    to the VM.
+  - Changes nothing; the readiness request is a C(GET).
+author:
+  - meshops.istio_vm maintainers (@meshops)
+options:
+  cert:
+    description:
+      - The workload certificate (PEM). Read with C(openssl x509) when the VM has openssl, else with the
+        VM's Python. A missing file is reported, not an error.
+    type: path
+  token:
+    description:
+      - The service account token file whose claims are read, as M(meshops.istio_vm.token_claims) reads
+        them. The token itself is never returned.
+    type: path
+  checksum:
+    description:
+      - Files whose SHA-256 is returned. A missing or unreadable file is reported, not an error.
+    type: list
+    elements: path
+    default: []
+  hosts:
+    description:
+      - The hosts file whose text is returned (C(/etc/hosts)).
+    type: path
+  ready_url:
+    description:
+      - The sidecar's readiness endpoint, asked once with a C(GET) (C(http://localhost:15021/healthz/ready)).
+    type: str
+  ready_timeout:
+    description:
+      - Seconds to wait for the answer of O(ready_url).
+    type: int
+    default: 5
+extends_documentation_fragment:
+  - meshops.istio_vm.auth.info_attributes
+seealso:
+  - module: meshops.istio_vm.token_claims
+  - module: meshops.istio_vm.sidecar_package_info
+"""
+
+EXAMPLES = r"""
+- name: Read the VM's certificate, token claims, cluster.env, /etc/hosts and readiness
+  meshops.istio_vm.vm_state_info:
+    cert: /etc/certs/cert-chain.pem
+    token: /var/lib/istio/tokens/istio-token
+    checksum: [/var/lib/istio/envoy/cluster.env]
+    hosts: /etc/hosts
+    ready_url: http://localhost:15021/healthz/ready
+  become: true
+  register: vm_state
+
+- name: The certificate is for the workload's service account
+  ansible.builtin.assert:
+    that: "'spiffe://cluster.local/ns/bookinfo/sa/ratings' in vm_state.cert.uris"
+"""
+
+RETURN = r"""
+cert:
+  description: The workload certificate of O(cert).
+  returned: when O(cert) is given
+  type: dict
+  contains:
+    exists:
+      description: Whether O(cert) exists.
+      type: bool
+    uris:
+      description: The URIs of its subject alternative names (its SPIFFE IDs).
+      type: list
+      elements: str
+    not_after:
+      description: Its expiry as openssl prints it, runs of spaces collapsed; empty when it has none.
+      type: str
+    seconds_left:
+      description: Seconds until it expires (negative once it has); -1 when there is no certificate or expiry.
+      type: int
+  sample: {"exists": true, "uris": ["spiffe://cluster.local/ns/bookinfo/sa/ratings"],
+           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012}
+claims:
+  description:
+    - The claims of O(token), as M(meshops.istio_vm.token_claims) returns them, C(iss), C(sub), C(left)
+      (seconds until it expires) and C(token) (whether the file holds a token); only C(token) (false) when
+      it holds none.
+  returned: when O(token) is given
+  type: dict
+  sample: {"iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:bookinfo:ratings", "left": 3412,
+           "token": true}
+checksums:
+  description: The SHA-256 of each file of O(checksum), lower case, by path; empty for a file that is missing or unreadable.
+  returned: always
+  type: dict
+  sample: {"/var/lib/istio/envoy/cluster.env": "9f86d0..."}
+hosts:
+  description: The text of O(hosts); empty when it cannot be read.
+  returned: when O(hosts) is given
+  type: str
+  sample: "127.0.0.1 localhost\n10.213.0.5 istiod.istio-system.svc\n"
+ready:
+  description:
+    - The answer of O(ready_url). C(status) is the HTTP status, -1 without an answer; C(msg) is worded as
+      M(ansible.builtin.uri) words it, for any status but 200 C(Status code was 503 and not [200]) followed by the reason.
+  returned: when O(ready_url) is given
+  type: dict
+  sample: {"status": 200, "msg": "OK (unknown bytes)"}
+"""
+
+import os
+import ssl
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import fetch_url
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts, decoded_text, ready_facts
+
+
+def _text(path):
+    """The text of a file, or None when it cannot be read (missing, a directory, not text)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _cert_text(module, path):
+    """openssl's text of the certificate, else the same from Python's decoder; None without a file,
+    empty when neither can read it."""
+    if not os.path.exists(path):
+        return None
+    openssl = module.get_bin_path("openssl")
+    if openssl:
+        rc, out, _err = module.run_command([openssl, "x509", "-in", path, "-noout", "-enddate", "-ext", "subjectAltName"])
+        if rc == 0:
+            return out
+    try:
+        return decoded_text(ssl._ssl._test_decode_cert(path))  # pylint: disable=protected-access
+    except (AttributeError, OSError, ValueError, ssl.SSLError):
+        return ""
+
+
+def _checksum(path):
+    try:
+        return sha256_of(path) if os.path.isfile(path) else ""
+    except OSError:
+        return ""
+
+
+def run(module):
+    params = module.params
+    result = {"changed": False, "checksums": {path: _checksum(path) for path in params["checksum"]}}
+    if params["cert"]:
+        result["cert"] = cert_facts(_cert_text(module, params["cert"]), time.time())
+    if params["token"]:
+        result["claims"] = status(_text(params["token"]), None, time.time())
+    if params["hosts"]:
+        result["hosts"] = _text(params["hosts"]) or ""
+    if params["ready_url"]:
+        _response, info = fetch_url(module, params["ready_url"], method="GET", timeout=params["ready_timeout"])
+        result["ready"] = ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"cert": {"type": "path"},
+                       "token": {"type": "path", "no_log": False},
+                       "checksum": {"type": "list", "elements": "path", "default": []},
+                       "hosts": {"type": "path"},
+                       "ready_url": {"type": "str"},
+                       "ready_timeout": {"type": "int", "default": 5}},
+        supports_check_mode=True)
+    module.exit_json(**run(module))
+
+
+if __name__ == "__main__":
+    main()

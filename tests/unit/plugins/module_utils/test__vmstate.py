@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""vm_state_info's pure parts: the certificate's text, and the readiness answer worded as uri words it."""
+from __future__ import annotations
+
+import calendar
+
+import pytest
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts, decoded_text, ready_facts
+
+EXPIRY = calendar.timegm((2026, 12, 3, 12, 0, 0))
+OPENSSL = ("notAfter=Dec  3 12:00:00 2026 GMT\n"
+           "X509v3 Subject Alternative Name: critical\n"
+           "    URI:spiffe://cluster.local/ns/lab-vms/sa/lab-app\n")
+
+
+@pytest.mark.parametrize("text,now,expected", [
+    # openssl's text: the expiry with its double space collapsed, the SPIFFE ID
+    (OPENSSL, EXPIRY - 3600,
+     {"exists": True, "uris": ["spiffe://cluster.local/ns/lab-vms/sa/lab-app"],
+      "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 3600}),
+    # expired: negative, truncated toward zero as the role's int() did
+    (OPENSSL, EXPIRY + 10.7, {"exists": True, "uris": ["spiffe://cluster.local/ns/lab-vms/sa/lab-app"],
+                              "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": -10}),
+    # two URIs (openssl separates them with ", "), other SAN kinds ignored
+    ("notAfter=Jan 10 01:02:03 2027 GMT\nX509v3 Subject Alternative Name: \n"
+     "    DNS:vm1.example, URI:spiffe://a/ns/x/sa/y, URI:spiffe://b/ns/x/sa/y\n", EXPIRY,
+     {"exists": True, "uris": ["spiffe://a/ns/x/sa/y", "spiffe://b/ns/x/sa/y"],
+      "not_after": "Jan 10 01:02:03 2027 GMT",
+      "seconds_left": calendar.timegm((2027, 1, 10, 1, 2, 3)) - EXPIRY}),
+    # a file neither openssl nor Python could read: it exists, with nothing in it
+    ("", EXPIRY, {"exists": True, "uris": [], "not_after": "", "seconds_left": -1}),
+    # no file
+    (None, EXPIRY, {"exists": False, "uris": [], "not_after": "", "seconds_left": -1}),
+])
+def test_cert_facts(text, now, expected):
+    assert cert_facts(text, now) == expected
+
+
+def test_decoded_text_reads_like_openssl():
+    decoded = {"notAfter": "Dec  3 12:00:00 2026 GMT",
+               "subjectAltName": (("DNS", "vm1.example"), ("URI", "spiffe://cluster.local/ns/lab-vms/sa/lab-app"))}
+    text = decoded_text(decoded)
+    assert text == "notAfter=Dec  3 12:00:00 2026 GMT\nURI:spiffe://cluster.local/ns/lab-vms/sa/lab-app\n"
+    assert cert_facts(text, EXPIRY) == cert_facts(OPENSSL, EXPIRY)
+
+
+def test_decoded_text_without_san():
+    assert cert_facts(decoded_text({"notAfter": "Dec  3 12:00:00 2026 GMT"}), EXPIRY)["uris"] == []
+
+
+@pytest.mark.parametrize("status,msg,expected", [
+    (200, "OK (unknown bytes)", {"status": 200, "msg": "OK (unknown bytes)"}),
+    (503, "HTTP Error 503: Service Unavailable",
+     {"status": 503, "msg": "Status code was 503 and not [200]: HTTP Error 503: Service Unavailable"}),
+    (-1, "Request failed: <urlopen error [Errno 111] Connection refused>",
+     {"status": -1, "msg": "Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>"}),
+])
+def test_ready_facts(status, msg, expected):
+    assert ready_facts(status, msg) == expected
