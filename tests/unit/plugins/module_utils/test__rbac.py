@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._rbac import (
-    ISTIO, Need, access_review, from_dict, missing_message, needs, rbac_objects)
+    ISTIO, Need, access_review, from_dict, missing_message, needs, rbac_objects, unique)
 
 VM = {"namespace": "vms", "workload": "db", "service_account": "db", "mode": "autoregister",
       "service_object": {"name": "db"}, "service_entry_objects": [], "sidecar_object": None}
@@ -41,6 +41,16 @@ def test_the_operations_that_change_hold_the_lease_of_each_workload_namespace(op
     assert got == {(verb, "coordination.k8s.io", "leases", ns, name) for ns in ("vms", "web")
                    for verb, name in (("create", ""), ("get", "meshops-istio-vm"), ("update", "meshops-istio-vm"),
                                       ("delete", "meshops-istio-vm"))}
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"cluster_id": False, "ingress_ip": False}, {"create_identity": True, "prune": True},
+    {"revision": "1-24", "istio_namespace": "mesh", "ingress_service": "gw"},
+])
+def test_onboard_needs_cover_verify_needs(options):
+    # onboard.yml's verify play skips its own access check on this ground (verify_access_checked)
+    onboard = needs("onboard", [VM, STATIC], **options)
+    assert keys(unique(onboard + needs("verify", [VM, STATIC], **options))) == keys(onboard)
 
 
 def test_verify_takes_no_lock():
