@@ -120,10 +120,11 @@ ee-lab: deps ee-tarball
 		-f $(EE_LAB)/execution-environment.yml --context $(EE_LAB)/context --output-filename Containerfile \
 		--container-runtime podman --tag $(EE_LAB_TAG) --extra-build-cli-args "--network host"
 
-# Onboard and offboard inside that image against lab VMs 9 and 10 (ansible-runner
-# --process-isolation with podman, as AWX runs a job), the end state read back with the checks of
-# the direct runs (tests/integration/test_ee_image.py). Opt-in, not part of `make test`: about
-# 2 min with the image built once before, 4 cold.
+# Onboard and offboard inside that image against lab VMs 9 and 10 as the image's user (uid 1000),
+# streamed the way AWX runs a job in a container group (ansible-runner transmit | worker in
+# podman | process), then the same onboard directly with ansible-playbook: both end states must
+# be equal object by object (tests/integration/test_ee_image.py). Opt-in, not part of
+# `make test`: about 3 min with the base image built once before.
 test-ee: deps venv
 	@mkdir -p $(OUT)
 	MESHOPS_EE_TEST=1 $(PY) -m pytest tests/integration/test_ee_image.py -q -s
