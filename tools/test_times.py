@@ -35,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("report", nargs="?", type=Path, default=Path("tests/output/junit.xml"))
     args = parser.parse_args(argv)
     rows = per_file(ET.parse(args.report).getroot())
-    total = sum(s for _, s, _ in rows)
+    total = sum(row[1] for row in rows)
     for path, secs, count in rows:
         print(f"{secs:8.1f} s {count:5d}  {path}")
-    print(f"{total:8.1f} s {sum(c for _, _, c in rows):5d}  total ({total / 60:.1f} min)")
+    print(f"{total:8.1f} s {sum(row[2] for row in rows):5d}  total ({total / 60:.1f} min)")
     return 0
 
 
