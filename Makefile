@@ -15,7 +15,7 @@ help:
 	@echo "make reference - regenerate docs/reference.md (role and module options)"
 	@echo "make ee     - execution environment image (ee-context: only its build context)"
 	@echo "make ee-lab - the same image on a local base image, no registry"
-	@echo "make test-ee - onboard and offboard inside the ee-lab image against the lab (opt-in)"
+	@echo "make test-ee - only the EE image test of make test: onboard and offboard inside the ee-lab image"
 
 # System packages the lab needs (Debian). apt-get runs only when something is missing.
 deps:
@@ -123,11 +123,11 @@ ee-lab: deps ee-tarball
 # Onboard and offboard inside that image against lab VMs 9 and 10 as the image's user (uid 1000),
 # streamed the way AWX runs a job in a container group (ansible-runner transmit | worker in
 # podman | process), then the same onboard directly with ansible-playbook: both end states must
-# be equal object by object (tests/integration/test_ee_image.py). Opt-in, not part of
-# `make test`: about 3 min with the base image built once before.
+# be equal object by object (tests/integration/test_ee_image.py). `make test` runs it too; this
+# target runs it alone: about 3 min with the base image built once before.
 test-ee: deps venv
 	@mkdir -p $(OUT)
-	MESHOPS_EE_TEST=1 $(PY) -m pytest tests/integration/test_ee_image.py -q -s
+	$(PY) -m pytest tests/integration/test_ee_image.py -q -s
 
 # Onboard the lab VMs, then a short summary: each VM with its WorkloadEntry and health, from the
 # report of the verify play that ends onboard.yml (tools/demo_summary.py), and one request across
