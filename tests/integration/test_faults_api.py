@@ -131,22 +131,26 @@ def test_apiserver_down_while_writing_bundles_leaves_each_bundle_whole(lab, api_
 
 def test_apiserver_down_during_prune_then_a_rerun_completes_it(lab, api_client, cluster_side):
     root, ns = cluster_side["root"], cluster_side["namespace"]
-    run_playbook(cluster_side["inventory"](HOSTS), lab.kubeconfig, str(cluster_side["play"]))
-    assert all(entry(api_client, ns, h) for h in HOSTS)
-
-    # fvm2..fvm4 leave the inventory; prune deletes their entries one by one, and the API server
-    # stops once the first is gone.
     inv = cluster_side["inventory"](["fvm1"], "left.yml")
     argv = ["-i", str(inv), str(cluster_side["play"]), "-e", "mesh_workload_prune=true"]
-    try:
-        rc, output, stopped_at = run_stopping_apiserver(lab, argv, trigger=rf"^changed: \[.*\(item={ns}/fvm\d\)")
-    finally:
-        lab_up()
-    print(f"API server stopped {stopped_at:.1f} s into the prune")
-    assert rc != 0
-    assert f"cannot reach the Kubernetes API at {lab.cfg.apiserver_url}" in output, output[-4000:]
-    left = [h for h in HOSTS[1:] if entry(api_client, ns, h)]
-    assert left, "every entry was deleted before the API server stopped: no fault was injected"
+    # fvm2..fvm4 leave the inventory; prune deletes their entries one by one, and the API server
+    # stops once the first is gone. The run is frozen when the first delete shows in its output,
+    # but the worker may have deleted the other two by then (a few milliseconds each, in process):
+    # then the fault missed the prune, and the scenario runs again, at most 3 times.
+    for attempt in range(1, 4):
+        run_playbook(cluster_side["inventory"](HOSTS), lab.kubeconfig, str(cluster_side["play"]))
+        assert all(entry(api_client, ns, h) for h in HOSTS)
+        try:
+            rc, output, stopped_at = run_stopping_apiserver(lab, argv, trigger=rf"^changed: \[.*\(item={ns}/fvm\d\)")
+        finally:
+            lab_up()
+        print(f"attempt {attempt}: API server stopped {stopped_at:.1f} s into the prune")
+        assert rc != 0
+        assert f"cannot reach the Kubernetes API at {lab.cfg.apiserver_url}" in output, output[-4000:]
+        left = [h for h in HOSTS[1:] if entry(api_client, ns, h)]
+        if left:
+            break
+    assert left, "every entry was deleted before the API server stopped, 3 times: no fault was injected"
     assert len(left) < len(HOSTS) - 1, "the trigger was a finished delete, yet every entry is still there"
     record = yaml.safe_load((root / "bundles" / "managed.json").read_text())
     assert sorted(r["host"] for r in record) == HOSTS, "the record forgot VMs whose prune did not finish"
