@@ -34,6 +34,17 @@ class FilesError(Exception):
     """A path the module cannot set up as asked."""
 
 
+def read_text(path: Optional[str]) -> Optional[str]:
+    """The text of a file, or None when there is none to read (no path, missing, a directory, not UTF-8)."""
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def parse_mode(mode: Any) -> Optional[int]:
     """The permission bits of ``mode``: None, an int (YAML 0640 unquoted is already 416), or an
     octal string (``"0640"``, ``"640"``, ``"0o640"``). Symbolic modes are refused."""

@@ -73,23 +73,13 @@ claims:
 
 import time
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
 
 
-def _read(path):
-    """The text of a file, or None when it cannot be read (missing, a directory, not text)."""
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
 def run(module):
-    return {"changed": False, "claims": status(_read(module.params["path"]), _read(module.params["record"]), time.time())}
+    return {"changed": False, "claims": status(read_text(module.params["path"]), read_text(module.params["record"]), time.time())}
 
 
 SPEC = ModuleSpec("token_claims", {"path": {"type": "path", "required": True}, "record": {"type": "path"}}, run,

@@ -130,18 +130,10 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts, decoded_text, ready_facts
-
-
-def _text(path):
-    """The text of a file, or None when it cannot be read (missing, a directory, not text)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _cert_text(module, path):
@@ -173,9 +165,9 @@ def run(module):
     if params["cert"]:
         result["cert"] = cert_facts(_cert_text(module, params["cert"]), time.time())
     if params["token"]:
-        result["claims"] = status(_text(params["token"]), None, time.time())
+        result["claims"] = status(read_text(params["token"]), None, time.time())
     if params["hosts"]:
-        result["hosts"] = _text(params["hosts"]) or ""
+        result["hosts"] = read_text(params["hosts"]) or ""
     if params["ready_url"]:
         _response, info = fetch_url(module, params["ready_url"], method="GET", timeout=params["ready_timeout"])
         result["ready"] = ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))

@@ -15,7 +15,7 @@ import stat
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import (
-    SECRET_AFTER, Files, FilesError, attribute_diff, hosts_with_block, parse_mode)
+    SECRET_AFTER, Files, FilesError, attribute_diff, hosts_with_block, parse_mode, read_text)
 
 MARKER = "# {mark} meshops.istio_vm istiod"
 BEGIN, END = "# BEGIN meshops.istio_vm istiod\n", "# END meshops.istio_vm istiod\n"
@@ -211,3 +211,12 @@ def test_block_follows_a_symlink_and_keeps_the_mode(tmp_path):
     assert (tmp_path / "hosts").is_symlink() and real.read_text().endswith(END)
     assert mode_of(real) == 0o604
     assert list(files.paths) == [str(tmp_path / "hosts")]
+
+
+def test_read_text_gives_none_for_what_it_cannot_read(tmp_path):
+    text = tmp_path / "cluster.env"
+    text.write_text("ISTIO_NAMESPACE=istio-system\n")
+    binary = tmp_path / "blob"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert read_text(str(text)) == "ISTIO_NAMESPACE=istio-system\n"
+    assert [read_text(p) for p in (None, str(tmp_path / "missing"), str(tmp_path), str(binary))] == [None] * 4
