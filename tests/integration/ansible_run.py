@@ -48,16 +48,24 @@ def run_module(kubeconfig: Path, module: str, args: dict, check: bool = False, d
 
     ``in_process=False`` makes the module's action plugin run the module itself (as a Python
     process, as on a delegated host) instead of its code in the controller's process."""
+    return run_modules(kubeconfig, [(module, args)], check=check, diff=diff, verbosity=verbosity,
+                       in_process=in_process)[0]
+
+
+def run_modules(kubeconfig: Path, tasks: list[tuple[str, dict]], check: bool = False, diff: bool = True,
+                verbosity: int = 0, in_process: bool = True) -> list[dict]:
+    """Several tasks, (module, args) each, in one ansible-playbook run (one start of Ansible for
+    all); a failed task does not stop the others. Returns each task's result as run_module does."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.json"
-        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
-            {"name": "module under test", f"meshops.istio_vm.{module}": args, "register": "r",
-             "ignore_errors": True},
-            {"name": "save result", "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": str(out)},
-             "check_mode": False, "diff": False, "no_log": True},
-        ]}]
+        out = Path(tmp) / "results.json"
+        steps = [{"name": f"module under test {i}", f"meshops.istio_vm.{module}": args, "register": f"r{i}",
+                  "ignore_errors": True} for i, (module, args) in enumerate(tasks)]
+        registered = ", ".join(f"r{i}" for i in range(len(tasks)))
+        steps.append({"name": "save the results", "ansible.builtin.copy": {
+            "content": f"{{{{ [{registered}] | to_json }}}}", "dest": str(out)},
+            "check_mode": False, "diff": False, "no_log": True})
         playbook = Path(tmp) / "play.yml"
-        playbook.write_text(json.dumps(play))
+        playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": steps}]))
         argv = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook)]
         if check:
             argv.append("--check")
@@ -69,10 +77,11 @@ def run_module(kubeconfig: Path, module: str, args: dict, check: bool = False, d
         res = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
         if not out.exists():
             raise AssertionError(f"ansible-playbook failed (rc {res.returncode}):\n{res.stdout}\n{res.stderr}")
-        result = json.loads(out.read_text())
-    result.setdefault("failed", False)
-    result["_stdout"] = res.stdout + res.stderr
-    return result
+        results = json.loads(out.read_text())
+    for result in results:
+        result.setdefault("failed", False)
+        result["_stdout"] = res.stdout + res.stderr
+    return results
 
 
 def run_playbook(inventory: Path, kubeconfig: Path, name: str, *extra: str,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import uuid
 
 import pytest
 from kubernetes import client
 
-from ansible_run import run_module
+from ansible_run import run_module, run_modules
 
 PLURALS = {"workload_entry": "workloadentries", "workload_group": "workloadgroups",
            "service_entry": "serviceentries", "sidecar": "sidecars"}
@@ -104,53 +105,89 @@ def _ours(module, spec):
     return {key: value for key, value in spec.items() if key not in SERVER_SET.get(module, ())}
 
 
+# The ladder, one step after the other: (step, which arguments, check mode).
+STEPS = [("create, check", "v1", True), ("create", "v1", False), ("unchanged, check", "v1", True),
+         ("unchanged", "v1", False), ("update, check", "v2", True), ("update", "v2", False),
+         ("updated, again", "v2", False), ("absent, check", "absent", True), ("absent", "absent", False),
+         ("absent, again", "absent", False)]
+
+
+@pytest.fixture(scope="module")
+def ladders(lab, api_client):
+    """The ladder of every resource module, climbed by all of them together: each step is one
+    ansible-playbook run with one task per module (one start of Ansible per step, not per module
+    and step), and every object is read back from the cluster after each step. Climbed once per
+    way a task runs, on first use; {path: {module: [(step, result, object read back)]}}."""
+    core = client.CoreV1Api(api_client)
+    climbed, namespaces = {}, []
+
+    def climb(path):
+        if path not in climbed:
+            namespace = f"t-ladder-{path.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+            core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+            namespaces.append(namespace)
+            modules = sorted(CASES)
+            seen = {module: [] for module in modules}
+            for step, which, check in STEPS:
+                tasks = [(module, dict({"name": "ladder", "namespace": namespace},
+                                       **({"state": "absent"} if which == "absent"
+                                          else CASES[module][0 if which == "v1" else 1])))
+                         for module in modules]
+                results = run_modules(lab.kubeconfig, tasks, check=check, in_process=path == "in_process")
+                for module, result in zip(modules, results):
+                    seen[module].append((step, result, _read(api_client, module, namespace, "ladder")))
+            climbed[path] = seen
+        return climbed[path]
+
+    yield climb
+    for namespace in namespaces:
+        core.delete_namespace(namespace)
+
+
 @pytest.mark.parametrize("path", ["in_process", "module"])
 @pytest.mark.parametrize("module", sorted(CASES))
-def test_ladder(module, path, lab, api_client, namespace):
+def test_ladder(module, path, ladders):
     """Both ways a task runs: in the controller's process (the action plugin, the default) and as
     the module (what a task delegated to another host runs)."""
-    v1, v2, expected_v2 = CASES[module]
-    ident = {"name": "ladder", "namespace": namespace}
+    _v1, _v2, expected_v2 = CASES[module]
+    steps = ladders(path)[module]
+    assert [step for step, _r, _live in steps] == [step for step, _w, _c in STEPS]
+    results = [r for _step, r, _live in steps]
+    lives = [live for _step, _r, live in steps]
+    assert not [(step, r.get("msg")) for step, r, _live in steps if r.get("failed")]
 
-    def run(args, check=False):
-        return run_module(lab.kubeconfig, module, dict(ident, **args), check=check, in_process=path == "in_process")
-
-    r = run(v1, check=True)
-    assert not r.get("failed"), r.get("msg")
+    r = results[0]                                                              # create, check
     assert r["changed"] and r["method"] == "created" and r["diff"]["before"] == {}
     assert r["diff"]["after"]["metadata"]["name"] == "ladder"
-    assert _read(api_client, module, namespace, "ladder") is None, "check mode created the object"
+    assert lives[0] is None, "check mode created the object"
 
-    r = run(v1)
+    r, live = results[1], lives[1]                                              # create
     assert r["changed"] and r["method"] == "created"
-    live = _read(api_client, module, namespace, "ladder")
     assert live["spec"] == r["result"]["spec"]
 
-    r = run(v1, check=True)
-    assert not r["changed"] and r["method"] == "unchanged"
-    r = run(v1)
-    assert not r["changed"] and r["method"] == "unchanged"
-    assert _read(api_client, module, namespace, "ladder")["metadata"]["resourceVersion"] == \
-        live["metadata"]["resourceVersion"], "an unchanged apply wrote the object"
+    for r in results[2:4]:                                                      # unchanged, check and apply
+        assert not r["changed"] and r["method"] == "unchanged"
+    assert lives[3]["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"], \
+        "an unchanged apply wrote the object"
 
-    r = run(v2, check=True)
+    r = results[4]                                                              # update, check
     assert r["changed"] and r["method"] == "updated"
     assert r["diff"]["before"]["spec"] == live["spec"]
     assert _ours(module, r["diff"]["after"]["spec"]) == expected_v2["spec"]
-    assert _read(api_client, module, namespace, "ladder")["spec"] == live["spec"], "check mode updated"
+    assert lives[4]["spec"] == live["spec"], "check mode updated"
 
-    r = run(v2)
+    r = results[5]                                                              # update
     assert r["changed"] and r["method"] == "updated"
-    assert _ours(module, _read(api_client, module, namespace, "ladder")["spec"]) == expected_v2["spec"]
-    assert not run(v2)["changed"]
+    assert _ours(module, lives[5]["spec"]) == expected_v2["spec"]
+    assert not results[6]["changed"]                                            # updated, again
 
-    r = run({"state": "absent"}, check=True)
+    r = results[7]                                                              # absent, check
     assert r["changed"] and r["method"] == "deleted" and r["diff"]["after"] == {}
-    assert _read(api_client, module, namespace, "ladder") is not None, "check mode deleted"
-    r = run({"state": "absent"})
+    assert lives[7] is not None, "check mode deleted"
+    r = results[8]                                                              # absent
     assert r["changed"] and r["method"] == "deleted"
-    assert _read(api_client, module, namespace, "ladder") is None
-    r = run({"state": "absent"})
+    assert lives[8] is None
+    r = results[9]                                                              # absent, again
     assert not r["changed"] and r["method"] == "absent"
 
 
@@ -233,7 +270,6 @@ def test_batch_validates_everything_before_writing(lab, api_client, namespace):
 
 
 def test_service_account_ladder(lab, api_client):
-    import uuid
     ns = f"t-sa-{uuid.uuid4().hex[:6]}"
     args = {"name": "vm-identity", "namespace": ns, "namespace_labels": {"team": "vms"}}
     core = client.CoreV1Api(api_client)
