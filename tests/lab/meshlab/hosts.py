@@ -196,6 +196,10 @@ def mounts_below(directory: Path, mounts: str) -> list[str]:
     return sorted(points, key=lambda p: p.count("/"), reverse=True)
 
 
+def rootfs_ready(cfg: Config) -> bool:
+    return (cfg.cache / ROOTFS_NAME).exists()
+
+
 def rootfs(cfg: Config) -> Path:
     step = "vms"
     base = cfg.cache / ROOTFS_NAME
@@ -208,7 +212,7 @@ def rootfs(cfg: Config) -> Path:
     for point in mounts_below(tmp, Path("/proc/self/mounts").read_text()):
         subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
     shutil.rmtree(tmp, ignore_errors=True)
-    say("debootstrap Debian 12 root filesystem (about a minute, once)")
+    say("debootstrap Debian 12 root filesystem (once; 1 to 12 min, as fast as the Debian mirror)")
     run(step, ["debootstrap", "--variant=minbase", f"--include={','.join(ROOTFS_PACKAGES)}",
                "bookworm", str(tmp), _debian_mirror()],
         log=cfg.cache / "logs" / "debootstrap.log", progress="debootstrap",
