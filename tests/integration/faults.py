@@ -4,17 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Fault injection for the integration tests, without mocks: a reverse proxy in front of the real
-kube-apiserver that answers the first requests with 429 or 503, a package server that accepts
-and never sends the body, a small inventory of one lab VM, and a playbook run whose output the
-test watches so that it can stop the API server at a chosen task."""
+kube-apiserver that answers the first requests with 429 or 503, another (TLS, for a kubeconfig of
+its own) that goes down after a chosen request, as a stopped API server would, a package server
+that accepts and never sends the body, and a small inventory of one lab VM."""
 from __future__ import annotations
 
+import base64
 import http.client
 import json
-import os
-import re
+import random
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -23,14 +22,36 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
 
 import yaml
 
-from ansible_run import ANSIBLE_PLAYBOOK, ansible_env
 from conftest import LAB, REPO, delete_namespace, fresh_vms
-from meshlab.core import Proc
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def _upstream(handler: BaseHTTPRequestHandler, body: bytes, upstream: tuple, context: ssl.SSLContext) -> tuple:
+    """The request ``handler`` received, sent to the API server ``upstream`` (host, port) over TLS
+    ``context``; returns its answer: (status, headers, body)."""
+    conn = http.client.HTTPSConnection(*upstream, context=context, timeout=30)
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}}
+    conn.request(handler.command, handler.path, body=body or None, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, resp.getheaders(), data
+
+
+def _reply(handler: BaseHTTPRequestHandler, status: int, headers: list, data: bytes) -> None:
+    handler.send_response(status)
+    for key, value in headers:
+        if key.lower() not in HOP_BY_HOP | {"content-length"}:
+            handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class FaultProxy:
@@ -84,21 +105,10 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                conn = http.client.HTTPSConnection(*proxy._upstream, context=proxy._tls, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}}
-                conn.request(self.command, self.path, body=body or None, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                conn.close()
+                status, headers, data = _upstream(self, body, proxy._upstream, proxy._tls)
                 with proxy._lock:
-                    proxy.requests.append((self.command, self.path, resp.status))
-                self.send_response(resp.status)
-                for key, value in resp.getheaders():
-                    if key.lower() not in HOP_BY_HOP | {"content-length"}:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                    proxy.requests.append((self.command, self.path, status))
+                _reply(self, status, headers, data)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
@@ -111,6 +121,157 @@ class FaultProxy:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class CutProxy:
+    """The Kubernetes API going away in the middle of a run, at a chosen request, while the lab's
+    kube-apiserver keeps running: TLS on 127.0.0.1 (a certificate for that address signed by the
+    lab's CA) in front of the API server that ``kubeconfig`` names. ``self.kubeconfig`` is a copy
+    of it that points here, with the same credentials; the proxy forwards each request with the
+    kubeconfig's client certificate (a token, if any, goes through in the request's header).
+
+    The first request for which ``cut_after(method, path)`` is true is forwarded and answered;
+    then the proxy is down, as a stopped API server: the listening socket is closed (connection
+    refused) and the open connections are dropped, a request on one unanswered. ``requests``
+    lists (method, path, status) of the answered requests, ``cut`` the one after which it went
+    down (None when the rule never matched)."""
+
+    def __init__(self, cfg, kubeconfig: Path, cut_after: Callable[[str, str], bool]) -> None:
+        self.cut_after = cut_after
+        self.requests: list[tuple[str, str, int]] = []
+        self.cut: tuple[str, str, int] | None = None
+        self._down = False
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._dir = tempfile.TemporaryDirectory(prefix="cutproxy-")
+        tmp = Path(self._dir.name)
+        doc = yaml.safe_load(Path(kubeconfig).read_text())
+        context = next(c["context"] for c in doc["contexts"] if c["name"] == doc["current-context"])
+        cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == context["cluster"])
+        user = next(u["user"] for u in doc["users"] if u["name"] == context["user"])
+        server = urlsplit(cluster["server"])
+        self._upstream = (server.hostname, server.port or 443)
+        self._tls = ssl.create_default_context(cafile=_pem(cluster, "certificate-authority", tmp))
+        if user.get("client-certificate") or user.get("client-certificate-data"):
+            self._tls.load_cert_chain(_pem(user, "client-certificate", tmp), _pem(user, "client-key", tmp))
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = "https://127.0.0.1:%d" % self._sock.getsockname()[1]
+        self._serving = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._serving.load_cert_chain(*_serving_cert(cfg.pki, tmp, "127.0.0.1"))
+        cluster["server"] = self.url
+        self.kubeconfig = tmp / "kubeconfig"
+        self.kubeconfig.touch(mode=0o600)
+        self.kubeconfig.write_text(yaml.safe_dump(doc, sort_keys=False))
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._down:
+            try:
+                conn, addr = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:     # closed: the proxy is down
+                return
+            threading.Thread(target=self._connection, args=(conn, addr), daemon=True).start()
+
+    def _connection(self, conn: socket.socket, addr) -> None:
+        try:
+            conn.settimeout(60)
+            tls = self._serving.wrap_socket(conn, server_side=True)
+        except OSError:
+            conn.close()
+            return
+        with self._lock:
+            if self._down:
+                tls.close()
+                return
+            self._open.add(tls)
+        try:
+            self._handler()(tls, addr, self)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._open.discard(tls)
+            tls.close()
+
+    def _go_down(self) -> None:
+        """Close the listening socket and drop every open connection (the caller holds the lock)."""
+        self._down = True
+        for sock in [self._sock, *self._open]:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._sock.close()
+
+    def _handler(self):
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):   # quiet
+                pass
+
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                answer = None if proxy._down else _upstream(self, body, proxy._upstream, proxy._tls)
+                with proxy._lock:
+                    if answer is None or proxy._down:   # down: no answer, the connection goes
+                        self.close_connection = True
+                        return
+                    proxy.requests.append((self.command, self.path, answer[0]))
+                    last = proxy.cut_after(self.command, self.path)
+                    if last:
+                        proxy.cut = proxy.requests[-1]
+                        proxy._down = True   # from now on no request gets an answer
+                        self.close_connection = True
+                _reply(self, *answer)
+                self.wfile.flush()
+                if last:
+                    with proxy._lock:
+                        proxy._go_down()
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        return Handler
+
+    def __enter__(self) -> "CutProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._go_down()
+        self._thread.join(timeout=5)
+        self._dir.cleanup()
+
+
+def _pem(entry: dict, key: str, directory: Path) -> str:
+    """The file of a kubeconfig entry's ``key`` (certificate-authority, client-key...): its path,
+    or its ``key``-data written to ``directory``."""
+    if entry.get(key + "-data"):
+        path = directory / key
+        path.touch(mode=0o600)
+        path.write_bytes(base64.b64decode(entry[key + "-data"]))
+        return str(path)
+    return entry[key]
+
+
+def _serving_cert(pki: Path, directory: Path, ip: str) -> tuple[str, str]:
+    """A server certificate for ``ip`` signed by the lab's CA (``pki``), as tests/lab makes them,
+    written to ``directory`` (nothing is written to the lab's state). Returns (cert, key)."""
+    key, csr, crt, ext = (directory / ("serving." + suffix) for suffix in ("key", "csr", "crt", "ext"))
+    ext.write_text(f"subjectAltName=IP:{ip}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n")
+    for argv in (["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                  "-keyout", str(key), "-out", str(csr), "-subj", "/CN=meshops-test-cut-proxy"],
+                 ["x509", "-req", "-in", str(csr), "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
+                  "-set_serial", str(random.getrandbits(63)), "-days", "1", "-out", str(crt), "-extfile", str(ext)]):
+        res = subprocess.run(["openssl", *argv], capture_output=True, text=True, check=False)
+        assert res.returncode == 0, "openssl " + argv[0] + ": " + res.stderr
+    return str(crt), str(key)
 
 
 class StalledServer:
@@ -180,43 +341,3 @@ def own_workload(lab, api_client, directory: Path, numbers: tuple, name: str):
     delete_namespace(api_client, namespace)
     for n in numbers:
         subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
-
-
-def lab_up() -> None:
-    """Start what is down again (the API server a test stopped)."""
-    up = subprocess.run([str(LAB), "up"], capture_output=True, text=True, check=False)
-    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
-
-
-def run_stopping_apiserver(lab, argv: list[str], trigger: str, timeout: float = 600) -> tuple[int, str, float]:
-    """Run ansible-playbook ``argv``; when its output matches the regular expression ``trigger``,
-    stop kube-apiserver (by its recorded PID). Returns the exit code, the output and how long
-    after the start the API server was stopped. The caller brings the API server back.
-
-    The run (its own process group: ansible-playbook, its workers and their modules) is frozen
-    with SIGSTOP from the moment the trigger shows until the API server is gone, so the fault
-    lands right after the trigger however long kube-apiserver takes to shut down: at most a
-    request already in flight completes."""
-    apiserver = Proc(lab.cfg, "kube-apiserver")
-    started = time.monotonic()
-    with tempfile.NamedTemporaryFile("w+") as out:
-        proc = subprocess.Popen([str(ANSIBLE_PLAYBOOK), *argv], stdout=out, stderr=subprocess.STDOUT,
-                                env=ansible_env(lab.kubeconfig), start_new_session=True)
-        pattern = re.compile(trigger, re.M)
-        try:
-            while not pattern.search(Path(out.name).read_text()):
-                assert proc.poll() is None, "the run ended before " + trigger + ":\n" + Path(out.name).read_text()[-4000:]
-                assert time.monotonic() - started < timeout, "no " + trigger + " in time"
-                time.sleep(0.05)
-            os.killpg(proc.pid, signal.SIGSTOP)
-            try:
-                assert apiserver.stop(timeout=60), "kube-apiserver was not running"
-            finally:
-                os.killpg(proc.pid, signal.SIGCONT)
-            stopped_at = time.monotonic() - started
-            rc = proc.wait(timeout=timeout)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        return rc, Path(out.name).read_text(), stopped_at

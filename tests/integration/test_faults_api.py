@@ -4,8 +4,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Faults of the API server, without mocks: 429 and 503 answers in front of the real
-kube-apiserver (a proxy), and the API server stopped while vm_bootstrap writes the bundles and
-while prune deletes entries. Each run fails clearly or succeeds; a re-run converges."""
+kube-apiserver (a proxy), and the API gone (a TLS proxy that goes down after a chosen request,
+the real API server keeps running) while vm_bootstrap writes the bundles and while prune deletes
+entries. Each run fails clearly or succeeds; a re-run converges."""
 from __future__ import annotations
 
 import time
@@ -16,7 +17,7 @@ import yaml
 
 from ansible_run import REPO, run_module, run_playbook
 from conftest import delete_namespace
-from faults import FaultProxy, lab_up, run_stopping_apiserver
+from faults import CutProxy, FaultProxy
 from mesh_state import istio_object
 
 
@@ -55,7 +56,7 @@ def test_429_honours_retry_after_and_gives_up_at_the_bound(lab, api_client, name
     assert entry(api_client, namespace, "refused") is None
 
 
-# -- the API server stops in the middle of a run -----------------------------------------------
+# -- the API goes away in the middle of a run ----------------------------------------------------
 
 HOSTS = ["fvm1", "fvm2", "fvm3", "fvm4"]
 BUNDLE_FILES = {"cluster.env", "mesh.yaml", "istio-token", "root-cert.pem", "hosts"}
@@ -71,11 +72,11 @@ def cluster_side(lab, api_client, tmp_path_factory):
     namespace = f"t-apidown-{int(time.time()) % 100000}"
     (root / "play.yml").write_text(yaml.safe_dump(PLAY))
 
-    def inventory(hosts, name="hosts.yml"):
+    def inventory(hosts, name="hosts.yml", kubeconfig=lab.kubeconfig):
         doc = {"all": {"children": {"fault_vms": {"hosts": {
             h: {"ansible_host": f"10.213.0.{200 + i}"} for i, h in enumerate(HOSTS) if h in hosts}}},
             "vars": {"ansible_connection": "local", "ansible_python_interpreter": str(REPO / ".venv" / "bin" / "python"),
-                     "mesh_workload_group": "fault_vms", "mesh_workload_kubeconfig": str(lab.kubeconfig),
+                     "mesh_workload_group": "fault_vms", "mesh_workload_kubeconfig": str(kubeconfig),
                      "mesh_workload_cluster_id": "meshlab", "mesh_workload_network": "meshlab-net",
                      "mesh_workload_ingress_ip": lab.cfg.host_ip, "mesh_workload_mode": "static",
                      "mesh_workload_create_identity": True, "mesh_workload_namespace": namespace,
@@ -94,24 +95,32 @@ def bundles(root: Path) -> dict:
             for h in HOSTS if (root / "bundles" / h).is_dir()}
 
 
+def token_request(method: str, path: str) -> bool:
+    """A TokenRequest: POST .../serviceaccounts/<sa>/token."""
+    return method == "POST" and "/serviceaccounts/" in path and path.split("?")[0].endswith("/token")
+
+
+def entry_delete(method: str, path: str) -> bool:
+    return method == "DELETE" and "/workloadentries/" in path
+
+
 def test_apiserver_down_while_writing_bundles_leaves_each_bundle_whole(lab, api_client, cluster_side):
     root, inv = cluster_side["root"], cluster_side["inventory"](HOSTS)
     run_playbook(inv, lab.kubeconfig, str(cluster_side["play"]))
     before = bundles(root)
     assert sorted(before) == HOSTS and all(set(b) >= BUNDLE_FILES for b in before.values())
 
-    # One VM at a time (-f 1), each with a new token; the API server stops once the first is written.
-    task = "Write each VM's bootstrap bundle on the controller"
-    try:
-        rc, output, stopped_at = run_stopping_apiserver(
-            lab, ["-i", str(inv), str(cluster_side["play"]), "-f", "1", "-e", "mesh_workload_rotate_token=true"],
-            trigger=rf"TASK \[[^\]]*{task}\][\s\S]*^changed: \[fvm1")
-        after = bundles(root)
-    finally:
-        lab_up()
-    print(f"API server stopped {stopped_at:.1f} s into the run")
-    assert rc != 0
-    assert f"cannot reach the Kubernetes API at {lab.cfg.apiserver_url}" in output, output[-4000:]
+    # One VM at a time (-f 1), each with a new token; the API goes away once fvm1's token is
+    # answered, its last request: fvm1's bundle is written, then no VM's request gets through.
+    with CutProxy(lab.cfg, lab.kubeconfig, cut_after=token_request) as proxy:
+        res = run_playbook(cluster_side["inventory"](HOSTS, "via-proxy.yml", proxy.kubeconfig), proxy.kubeconfig,
+                           str(cluster_side["play"]), "-f", "1", "-e", "mesh_workload_rotate_token=true", check=False)
+    after = bundles(root)
+    output = res.stdout + res.stderr
+    print(f"the API went away after {proxy.cut}, request {len(proxy.requests)} of the run")
+    assert proxy.cut is not None and token_request(*proxy.cut[:2]) and proxy.cut[2] == 201, proxy.requests
+    assert res.returncode != 0
+    assert f"cannot reach the Kubernetes API at {proxy.url}" in output, output[-4000:]
     assert "gave up after" in output
     failed = [h for h in HOSTS if f"fatal: [{h}" in output]
     assert "fvm1" not in failed and len(failed) >= 2, output[-4000:]
@@ -131,31 +140,26 @@ def test_apiserver_down_while_writing_bundles_leaves_each_bundle_whole(lab, api_
 
 def test_apiserver_down_during_prune_then_a_rerun_completes_it(lab, api_client, cluster_side):
     root, ns = cluster_side["root"], cluster_side["namespace"]
-    inv = cluster_side["inventory"](["fvm1"], "left.yml")
-    argv = ["-i", str(inv), str(cluster_side["play"]), "-e", "mesh_workload_prune=true"]
-    # fvm2..fvm4 leave the inventory; prune deletes their entries one by one, and the API server
-    # stops once the first is gone. The run is frozen when the first delete shows in its output,
-    # but the worker may have deleted the other two by then (a few milliseconds each, in process):
-    # then the fault missed the prune, and the scenario runs again, at most 3 times.
-    for attempt in range(1, 4):
-        run_playbook(cluster_side["inventory"](HOSTS), lab.kubeconfig, str(cluster_side["play"]))
-        assert all(entry(api_client, ns, h) for h in HOSTS)
-        try:
-            rc, output, stopped_at = run_stopping_apiserver(lab, argv, trigger=rf"^changed: \[.*\(item={ns}/fvm\d\)")
-        finally:
-            lab_up()
-        print(f"attempt {attempt}: API server stopped {stopped_at:.1f} s into the prune")
-        assert rc != 0
-        assert f"cannot reach the Kubernetes API at {lab.cfg.apiserver_url}" in output, output[-4000:]
-        left = [h for h in HOSTS[1:] if entry(api_client, ns, h)]
-        if left:
-            break
-    assert left, "every entry was deleted before the API server stopped, 3 times: no fault was injected"
-    assert len(left) < len(HOSTS) - 1, "the trigger was a finished delete, yet every entry is still there"
+    run_playbook(cluster_side["inventory"](HOSTS), lab.kubeconfig, str(cluster_side["play"]))
+    assert all(entry(api_client, ns, h) for h in HOSTS)
+
+    # fvm2..fvm4 leave the inventory; prune deletes their entries one by one, and the API goes
+    # away once the first delete is answered.
+    with CutProxy(lab.cfg, lab.kubeconfig, cut_after=entry_delete) as proxy:
+        res = run_playbook(cluster_side["inventory"](["fvm1"], "left-via-proxy.yml", proxy.kubeconfig),
+                           proxy.kubeconfig, str(cluster_side["play"]), "-e", "mesh_workload_prune=true", check=False)
+    output = res.stdout + res.stderr
+    print(f"the API went away after {proxy.cut}, request {len(proxy.requests)} of the run")
+    assert proxy.cut is not None and entry_delete(*proxy.cut[:2]) and proxy.cut[2] == 200, proxy.requests
+    assert res.returncode != 0
+    assert f"cannot reach the Kubernetes API at {proxy.url}" in output, output[-4000:]
+    left = [h for h in HOSTS[1:] if entry(api_client, ns, h)]
+    assert len(left) == len(HOSTS) - 2, f"the API went away after the first delete, yet {left} are left"
     record = yaml.safe_load((root / "bundles" / "managed.json").read_text())
     assert sorted(r["host"] for r in record) == HOSTS, "the record forgot VMs whose prune did not finish"
     assert all((root / "bundles" / h).is_dir() for h in left), "a bundle went before its entry"
 
+    inv = cluster_side["inventory"](["fvm1"], "left.yml")
     res = run_playbook(inv, lab.kubeconfig, str(cluster_side["play"]), "-e", "mesh_workload_prune=true")
     assert "failed=0" in res.stdout
     assert entry(api_client, ns, "fvm1") and not [h for h in HOSTS[1:] if entry(api_client, ns, h)]
