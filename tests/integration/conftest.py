@@ -80,9 +80,9 @@ def delete_namespace(api_client, name: str) -> None:
          120)
 
 
-def forget_bootstrap(*names: str, root: Path = REPO / ".bootstrap") -> None:
-    """Remove bundles and records under ``root`` (paths relative to it): the checkout's .bootstrap/
-    of the inventories that set their paths there, or LAB_STATE."""
+def forget_bootstrap(*names: str, root: Path) -> None:
+    """Remove bundles and records under ``root`` (paths relative to it), the state directory of
+    an inventory: LAB_STATE, or another inventory's .meshops-istio-vm/."""
     import shutil
     for name in names:
         path = root / name

@@ -317,8 +317,8 @@ class StalledServer:
 
 def vm_inventory(lab, directory: Path, *numbers: int, **host_vars) -> Path:
     """An inventory of lab VMs ``numbers`` alone, in group mesh_vms with the lab's group
-    variables, each VM's bundle and the group's record under ``directory`` (not the shared
-    .bootstrap/), and ``host_vars`` (mesh_workload_namespace...) over the lab's on every VM."""
+    variables, each VM's bundle and the group's record under ``directory`` (not beside the
+    lab's inventory), and ``host_vars`` (mesh_workload_namespace...) over the lab's on every VM."""
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "inventories" / "lab" / "group_vars", directory / "group_vars", dirs_exist_ok=True)
     lab_vars = yaml.safe_load((lab.cfg.state / "hosts.yml").read_text())["all"]["vars"]

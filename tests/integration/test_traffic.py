@@ -89,7 +89,7 @@ def onboarded(lab, api_client):
     """Fresh VMs 4-6 with their apps, the namespace gone, the inventory onboarded; offboarded and
     removed after the yield (a generator, shared with bench/bench_traffic.py)."""
     delete_namespace(api_client, NS)
-    forget_bootstrap("bookinfo", "bookinfo.managed.json")
+    forget_bootstrap(".meshops-istio-vm", root=INVENTORY)
     fresh_vms(*VMS)
     _start_apps(lab)
     started = time.monotonic()
@@ -101,7 +101,7 @@ def onboarded(lab, api_client):
     for n in VMS:
         subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
     delete_namespace(api_client, NS)
-    forget_bootstrap("bookinfo", "bookinfo.managed.json")
+    forget_bootstrap(".meshops-istio-vm", root=INVENTORY)
 
 
 @pytest.fixture(scope="module")

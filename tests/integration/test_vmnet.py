@@ -51,7 +51,7 @@ MOVED_LB = "10.214.0.7"    # the gateway's load-balancer address after it moves
 
 def _clean(api_client) -> None:
     delete_namespace(api_client, NS)
-    forget_bootstrap("vmnet", "vmnet.managed.json")
+    forget_bootstrap(".meshops-istio-vm", root=INVENTORY)
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +102,13 @@ def curl(lab, n: int, url: str) -> tuple[int, str]:
 
 
 def test_bundle_points_the_vm_at_the_gateway(lab, onboarded):
-    bundle = REPO / ".bootstrap" / "vmnet" / "mlab-vm101"
+    bundle = INVENTORY / ".meshops-istio-vm" / "mlab-vm101"
     assert (bundle / "hosts").read_text() == f"{GATEWAY_LB} istiod.istio-system.svc\n"
     assert "ISTIO_META_NETWORK='vm-network'" in (bundle / "cluster.env").read_text().splitlines()
     hosts = lab.ssh(VM, "cat", "/etc/hosts").stdout
     assert hosts.count(f"{GATEWAY_LB} istiod.istio-system.svc") == 1
     # the cluster network's VM keeps reaching istiod directly
-    assert (REPO / ".bootstrap" / "vmnet" / "mlab-vm21" / "hosts").read_text() == \
+    assert (INVENTORY / ".meshops-istio-vm" / "mlab-vm21" / "hosts").read_text() == \
         "10.213.0.1 istiod.istio-system.svc\n"
 
 
