@@ -74,8 +74,10 @@ test-integration: deps venv
 	$(PY) -m pytest tests/integration -q -x
 
 # lab-build first: the unit tests compare vm_bootstrap with istioctl's golden files, which are in
-# the pinned istio.io/istio module that the build brings into the Go module cache.
-test: deps venv venv-sanity venv-lint lab-build
+# the pinned istio.io/istio module that the build brings into the Go module cache. On a cold machine
+# the two tool venvs (pip, mostly network) are made while the lab builds (mostly CPU).
+test: deps venv
+	@$(MAKE) --no-print-directory -j3 venv-sanity venv-lint lab-build
 	@mkdir -p $(OUT)
 	@set +e; $(PY) -m pytest tests/unit tests/static tests/integration -q -rs --durations=15 --junitxml=$(OUT)/junit.xml; rc=$$?; \
 	echo $$rc > $(OUT)/pytest.rc; $(LAB) down >/dev/null 2>&1; exit $$rc
