@@ -317,13 +317,13 @@ def test_recreated_vm_gets_a_new_token_from_the_next_onboard(lab, api_client):
 
 
 def test_offboard_cleans_both_sides(lab, api_client):
-    playbook(lab, "offboard.yml", "--check")
+    playbook(lab, "offboard.yml", "--check", "--limit", "mlab-vm1")
     assert lab.ssh(1, "test", "-d", "/etc/systemd/system/istio.service.d", check=False).returncode == 0, \
         "a dry run removed a directory"
     res = playbook(lab, "offboard.yml")
     assert "TASK [meshops.istio_vm.vm_sidecar : Remove the sidecar's directories left empty] ***" in res.stdout
     assert_offboarded(lab, api_client)
-    again = recap(playbook(lab, "offboard.yml").stdout)
-    assert [again[vm]["changed"] for vm in lab.vms] == [0] * len(lab.vms), "a second offboard changed something"
+    again = recap(playbook(lab, "offboard.yml", "--limit", "mlab-vm1").stdout)
+    assert again["mlab-vm1"]["changed"] == 0, "a second offboard changed something"
     assert not (BOOTSTRAP / "mlab-vm1").exists() or pytest.fail(
         "offboard left the VM's bundle (and its token record) on the controller")
