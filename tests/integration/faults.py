@@ -54,6 +54,25 @@ def _reply(handler: BaseHTTPRequestHandler, status: int, headers: list, data: by
     handler.wfile.write(data)
 
 
+class _ProxyHandler(BaseHTTPRequestHandler):
+    """A test proxy's request handler: HTTP/1.1, quiet, every method answered by ``_any``."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):   # quiet
+        pass
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _any(self) -> None:
+        raise NotImplementedError
+
+    def _dispatch(self) -> None:
+        self._any()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+
 class FaultProxy:
     """Plain HTTP on 127.0.0.1 in front of the lab's kube-apiserver (TLS, the lab's admin client
     certificate). The first ``fail_first`` requests get ``status`` (with Retry-After when
@@ -82,14 +101,9 @@ class FaultProxy:
     def _handler(self):
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):   # quiet
-                pass
-
+        class Handler(_ProxyHandler):
             def _any(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self._body()
                 with proxy._lock:
                     inject = len(proxy.requests) < proxy.fail_first
                     if inject:
@@ -109,8 +123,6 @@ class FaultProxy:
                 with proxy._lock:
                     proxy.requests.append((self.command, self.path, status))
                 _reply(self, status, headers, data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
         return Handler
 
@@ -209,14 +221,9 @@ class CutProxy:
     def _handler(self):
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):   # quiet
-                pass
-
+        class Handler(_ProxyHandler):
             def _any(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self._body()
                 answer = None if proxy._down else _upstream(self, body, proxy._upstream, proxy._tls)
                 with proxy._lock:
                     if answer is None or proxy._down:   # down: no answer, the connection goes
@@ -233,8 +240,6 @@ class CutProxy:
                 if last:
                     with proxy._lock:
                         proxy._go_down()
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
         return Handler
 
