@@ -133,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--until", choices=COMPONENTS, default=os.environ.get("MESHLAB_UNTIL", "vms"),
                       help="start components up to this one (default: all)")
     sub.add_parser("build", help="only build what is missing (binaries, the VMs' root filesystem); start nothing")
-    p_vm = sub.add_parser("vm", help="start or remove one VM (for molecule scenarios)")
+    p_vm = sub.add_parser("vm", help="start or remove VMs (for molecule scenarios and tests)")
     p_vm.add_argument("action", choices=["start", "remove"])
-    p_vm.add_argument("number", type=int, help="VM number N: mlab-vmN at 10.213.0.(10+N)")
+    p_vm.add_argument("number", type=int, nargs="+",
+                      help="VM number N: mlab-vmN at 10.213.0.(10+N); several boot side by side")
     p_call = sub.add_parser("call", help="one request from a VM through its sidecar to a mesh URL")
     p_call.add_argument("number", type=int, help="the calling VM's number N")
     p_call.add_argument("url")
@@ -165,12 +166,13 @@ def _run(cfg: Config, args: argparse.Namespace, parser: argparse.ArgumentParser)
         build(cfg)
         hosts.rootfs(cfg)
     elif args.cmd == "vm":
-        if not 1 <= args.number <= 200:
+        if not all(1 <= n <= 200 for n in args.number):
             parser.error("VM number must be in 1..200")
         if args.action == "start":
-            hosts.start_vm(cfg, args.number)
+            hosts.start_vms(cfg, args.number)
         else:
-            hosts.remove_vm(cfg, args.number)
+            for n in args.number:
+                hosts.remove_vm(cfg, n)
     elif args.cmd == "call":
         ok, line = hosts.call(cfg, args.number, args.url)
         print(line)
