@@ -53,3 +53,29 @@ def test_lab_inventory_reaches_every_vm(lab):
                          capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count('"ansible_service_mgr": "systemd"') == len(lab.vms)
+
+
+def test_a_vm_writes_only_its_own_layer_and_remove_leaves_nothing(lab):
+    """Each VM's root is an overlay on the shared root: what a VM writes lands in its own upper
+    layer, the shared root is untouched, and `lab vm remove` unmounts the root before deleting."""
+    import subprocess
+    from conftest import fresh_vms
+    from meshlab import hosts
+    n = 30      # a VM of this test only
+    fresh_vms(n)
+    base = lab.cfg.cache / hosts.ROOTFS_NAME
+    root, directory = hosts.vm_root(lab.cfg, n), hosts.vm_dir(lab.cfg, n)
+    mounts = [line.split() for line in open("/proc/self/mounts", encoding="utf-8")]
+    overlay = [m for m in mounts if m[1] == str(root)]
+    assert len(overlay) == 1 and overlay[0][2] == "overlay", overlay
+    assert f"lowerdir={base}," in overlay[0][3], overlay[0][3]
+    lab.ssh(n, "sh", "-c", "echo probe > /root/layer-probe && rm /usr/bin/hostname")
+    assert (directory / "upper" / "root" / "layer-probe").read_text() == "probe\n"
+    assert not (base / "root" / "layer-probe").exists()
+    assert (base / "usr" / "bin" / "hostname").exists(), "a VM's delete reached the shared root"
+    from conftest import LAB
+    res = subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert not hosts.mounts_below(directory, open("/proc/self/mounts", encoding="utf-8").read())
+    assert not directory.exists()
+    assert (base / "usr" / "bin" / "hostname").exists()
