@@ -48,7 +48,7 @@ def test_the_operations_that_change_hold_the_lease_of_each_workload_namespace(op
     {"revision": "1-24", "istio_namespace": "mesh", "ingress_service": "gw"},
 ])
 def test_onboard_needs_cover_verify_needs(options):
-    # onboard.yml's verify play skips its own access check on this ground (verify_access_checked)
+    # onboard.yml's verify play skips its own access check on this ground (verify_after_onboard)
     onboard = needs("onboard", [VM, STATIC], **options)
     assert keys(unique(onboard + needs("verify", [VM, STATIC], **options))) == keys(onboard)
 
