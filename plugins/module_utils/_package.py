@@ -38,3 +38,65 @@ def journal_interrupted(path: str = DPKG_JOURNAL) -> bool:
         return any(os.path.isfile(os.path.join(path, name)) for name in os.listdir(path))
     except OSError:
         return False
+
+
+# --- The facts the role vm_sidecar needs, without ansible.builtin.setup ----------------------------
+
+OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+SYSTEMD_RUNTIME = "/run/systemd/system"
+
+# os-release ID (or an ID_LIKE word) -> the os_family ansible.builtin.setup reports.
+OS_FAMILIES = {
+    "debian": "Debian", "ubuntu": "Debian", "raspbian": "Debian", "linuxmint": "Debian", "devuan": "Debian",
+    "kali": "Debian", "pop": "Debian", "rhel": "RedHat", "centos": "RedHat", "fedora": "RedHat",
+    "rocky": "RedHat", "almalinux": "RedHat", "ol": "RedHat", "amzn": "RedHat", "virtuozzo": "RedHat",
+    "sles": "Suse", "opensuse": "Suse", "opensuse-leap": "Suse", "opensuse-tumbleweed": "Suse", "suse": "Suse",
+    "arch": "Archlinux", "alpine": "Alpine", "gentoo": "Gentoo",
+}
+# os-release ID -> the distribution ansible.builtin.setup reports, where it is not NAME's first word.
+DISTRIBUTIONS = {
+    "rhel": "RedHat", "centos": "CentOS", "ol": "OracleLinux", "amzn": "Amazon", "almalinux": "AlmaLinux",
+    "sles": "SLES", "opensuse-leap": "openSUSE Leap", "opensuse-tumbleweed": "openSUSE Tumbleweed",
+    "arch": "Archlinux",
+}
+
+
+def parse_os_release(text: str) -> dict:
+    """The KEY=value pairs of an os-release file (quotes removed; comments and other lines skipped)."""
+    values = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if not sep or not key or key.startswith("#"):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        values[key.strip()] = value
+    return values
+
+
+def os_facts(os_release: dict, machine: str, systemd_booted: bool, init: str = "") -> dict:
+    """os_family, distribution, architecture and service_mgr as ansible.builtin.setup names them,
+    from the os-release pairs, ``os.uname().machine``, whether systemd booted the host
+    (sd_booted(): /run/systemd/system exists) and else the name of process 1 (``init``). A family
+    neither the ID nor an ID_LIKE word names is the distribution's own name, as setup reports it."""
+    ident = os_release.get("ID", "").strip().lower()
+    like = os_release.get("ID_LIKE", "").lower().split()
+    name = os_release.get("NAME", "").strip()
+    distribution = DISTRIBUTIONS.get(ident) or (name.split()[0] if name else ident.capitalize()) or "Unknown"
+    family = next((OS_FAMILIES[word] for word in [ident] + like if word in OS_FAMILIES), distribution)
+    return {"os_family": family, "distribution": distribution, "architecture": machine,
+            "service_mgr": "systemd" if systemd_booted else (init.strip() or "unknown")}
+
+
+def choose_package(fmt: str, formats: dict, path: str, paths: dict, os_family: str) -> tuple:
+    """(format, path) of the package file to read: the format given, else the one ``formats`` maps
+    the OS family to, else ``deb`` when no map is given; the path given, else the one ``paths``
+    holds for that format. ("", "") when there is none: the caller reads no package then (its
+    preflight says why)."""
+    if not fmt:
+        fmt = (formats or {}).get(os_family, "") if formats is not None else "deb"
+    if path:
+        return (fmt, path) if fmt else ("", "")
+    chosen = (paths or {}).get(fmt, "") if fmt else ""
+    return (fmt, chosen) if chosen else ("", "")

@@ -16,6 +16,9 @@ description:
     package, and whether a dpkg run was interrupted. It replaces a
     C(systemctl is-active), C(systemctl is-enabled), M(ansible.builtin.stat), C(dpkg-deb), C(dpkg-query) and
     M(ansible.builtin.find) task, each of which costs a round trip to the VM.
+  - With O(facts) and O(token_path) it also reads, in the same run, the few facts the role
+    meshops.istio_vm.vm_sidecar needs and the claims of the VM's token (never the token), which
+    M(ansible.builtin.setup) and M(meshops.istio_vm.token_claims) read in a module run each.
   - Changes nothing.
 author:
   - meshops.istio_vm maintainers (@meshops)
@@ -23,14 +26,39 @@ options:
   path:
     description:
       - The package file on the VM (a C(.deb) or C(.rpm)). A missing file is reported, not an error.
+      - One of O(path) and O(paths) is required.
     type: path
-    required: true
+  paths:
+    description:
+      - The package file per format (keys C(deb), C(rpm)), for a caller that does not know the VM's
+        format yet (see O(formats)); the file of the format chosen is read.
+    type: dict
   format:
     description:
       - The package format, which decides how the installed package and the file's version are read.
+      - Without it, the format O(formats) maps the VM's OS family to (C(os_family), see RV(ansible_facts)),
+        or C(deb) when O(formats) is not given. When O(formats) has no format for the VM's family, or
+        O(paths) no file for the format, no package is read (RV(format) is empty).
     type: str
     choices: [deb, rpm]
-    default: deb
+  formats:
+    description:
+      - The package format per OS family (C(os_family), see RV(ansible_facts)), for example C(deb) for C(Debian)
+        and C(rpm) for C(RedHat).
+    type: dict
+  facts:
+    description:
+      - Also return, as RV(ansible_facts), C(os_family), C(distribution), C(architecture) and
+        C(service_mgr), named as M(ansible.builtin.setup) names them; read from C(/etc/os-release)
+        (C(ID), C(ID_LIKE), C(NAME)), the kernel's machine name and whether systemd booted the VM
+        (C(/run/systemd/system) exists, the check of systemd's sd_booted; else the name of process 1).
+    type: bool
+    default: false
+  token_path:
+    description:
+      - A service account token file (the VM's C(istio-token)) whose claims to return as RV(token_claims),
+        as M(meshops.istio_vm.token_claims) does. The token itself is never returned.
+    type: path
   name:
     description:
       - The installed package's name.
@@ -45,6 +73,7 @@ extends_documentation_fragment:
   - meshops.istio_vm.auth.info_attributes
 seealso:
   - module: meshops.istio_vm.sidecar_files
+  - module: meshops.istio_vm.token_claims
   - module: ansible.builtin.package_facts
 """
 
@@ -61,9 +90,30 @@ EXAMPLES = r"""
   when:
     - sidecar_package.file.exists
     - sidecar_package.installed.version != sidecar_package.file.version
+
+- name: The facts, the token's claims and the package of the VM's format, in one run
+  meshops.istio_vm.sidecar_package_info:
+    facts: true
+    token_path: /var/lib/istio/tokens/istio-token
+    formats: {Debian: deb, RedHat: rpm}
+    paths:
+      deb: /var/cache/meshops-istio-vm/istio-sidecar.deb
+      rpm: /var/cache/meshops-istio-vm/istio-sidecar.rpm
+  become: true
+  register: vm_state
 """
 
 RETURN = r"""
+format:
+  description: The format of the package read (see O(format)); empty when none was read.
+  returned: always
+  type: str
+  sample: deb
+path:
+  description: The package file read (O(path), or the one O(paths) holds for RV(format)); empty when none was read.
+  returned: always
+  type: str
+  sample: /var/cache/meshops-istio-vm/istio-sidecar.deb
 service:
   description: The state of O(service), as C(systemctl is-active) prints it (C(active), C(inactive), C(failed), ...).
   returned: always
@@ -114,25 +164,68 @@ dpkg_interrupted:
   returned: always
   type: bool
   sample: false
+ansible_facts:
+  description: The VM's facts the role meshops.istio_vm.vm_sidecar needs.
+  returned: when O(facts)
+  type: dict
+  contains:
+    os_family:
+      description: The OS family (C(Debian), C(RedHat), C(Suse), ...; else the distribution's name).
+      type: str
+    distribution:
+      description: The distribution (C(Debian), C(Ubuntu), C(RedHat), C(Rocky), ...).
+      type: str
+    architecture:
+      description: The kernel's machine name (C(x86_64), C(aarch64), ...).
+      type: str
+    service_mgr:
+      description: C(systemd) when systemd booted the VM, else the name of process 1 (C(unknown) when unreadable).
+      type: str
+  sample: {"os_family": "Debian", "distribution": "Debian", "architecture": "x86_64", "service_mgr": "systemd"}
+token_claims:
+  description:
+    - The claims of O(token_path) as M(meshops.istio_vm.token_claims) returns them (C(iss), C(sub), C(left) and
+      C(token)); only C(token) (false) when the file holds no token. Never the token.
+  returned: when O(token_path)
+  type: dict
+  sample: {"iss": "https://kubernetes.default.svc", "sub": "system:serviceaccount:bookinfo:ratings", "left": 3412,
+           "token": true}
 """
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    journal_interrupted, parse_deb_query, sha256_of)
+    OS_RELEASE, SYSTEMD_RUNTIME, choose_package, journal_interrupted, os_facts, parse_deb_query, parse_os_release,
+    sha256_of)
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
+
+NO_PACKAGE = {"file": {"exists": False, "sha256": "", "version": ""},
+              "installed": {"present": False, "version": "", "query": ""}, "dpkg_interrupted": False}
 
 
-def run(module):
-    params = module.params
-    path, deb = params["path"], params["format"] == "deb"
+def read_os_facts():
+    """os_facts of this host: its os-release file, machine name and init system."""
+    text = next((found for found in map(read_text, OS_RELEASE) if found is not None), "")
+    return os_facts(parse_os_release(text), os.uname().machine, os.path.isdir(SYSTEMD_RUNTIME),
+                    read_text("/proc/1/comm") or "")
 
-    rc, out, _err = module.run_command(["systemctl", "is-active", params["service"]])
-    service = out.strip() or "unknown"
-    rc, out, _err = module.run_command(["systemctl", "is-enabled", params["service"]])
-    enabled = out.strip() or "unknown"
 
+def unit_state(module, verb, service):
+    """What ``systemctl <verb> <service>`` prints; ``unknown`` without systemctl or output."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return "unknown"
+    _rc, out, _err = module.run_command([systemctl, verb, service])
+    return out.strip() or "unknown"
+
+
+def read_package(module, path, deb):
+    """The package file and the installed package (deb: also dpkg's journal), as RETURN says."""
+    name = module.params["name"]
     file_info = {"exists": os.path.isfile(path), "sha256": "", "version": ""}
     if file_info["exists"]:
         file_info["sha256"] = sha256_of(path)
@@ -144,28 +237,49 @@ def run(module):
         file_info["version"] = out.strip() if rc == 0 else ""
 
     if deb:
-        rc, out, err = module.run_command(["dpkg-query", "--show", "--showformat=${db:Status-Abbrev}|${Version}",
-                                           params["name"]])
+        rc, out, err = module.run_command(["dpkg-query", "--show", "--showformat=${db:Status-Abbrev}|${Version}", name])
         if rc not in (0, 1):
             module.fail_json(msg="dpkg-query failed (rc %d): %s" % (rc, err.strip()))
         query = out.strip() if rc == 0 else ""
         present, version = parse_deb_query(query)
     else:
-        rc, out, err = module.run_command(["rpm", "--query", "--queryformat", "%{VERSION}-%{RELEASE}", params["name"]])
+        rc, out, err = module.run_command(["rpm", "--query", "--queryformat", "%{VERSION}-%{RELEASE}", name])
         query, present = "", rc == 0
         version = out.strip() if present else ""
-
-    return {"changed": False, "service": service, "enabled": enabled, "file": file_info,
-            "installed": {"present": present, "version": version, "query": query},
+    return {"file": file_info, "installed": {"present": present, "version": version, "query": query},
             "dpkg_interrupted": deb and journal_interrupted()}
+
+
+def run(module):
+    params = module.params
+    needs_family = params["formats"] is not None and not params["format"]
+    facts = read_os_facts() if params["facts"] or needs_family else {}
+    fmt, path = choose_package(params["format"], params["formats"], params["path"], params["paths"],
+                               facts.get("os_family", ""))
+
+    result = {"changed": False, "format": fmt, "path": path,
+              "service": unit_state(module, "is-active", params["service"]),
+              "enabled": unit_state(module, "is-enabled", params["service"])}
+    result.update(read_package(module, path, fmt == "deb") if fmt else NO_PACKAGE)
+    if params["facts"]:
+        result["ansible_facts"] = facts
+    if params["token_path"]:
+        result["token_claims"] = status(read_text(params["token_path"]), None, time.time())
+    return result
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={"path": {"type": "path", "required": True},
-                       "format": {"type": "str", "choices": ["deb", "rpm"], "default": "deb"},
+        argument_spec={"path": {"type": "path"},
+                       "paths": {"type": "dict"},
+                       "format": {"type": "str", "choices": ["deb", "rpm"]},
+                       "formats": {"type": "dict"},
+                       "facts": {"type": "bool", "default": False},
+                       "token_path": {"type": "path", "no_log": False},
                        "name": {"type": "str", "default": "istio-sidecar"},
                        "service": {"type": "str", "default": "istio.service"}},
+        mutually_exclusive=[["path", "paths"]],
+        required_one_of=[["path", "paths"]],
         supports_check_mode=True)
     try:
         module.exit_json(**run(module))

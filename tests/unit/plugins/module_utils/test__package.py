@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""sidecar_package_info's pure parts: dpkg-query lines, dpkg's journal, the file's SHA-256."""
+"""sidecar_package_info's pure parts: dpkg-query lines, dpkg's journal, the file's SHA-256, the VM's
+facts and the package file of its format."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ import hashlib
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    journal_interrupted, parse_deb_query, sha256_of)
+    choose_package, journal_interrupted, os_facts, parse_deb_query, parse_os_release, sha256_of)
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -44,3 +45,74 @@ def test_sha256_of_reads_the_whole_file(tmp_path):
     path = tmp_path / "istio-sidecar.deb"
     path.write_bytes(data)
     assert sha256_of(str(path)) == hashlib.sha256(data).hexdigest()
+
+
+# --- The facts the role needs, from os-release, the machine name and systemd --------------------------
+
+@pytest.mark.parametrize("text,expected", [
+    ('ID=debian\nNAME="Debian GNU/Linux"\n', {"ID": "debian", "NAME": "Debian GNU/Linux"}),
+    ("# a comment\n\nID_LIKE='rhel centos fedora'\nbroken line\n", {"ID_LIKE": "rhel centos fedora"}),
+    ('PRETTY_NAME="A \\"quoted\\" name"', {"PRETTY_NAME": 'A "quoted" name'}),
+    ("VERSION_ID=12", {"VERSION_ID": "12"}),
+    ("", {}),
+    (None, {}),
+])
+def test_parse_os_release(text, expected):
+    assert parse_os_release(text) == expected
+
+
+@pytest.mark.parametrize("release,family,distribution", [
+    ({"ID": "debian", "NAME": "Debian GNU/Linux"}, "Debian", "Debian"),
+    ({"ID": "ubuntu", "ID_LIKE": "debian", "NAME": "Ubuntu"}, "Debian", "Ubuntu"),
+    ({"ID": "rhel", "ID_LIKE": "fedora", "NAME": "Red Hat Enterprise Linux"}, "RedHat", "RedHat"),
+    ({"ID": "rocky", "ID_LIKE": "rhel centos fedora", "NAME": "Rocky Linux"}, "RedHat", "Rocky"),
+    ({"ID": "amzn", "ID_LIKE": "centos rhel fedora", "NAME": "Amazon Linux"}, "RedHat", "Amazon"),
+    ({"ID": "opensuse-leap", "ID_LIKE": "suse opensuse", "NAME": "openSUSE Leap"}, "Suse", "openSUSE Leap"),
+    # a derivative known only by its ID_LIKE
+    ({"ID": "mydeb", "ID_LIKE": "ubuntu debian", "NAME": "My Deb"}, "Debian", "My"),
+    # a family nothing names: the distribution's own name, as setup reports it
+    ({"ID": "nixos", "NAME": "NixOS"}, "NixOS", "NixOS"),
+    ({"ID": "void"}, "Void", "Void"),
+    ({}, "Unknown", "Unknown"),
+])
+def test_os_facts_family_and_distribution(release, family, distribution):
+    facts = os_facts(release, "x86_64", True)
+    assert (facts["os_family"], facts["distribution"]) == (family, distribution)
+
+
+@pytest.mark.parametrize("machine,booted,init,expected", [
+    ("x86_64", True, "systemd\n", {"architecture": "x86_64", "service_mgr": "systemd"}),
+    ("aarch64", True, "", {"architecture": "aarch64", "service_mgr": "systemd"}),
+    # not booted by systemd: process 1 names the manager, as setup's fallback does
+    ("x86_64", False, "systemd\n", {"architecture": "x86_64", "service_mgr": "systemd"}),
+    ("x86_64", False, "openrc-init\n", {"architecture": "x86_64", "service_mgr": "openrc-init"}),
+    ("x86_64", False, "", {"architecture": "x86_64", "service_mgr": "unknown"}),
+])
+def test_os_facts_architecture_and_service_manager(machine, booted, init, expected):
+    facts = os_facts({"ID": "debian"}, machine, booted, init)
+    assert {key: facts[key] for key in expected} == expected
+
+
+DEB, RPM = "/cache/istio-sidecar-abc.deb", "/cache/istio-sidecar-abc.rpm"
+PATHS = {"deb": DEB, "rpm": RPM}
+FORMATS = {"Debian": "deb", "RedHat": "rpm"}
+
+
+@pytest.mark.parametrize("fmt,formats,path,paths,family,expected", [
+    # the module's first form: a path and a format (deb when none)
+    ("rpm", None, RPM, None, "", ("rpm", RPM)),
+    (None, None, DEB, None, "", ("deb", DEB)),
+    # the format of the VM's family, and that format's file
+    (None, FORMATS, None, PATHS, "Debian", ("deb", DEB)),
+    (None, FORMATS, None, PATHS, "RedHat", ("rpm", RPM)),
+    # a format given wins over the family's
+    ("rpm", FORMATS, None, PATHS, "Debian", ("rpm", RPM)),
+    (None, FORMATS, DEB, None, "Debian", ("deb", DEB)),
+    # no format for the family, or no file for the format: no package read
+    (None, FORMATS, None, PATHS, "Suse", ("", "")),
+    (None, FORMATS, DEB, None, "Alpine", ("", "")),
+    ("rpm", None, None, {"deb": DEB}, "", ("", "")),
+    (None, {}, None, PATHS, "Debian", ("", "")),
+])
+def test_choose_package(fmt, formats, path, paths, family, expected):
+    assert choose_package(fmt, formats, path, paths, family) == expected
