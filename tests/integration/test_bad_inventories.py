@@ -28,7 +28,7 @@ from kubernetes import client
 
 from ansible_run import run_playbook
 from conftest import LAB_STATE, REPO
-from mesh_state import NS, recap, reset_lab_inventory
+from mesh_state import NS, recap, reset_lab_inventory, wait
 
 CORPUS = Path(__file__).parent / "bad_inventories"
 CASES = sorted(CORPUS.glob("*.yml"))
@@ -129,6 +129,11 @@ def run_case(lab, path: Path) -> dict:
 def corpus(lab, api_client):
     """Run every case (a few at a time), between two snapshots of the cluster, VMs and controller."""
     reset_lab_inventory(lab, api_client)
+    # A namespace an earlier test file deleted (fixtures do not wait for it) would vanish between
+    # the two snapshots: wait for the cluster to settle first.
+    core = client.CoreV1Api(api_client)
+    wait("no namespace terminating", lambda: all(ns.status.phase != "Terminating"
+                                                 for ns in core.list_namespace().items), 120)
     before = (cluster_snapshot(api_client), vm_snapshot(lab), controller_snapshot())
     started = time.monotonic()
     with ThreadPoolExecutor(WORKERS) as pool:
