@@ -209,9 +209,7 @@ def rootfs(cfg: Config) -> Path:
     tmp = cfg.cache / f"{ROOTFS_NAME}.tmp"
     # A debootstrap that failed in its second stage leaves /proc (and more) mounted in the
     # directory, which rmtree cannot remove and the next debootstrap then trips over.
-    for point in mounts_below(tmp, Path("/proc/self/mounts").read_text()):
-        subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_vm_dirs(tmp)
     say("debootstrap Debian 12 root filesystem (once; 1 to 12 min, as fast as the Debian mirror)")
     run(step, ["debootstrap", "--variant=minbase", f"--include={','.join(ROOTFS_PACKAGES)}",
                "bookworm", str(tmp), _debian_mirror()],
@@ -253,7 +251,8 @@ def unmount_below(directory: Path) -> None:
 
 
 def remove_vm_dirs(directory: Path) -> None:
-    """Remove VM directories (one VM's, or all under .lab/vms) after unmounting their roots."""
+    """Remove a directory after unmounting what is mounted in it: VM directories (one VM's, or all
+    under .lab/vms) and a failed debootstrap's tree."""
     unmount_below(directory)
     shutil.rmtree(directory, ignore_errors=True)
 
