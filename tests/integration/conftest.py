@@ -43,10 +43,10 @@ class Lab:
     inventory: Path
     vms: list[str]
 
-    def ssh(self, n: int, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    def ssh(self, n: int, *command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run a command on VM n; arguments are quoted for the remote shell."""
         return subprocess.run(hosts.ssh_argv(self.cfg, n) + [shlex.join(command)], capture_output=True,
-                              text=True, timeout=120, check=check)
+                              text=True, timeout=timeout, check=check)
 
     def write(self, n: int, path: str, data: bytes) -> None:
         """Write ``data`` to ``path`` on VM n (its directory must exist)."""
