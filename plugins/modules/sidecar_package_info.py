@@ -69,11 +69,23 @@ options:
       - The systemd unit whose state is read.
     type: str
     default: istio.service
+  ready_url:
+    description:
+      - The sidecar's readiness endpoint (C(http://localhost:15021/healthz/ready)), asked once with a
+        C(GET) when O(service) is C(active), to return RV(ready). A caller that reads the VM before it
+        changes anything learns in the same run whether the running sidecar answered ready.
+    type: str
+  ready_timeout:
+    description:
+      - Seconds to wait for the answer of O(ready_url).
+    type: int
+    default: 2
 extends_documentation_fragment:
   - meshops.istio_vm.auth.info_attributes
 seealso:
   - module: meshops.istio_vm.sidecar_files
   - module: meshops.istio_vm.token_claims
+  - module: meshops.istio_vm.vm_state_info
   - module: ansible.builtin.package_facts
 """
 
@@ -182,6 +194,14 @@ ansible_facts:
       description: C(systemd) when systemd booted the VM, else the name of process 1 (C(unknown) when unreadable).
       type: str
   sample: {"os_family": "Debian", "distribution": "Debian", "architecture": "x86_64", "service_mgr": "systemd"}
+ready:
+  description:
+    - The answer of O(ready_url). C(status) is the HTTP status, -1 without an answer or when O(service)
+      is not C(active) (then nothing is asked); C(msg) is worded as M(ansible.builtin.uri) words a status
+      other than 200.
+  returned: when O(ready_url) is given
+  type: dict
+  sample: {"status": 200, "msg": "OK (unknown bytes)"}
 token_claims:
   description:
     - The claims of O(token_path) as M(meshops.istio_vm.token_claims) returns them (C(iss), C(sub), C(left) and
@@ -196,12 +216,14 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
     OS_RELEASE, SYSTEMD_RUNTIME, choose_package, journal_interrupted, os_facts, parse_deb_query, parse_os_release,
     sha256_of)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ready_facts
 
 NO_PACKAGE = {"file": {"exists": False, "sha256": "", "version": ""},
               "installed": {"present": False, "version": "", "query": ""}, "dpkg_interrupted": False}
@@ -265,6 +287,12 @@ def run(module):
         result["ansible_facts"] = facts
     if params["token_path"]:
         result["token_claims"] = status(read_text(params["token_path"]), None, time.time())
+    if params["ready_url"]:
+        if result["service"] == "active":
+            _response, info = fetch_url(module, params["ready_url"], method="GET", timeout=params["ready_timeout"])
+            result["ready"] = ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))
+        else:
+            result["ready"] = ready_facts(-1, "not asked: %s is %s" % (params["service"], result["service"]))
     return result
 
 
@@ -277,7 +305,9 @@ def main():
                        "facts": {"type": "bool", "default": False},
                        "token_path": {"type": "path", "no_log": False},
                        "name": {"type": "str", "default": "istio-sidecar"},
-                       "service": {"type": "str", "default": "istio.service"}},
+                       "service": {"type": "str", "default": "istio.service"},
+                       "ready_url": {"type": "str"},
+                       "ready_timeout": {"type": "int", "default": 2}},
         mutually_exclusive=[["path", "paths"]],
         required_one_of=[["path", "paths"]],
         supports_check_mode=True)

@@ -141,6 +141,14 @@ def test_onboard(lab, api_client):
         assert {key: claims_of(vm_token(lab, n))[key] for key in kept} == kept
 
 
+READY_WAIT = "meshops.istio_vm.vm_sidecar : Wait for the sidecar's readiness endpoint"
+
+
+def task_output(stdout: str, task: str) -> str:
+    """What a run printed under the task whose name starts with ``task``, up to the next task."""
+    return stdout.split("TASK [" + task, 1)[1].split("\nTASK [", 1)[0]
+
+
 def test_second_run_changes_nothing_and_never_prints_the_token(lab):
     records = {vm: (BOOTSTRAP / vm / "istio-token.claims").read_bytes() for vm in lab.vms}
     tokens = [vm_token(lab, n) for n in range(1, len(lab.vms) + 1)]
@@ -157,6 +165,9 @@ def test_second_run_changes_nothing_and_never_prints_the_token(lab):
         assert len(token) > 100
         assert res.stdout.count(token) == 0 and res.stderr.count(token) == 0
     assert [vm_token(lab, n) for n in range(1, len(lab.vms) + 1)] == tokens
+    # each sidecar answered ready when the run read its VM, and nothing restarted it: no second wait
+    waited = task_output(res.stdout, READY_WAIT)
+    assert all(f"skipping: [{vm}]" in waited for vm in lab.vms), waited[:2000]
 
 
 def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab):
@@ -167,6 +178,8 @@ def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab):
     res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
     assert recap(res.stdout)["mlab-vm1"]["changed"] == 1, res.stdout[-3000:]
     assert "changed: [mlab-vm1]" in res.stdout.split("TASK [meshops.istio_vm.vm_sidecar : Enable and start istio.service]")[1][:400]
+    # the run started (enabled) the unit: it waits for the sidecar's readiness again
+    assert "ok: [mlab-vm1]" in task_output(res.stdout, READY_WAIT), res.stdout[-3000:]
     assert lab.ssh(1, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
     assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
