@@ -8,8 +8,10 @@
 
 """The one seam between the modules and the Kubernetes API.
 
-Built on the typed APIs of the ``kubernetes`` Python client: no dynamic client and no API
-discovery per task. Every failure is raised as ``MeshError`` with the object and what to do.
+Built on the ``kubernetes`` Python client's configuration (kubeconfig, in-cluster, exec and OIDC
+credentials) and connection pool, with the REST paths of the few kinds it handles: no dynamic
+client, no API discovery per task, and none of the typed API classes (see MeshClient.request).
+Every failure is raised as ``MeshError`` with the object and what to do.
 
 Every call goes through ``MeshClient._attempt``: a 429, a 500/502/503/504 or a lost connection
 is tried again after a backoff (``retry_delay``), within ``RetryPolicy``'s bound on attempts and
@@ -24,6 +26,7 @@ import os
 import random
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from urllib.parse import quote, urlencode
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
@@ -71,24 +74,52 @@ ISTIO_KINDS = {
     "Sidecar": ("networking.istio.io", "v1", "sidecars"),
 }
 
+# the core kinds whose objects the cluster side applies, reads and deletes like the Istio kinds
+CORE_KINDS = ("Namespace", "ServiceAccount", "Service")
 
-class CoreKind(NamedTuple):
-    """The CoreV1Api methods for one core (``v1``) kind, and whether its objects live in a namespace."""
-    read: str
-    patch: str
-    delete: str
-    list: str
-    namespaced: bool
+# kind -> (the API's path, plural, namespaced): every kind the client reads or writes
+KINDS = dict({kind: ("/apis/%s/%s" % (group, version), plural, True) for kind, (group, version, plural)
+              in ISTIO_KINDS.items()},
+             Namespace=("/api/v1", "namespaces", False),
+             ServiceAccount=("/api/v1", "serviceaccounts", True),
+             Service=("/api/v1", "services", True),
+             ConfigMap=("/api/v1", "configmaps", True),
+             Deployment=("/apis/apps/v1", "deployments", True),
+             Lease=("/apis/coordination.k8s.io/v1", "leases", True))
 
 
-# core kinds the cluster side needs
-CORE_KINDS = {
-    "Namespace": CoreKind("read_namespace", "patch_namespace", "delete_namespace", "list_namespace", False),
-    "ServiceAccount": CoreKind("read_namespaced_service_account", "patch_namespaced_service_account",
-                               "delete_namespaced_service_account", "list_namespaced_service_account", True),
-    "Service": CoreKind("read_namespaced_service", "patch_namespaced_service", "delete_namespaced_service",
-                        "list_namespaced_service", True),
-}
+def api_path(kind: str, namespace: Optional[str] = None, name: Optional[str] = None,
+             subresource: Optional[str] = None) -> str:
+    """The REST path of ``kind``'s collection in ``namespace`` (every namespace without one), of the
+    object ``name`` in it, or of its ``subresource``. Names go into the path quoted."""
+    prefix, plural, namespaced = KINDS[kind]
+    parts = [prefix]
+    if namespaced and namespace:
+        parts.append("namespaces/" + quote(namespace, safe=""))
+    parts.append(plural)
+    if name is not None:
+        parts.append(quote(name, safe=""))
+        if subresource:
+            parts.append(subresource)
+    return "/".join(parts)
+
+
+def query_string(params: Dict[str, Any]) -> str:
+    """``?a=b&...`` of the parameters that are set (booleans as ``true``/``false``), or ``""``."""
+    pairs = [(key, ("true" if value else "false") if isinstance(value, bool) else str(value))
+             for key, value in params.items() if value is not None and value != ""]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+class _Answer:
+    """An HTTP answer in the shape the client's ApiException reads (``status``, ``reason``, ``data``,
+    ``headers``, ``getheaders()``), the same for every release of the client this collection supports."""
+
+    def __init__(self, status: int, reason: str, data: bytes, headers: Any) -> None:
+        self.status, self.reason, self.data, self.headers = status, reason, data, headers
+
+    def getheaders(self) -> Any:
+        return self.headers
 
 
 class RetryPolicy(NamedTuple):
@@ -165,22 +196,31 @@ class MeshClient:
         self.api = api_client
         self.host = host or getattr(api_client.configuration, "host", "")
         self.retry = retry
-        self._custom = None
-        self._core = None
 
-    # The typed API classes are imported lazily by the client package, and CoreV1Api alone
-    # costs most of a second to import: build each only when a task needs it.
-    @property
-    def custom(self) -> Any:
-        if self._custom is None:
-            self._custom = k8s_client.CustomObjectsApi(self.api)
-        return self._custom
+    def request(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None,
+                content_type: str = "application/json") -> Any:
+        """One call of the REST API, its answer's JSON (None when empty). Raises the client's
+        ApiException for any status other than 2xx, urllib3's errors when the API is not reached.
 
-    @property
-    def core(self) -> Any:
-        if self._core is None:
-            self._core = k8s_client.CoreV1Api(self.api)
-        return self._core
+        The ApiClient gives the configuration (server, TLS, proxy, the credential and its refresh
+        hook) and the connection pool; the typed API classes are not used: their modules import
+        hundreds of model classes (CoreV1Api alone most of a second), and their calling convention
+        differs between releases of the client."""
+        conf = self.api.configuration
+        headers = dict(getattr(self.api, "default_headers", None) or {}, Accept="application/json")
+        # the credential as the client sends it (a bearer token; the kubeconfig's refresh hook runs)
+        for setting in conf.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            payload = json.dumps(body).encode("utf-8")
+        resp = self.api.rest_client.pool_manager.request(method, conf.host + path + query_string(query or {}),
+                                                         body=payload, headers=headers, preload_content=True)
+        if not 200 <= resp.status <= 299:
+            raise ApiException(http_resp=_Answer(resp.status, resp.reason, resp.data, resp.headers))
+        return json.loads(resp.data) if resp.data else None
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -288,87 +328,51 @@ class MeshClient:
     def describe(kind: str, namespace: Optional[str], name: str) -> str:
         return "%s %s" % (kind, "/".join(part for part in (namespace, name) if part))
 
-    def _core_call(self, kind: str, verb: str, namespace: Optional[str], name: Optional[str], *args: Any,
-                   **kwargs: Any) -> Any:
-        """CoreV1Api's ``verb`` method (a CoreKind field) for ``kind``, as raw JSON (an apply that
-        creates answers 201, which the generated client does not map to a body)."""
-        core_kind = CORE_KINDS[kind]
-        method = getattr(self.core, getattr(core_kind, verb))
-        positional = ((name,) if name is not None else ()) + ((namespace,) if core_kind.namespaced else ())
-        resp = method(*positional, *args, _preload_content=False, **kwargs)
-        return json.loads(resp.data)
-
     def _or_missing(self, verb: str, what: str, missing: Any, fn: Callable[..., Any], *args: Any,
                     **kwargs: Any) -> Any:
         """``fn(...)``, or ``missing`` when the object is not there (but not when its kind is not served)."""
         return self._attempt(verb, what, missing, fn, *args, **kwargs)
 
-    def get(self, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
-        what = self.describe(kind, namespace, name)
-        if kind in CORE_KINDS:
-            return self._or_missing("read", what, None, self._core_call, kind, "read", namespace, name)
-        group, version, plural = ISTIO_KINDS[kind]
-        return self._or_missing("read", what, None, self.custom.get_namespaced_custom_object,
-                                group, version, namespace, plural, name)
+    def get(self, kind: str, namespace: Optional[str], name: str) -> Optional[Dict[str, Any]]:
+        return self._or_missing("read", self.describe(kind, namespace, name), None,
+                                self.request, "GET", api_path(kind, namespace, name))
 
     def list(self, kind: str, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
-        what = "%s in namespace %s" % (kind, namespace)
-        if kind in CORE_KINDS:
-            res = self._call("list", what, self._core_call, kind, "list", namespace, None,
-                             label_selector=label_selector or None)
-            # the items of a core LIST come without apiVersion and kind; a GET has them
-            return [dict(item, apiVersion=res.get("apiVersion", "v1"), kind=kind) for item in res.get("items", [])]
-        group, version, plural = ISTIO_KINDS[kind]
-        res = self._call("list", what, self.custom.list_namespaced_custom_object, group, version, namespace, plural,
-                         label_selector=label_selector or None)
-        return res.get("items", [])
+        res = self._call("list", "%s in namespace %s" % (kind, namespace), self.request, "GET",
+                         api_path(kind, namespace), {"labelSelector": label_selector}) or {}
+        if kind in ISTIO_KINDS:
+            return res.get("items") or []
+        # the items of a built-in kind's LIST come without apiVersion and kind; a GET has them
+        return [dict(item, apiVersion=res.get("apiVersion", "v1"), kind=kind) for item in res.get("items") or []]
 
     def list_all(self, kind: str, label_selector: str = "") -> List[Dict[str, Any]]:
         """Objects of ``kind`` in every namespace (needs cluster-wide list permission)."""
-        group, version, plural = ISTIO_KINDS[kind]
-        res = self._call("list", "%s in all namespaces" % kind, self.custom.list_cluster_custom_object,
-                         group, version, plural, label_selector=label_selector or None)
-        return res.get("items", [])
+        res = self._call("list", "%s in all namespaces" % kind, self.request, "GET", api_path(kind),
+                         {"labelSelector": label_selector}) or {}
+        return res.get("items") or []
 
     def apply(self, obj: Dict[str, Any], dry_run: bool = False, force: bool = False) -> Dict[str, Any]:
+        """Server-side apply of ``obj``: the object as the API server stored it (or would, ``dry_run``)."""
         kind, meta = obj["kind"], obj["metadata"]
-        options = {"field_manager": FIELD_MANAGER, "force": force, "dry_run": "All" if dry_run else None,
-                   "_content_type": APPLY_PATCH}
-        what = self.describe(kind, meta.get("namespace"), meta["name"])
-        if kind in CORE_KINDS:
-            return self._call("apply", what, self._core_call, kind, "patch", meta.get("namespace"), meta["name"],
-                              obj, **options)
-        group, version, plural = ISTIO_KINDS[kind]
-        # Raw response: the generated client maps only 200 to a body, and an apply that creates
-        # the object answers 201.
-        resp = self._call("apply", what, self.custom.patch_namespaced_custom_object, group, version,
-                          meta["namespace"], plural, meta["name"], obj, _preload_content=False, **options)
-        return json.loads(resp.data)
+        query = {"fieldManager": FIELD_MANAGER, "force": force, "dryRun": "All" if dry_run else None}
+        return self._call("apply", self.describe(kind, meta.get("namespace"), meta["name"]), self.request, "PATCH",
+                          api_path(kind, meta.get("namespace"), meta["name"]), query, obj, APPLY_PATCH)
 
-    def delete(self, kind: str, namespace: str, name: str, dry_run: bool = False) -> bool:
+    def delete(self, kind: str, namespace: Optional[str], name: str, dry_run: bool = False) -> bool:
         """True when deleted, False when it was not there."""
-        dry = "All" if dry_run else None
-
         def call() -> bool:
-            if kind in CORE_KINDS:
-                self._core_call(kind, "delete", namespace, name, dry_run=dry)
-            else:
-                group, version, plural = ISTIO_KINDS[kind]
-                self.custom.delete_namespaced_custom_object(group, version, namespace, plural, name, dry_run=dry)
+            self.request("DELETE", api_path(kind, namespace, name), {"dryRun": "All" if dry_run else None})
             return True
 
         return self._or_missing("delete", self.describe(kind, namespace, name), False, call)
 
     # -- core objects used by the bootstrap --------------------------------------------------
     def config_map(self, namespace: str, name: str) -> Optional[Dict[str, str]]:
-        cm = self._or_missing("read", "ConfigMap %s/%s" % (namespace, name), None,
-                              self.core.read_namespaced_config_map, name, namespace, _preload_content=False)
-        return None if cm is None else (json.loads(cm.data).get("data") or {})
+        cm = self.get("ConfigMap", namespace, name)
+        return None if cm is None else (cm.get("data") or {})
 
     def service(self, namespace: str, name: str) -> Optional[Dict[str, Any]]:
-        svc = self._or_missing("read", "Service %s/%s" % (namespace, name), None,
-                               self.core.read_namespaced_service, name, namespace, _preload_content=False)
-        return None if svc is None else json.loads(svc.data)
+        return self.get("Service", namespace, name)
 
     def service_account_exists(self, namespace: str, name: str) -> bool:
         return self.get("ServiceAccount", namespace, name) is not None
@@ -376,36 +380,24 @@ class MeshClient:
     def create_token(self, namespace: str, service_account: str, audiences: List[str],
                      seconds: int) -> Dict[str, Any]:
         """TokenRequest; returns {'token': ..., 'expiration': ISO string}. Never log the token."""
-        body = k8s_client.AuthenticationV1TokenRequest(
-            spec=k8s_client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=seconds))
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "spec": {"audiences": list(audiences), "expirationSeconds": seconds}}
         res = self._call("request a token for", "ServiceAccount %s/%s" % (namespace, service_account),
-                         self.core.create_namespaced_service_account_token, service_account, namespace, body,
-                         _preload_content=False)
-        status = json.loads(res.data).get("status") or {}
+                         self.request, "POST", api_path("ServiceAccount", namespace, service_account, "token"),
+                         None, body) or {}
+        status = res.get("status") or {}
         return {"token": status.get("token"), "expiration": status.get("expirationTimestamp")}
 
-    # Reads answer JSON (``_preload_content=False``): the client's typed models would import and
-    # build hundreds of classes on first use (a Deployment alone pulls in the whole pod spec).
     def list_config_maps(self, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
-        res = self._call("list", "ConfigMaps in namespace %s" % namespace, self.core.list_namespaced_config_map,
-                         namespace, label_selector=label_selector or None, _preload_content=False)
-        return json.loads(res.data).get("items") or []
+        return self.list("ConfigMap", namespace, label_selector)
 
     def list_deployments(self, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
-        apps = k8s_client.AppsV1Api(self.api)
-        res = self._call("list", "Deployments in namespace %s" % namespace, apps.list_namespaced_deployment,
-                         namespace, label_selector=label_selector or None, _preload_content=False)
-        return json.loads(res.data).get("items") or []
+        return self.list("Deployment", namespace, label_selector)
 
     # -- the run lock (coordination.k8s.io/v1 Lease, see _lock) -----------------------------------
-    @property
-    def coordination(self) -> Any:
-        return k8s_client.CoordinationV1Api(self.api)
-
     def lease(self, namespace: str, name: str) -> Optional[Dict[str, Any]]:
         """The Lease as raw JSON, or None when there is none (or no namespace of that name)."""
-        return self._or_missing("read", self.describe("Lease", namespace, name), None, lambda: json.loads(
-            self.coordination.read_namespaced_lease(name, namespace, _preload_content=False).data))
+        return self.get("Lease", namespace, name)
 
     def write_lease(self, body: Dict[str, Any], create: bool) -> Any:
         """Create ``body`` (``create``) or update it on its resourceVersion: the Lease written, None
@@ -413,17 +405,12 @@ class MeshClient:
         ``False`` when the namespace does not exist."""
         meta = body["metadata"]
         what = self.describe("Lease", meta["namespace"], meta["name"])
-
-        def call() -> Dict[str, Any]:
-            if create:
-                resp = self.coordination.create_namespaced_lease(meta["namespace"], body, _preload_content=False)
-            else:
-                resp = self.coordination.replace_namespaced_lease(meta["name"], meta["namespace"], body,
-                                                                  _preload_content=False)
-            return json.loads(resp.data)
-
+        if create:
+            call = (self.request, "POST", api_path("Lease", meta["namespace"]), None, body)
+        else:
+            call = (self.request, "PUT", api_path("Lease", meta["namespace"], meta["name"]), None, body)
         try:
-            return self._or_missing("create" if create else "update", what, False, call)
+            return self._or_missing("create" if create else "update", what, False, *call)
         except MeshError as exc:
             if exc.details.get("status") == 409:
                 return None
@@ -434,7 +421,7 @@ class MeshClient:
         it exists already."""
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         try:
-            self._call("create", "Namespace %s" % name, self.core.create_namespace, body, _preload_content=False)
+            self._call("create", "Namespace %s" % name, self.request, "POST", api_path("Namespace"), None, body)
         except MeshError as exc:
             if exc.details.get("status") == 409:
                 return False
@@ -443,11 +430,14 @@ class MeshClient:
 
     def delete_lease(self, namespace: str, name: str, resource_version: str) -> bool:
         """Delete the Lease only while it is at ``resource_version``: False when it is gone or changed."""
-        options = k8s_client.V1DeleteOptions(preconditions=k8s_client.V1Preconditions(
-            resource_version=resource_version))
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"resourceVersion": resource_version}}
+
+        def call() -> bool:
+            self.request("DELETE", api_path("Lease", namespace, name), None, options)
+            return True
+
         try:
-            return self._or_missing("delete", self.describe("Lease", namespace, name), False, lambda: bool(
-                self.coordination.delete_namespaced_lease(name, namespace, body=options, _preload_content=False)))
+            return self._or_missing("delete", self.describe("Lease", namespace, name), False, call)
         except MeshError as exc:
             if exc.details.get("status") == 409:
                 return False
@@ -457,37 +447,28 @@ class MeshClient:
     def can_i(self, attributes: Dict[str, str]) -> bool:
         """SelfSubjectAccessReview of ``attributes`` (verb, group, resource, subresource, namespace,
         name): whether the credential may do it. Allowed for every authenticated user."""
-        body = k8s_client.V1SelfSubjectAccessReview(
-            spec=k8s_client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=k8s_client.V1ResourceAttributes(**attributes)))
-        res = self._call("review", "access (SelfSubjectAccessReview)",
-                         k8s_client.AuthorizationV1Api(self.api).create_self_subject_access_review, body,
-                         _preload_content=False)
-        return bool((json.loads(res.data).get("status") or {}).get("allowed"))
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {key: value for key, value in attributes.items() if value is not None}}}
+        res = self._call("review", "access (SelfSubjectAccessReview)", self.request, "POST",
+                         "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", None, body) or {}
+        return bool((res.get("status") or {}).get("allowed"))
 
     def whoami(self) -> str:
         """The credential's user name (SelfSubjectReview), or "" when the API server does not say."""
         try:
-            res = k8s_client.AuthenticationV1Api(self.api).create_self_subject_review(
-                k8s_client.V1SelfSubjectReview(), _preload_content=False)
-            return ((json.loads(res.data).get("status") or {}).get("userInfo") or {}).get("username") or ""
+            res = self.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", None,
+                               {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}) or {}
+            return ((res.get("status") or {}).get("userInfo") or {}).get("username") or ""
         except (ApiException, Urllib3Error, OSError, AttributeError, ValueError):
             return ""
 
 
-# What the client imports on first use (kubernetes >= 35 loads its API classes and the models
-# they name lazily: CoreV1Api alone takes most of a second). warm_up() imports them at once.
-_FIRST_USE = ("ApiClient", "Configuration", "CoreV1Api", "AppsV1Api", "CustomObjectsApi", "AuthorizationV1Api",
-              "AuthenticationV1Api", "CoordinationV1Api", "V1DeleteOptions", "V1Preconditions",
-              "V1ResourceAttributes", "V1SelfSubjectAccessReview", "V1SelfSubjectAccessReviewSpec",
-              "V1SelfSubjectReview", "AuthenticationV1TokenRequest", "V1TokenRequestSpec")
-
-
 def warm_up() -> None:
-    """Import now what the first API call would import. The action plugins call it in Ansible's
-    main process, which forks a worker per task: each worker then finds it all imported."""
+    """Import now what a task's first API call would import. The action plugins call it in Ansible's
+    main process, which forks a worker per task: each worker then finds it imported. The client's
+    configuration and connection pool are all the calls need (see MeshClient.request)."""
     if HAS_KUBERNETES:
-        for name in _FIRST_USE:
+        for name in ("ApiClient", "Configuration"):
             getattr(k8s_client, name, None)
 
 

@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError,
 from ansible_collections.meshops.istio_vm.plugins.module_utils._client import (
     MeshClient,
     RetryPolicy,
+    api_path,
+    query_string,
     retry_after_seconds,
     retry_delay,
     retryable,
@@ -352,3 +356,142 @@ def test_wait_until_returns_the_first_truthy_answer():
 def test_wait_until_times_out_naming_what_it_waited_for():
     with pytest.raises(MeshError, match=r"^Timed out after 0.05s waiting for WorkloadEntry vms/a to be Healthy$"):
         wait_until("WorkloadEntry vms/a to be Healthy", lambda: None, timeout=0.05, interval=0.01)
+
+
+# -- the REST calls: paths, and what goes over the wire (a local HTTP server on loopback) ---------
+
+@pytest.mark.parametrize("args, expected", [
+    (("WorkloadEntry", "vms", "a"), "/apis/networking.istio.io/v1/namespaces/vms/workloadentries/a"),
+    (("WorkloadGroup", "vms"), "/apis/networking.istio.io/v1/namespaces/vms/workloadgroups"),
+    (("WorkloadEntry",), "/apis/networking.istio.io/v1/workloadentries"),
+    (("Namespace", None, "vms"), "/api/v1/namespaces/vms"),
+    (("Namespace", "ignored", "vms"), "/api/v1/namespaces/vms"),
+    (("ServiceAccount", "vms", "sa", "token"), "/api/v1/namespaces/vms/serviceaccounts/sa/token"),
+    (("Lease", "vms", "meshops-istio-vm"), "/apis/coordination.k8s.io/v1/namespaces/vms/leases/meshops-istio-vm"),
+    (("Deployment", "istio-system"), "/apis/apps/v1/namespaces/istio-system/deployments"),
+    (("ConfigMap", "vms", "a/b c"), "/api/v1/namespaces/vms/configmaps/a%2Fb%20c"),
+])
+def test_api_path(args, expected):
+    assert api_path(*args) == expected
+
+
+def test_query_string():
+    assert query_string({}) == ""
+    assert query_string({"labelSelector": "", "dryRun": None}) == ""
+    assert query_string({"fieldManager": "meshops.istio_vm", "force": False, "dryRun": "All"}) == \
+        "?fieldManager=meshops.istio_vm&force=false&dryRun=All"
+    assert query_string({"labelSelector": "app=a,tier in (x)"}) == "?labelSelector=app%3Da%2Ctier+in+%28x%29"
+
+
+class _Server:
+    """An HTTP server on loopback that records each request and answers from a script of
+    (status, headers, body) in turn."""
+
+    def __init__(self, *answers):
+        self.answers, self.requests = list(answers), []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                        "body": json.loads(self.rfile.read(length)) if length else None})
+                status, headers, body = server.answers.pop(0)
+                data = json.dumps(body).encode() if body is not None else b""
+                self.send_response(status)
+                for key, value in dict(headers, **{"Content-Length": str(len(data))}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def client(self, kubeconfig=False):
+        url = "http://127.0.0.1:%d" % self.httpd.server_port
+        if kubeconfig:      # the user of the kubeconfig's current context, with its token
+            config = copy.deepcopy(KUBECONFIG)
+            config["clusters"][0]["cluster"]["server"] = url
+            mesh = MeshClient.from_params({"kubeconfig": config})
+        else:
+            mesh = MeshClient.from_params({"host": url, "api_key": "tok-1"})
+        mesh.retry = RetryPolicy(base=0.0, retry_after_cap=0.0)
+        return mesh
+
+
+def test_apply_sends_a_server_side_apply_with_the_credential(no_ambient_credential):
+    obj = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+           "metadata": {"name": "a", "namespace": "vms"}, "spec": {"address": "10.0.0.1"}}
+    with _Server((201, {}, dict(obj, status={}))) as server:
+        assert server.client().apply(obj, dry_run=True) == dict(obj, status={})
+    [req] = server.requests
+    assert (req["method"], req["path"]) == (
+        "PATCH", "/apis/networking.istio.io/v1/namespaces/vms/workloadentries/a"
+                 "?fieldManager=meshops.istio_vm&force=false&dryRun=All")
+    assert req["headers"]["Content-Type"] == "application/apply-patch+yaml"
+    assert req["headers"]["authorization"] == "Bearer tok-1"
+    assert req["body"] == obj
+
+
+def test_the_kubeconfig_users_token_is_sent(no_ambient_credential):
+    with _Server((201, {}, {"status": {"allowed": True}}), (201, {}, {"status": {"userInfo": {"username": "u"}}})) as server:
+        mesh = server.client(kubeconfig=True)
+        assert mesh.can_i({"verb": "get", "group": "", "resource": "configmaps", "namespace": "istio-system",
+                           "name": None}) is True
+        assert mesh.whoami() == "u"
+    assert [r["headers"]["authorization"] for r in server.requests] == ["Bearer token-one"] * 2
+    assert server.requests[0]["body"] == {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "get", "group": "", "resource": "configmaps",
+                                        "namespace": "istio-system"}}}
+    assert server.requests[1]["path"] == "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+
+
+def test_a_missing_object_is_none_and_an_error_keeps_status_body_and_headers(no_ambient_credential):
+    missing = {"kind": "Status", "message": 'leases.coordination.k8s.io "l" not found', "code": 404}
+    with _Server((404, {}, missing), (503, {"Retry-After": "0"}, {"message": "busy"}), (200, {}, {"items": [{}]}),
+                 (403, {}, {"message": "nope"})) as server:
+        mesh = server.client()
+        assert mesh.lease("vms", "l") is None
+        assert mesh.list("Service", "vms", "app=a") == [{"apiVersion": "v1", "kind": "Service"}]
+        with pytest.raises(MeshError) as err:
+            mesh.create_namespace("vms")
+    assert [(r["method"], r["path"]) for r in server.requests] == [
+        ("GET", "/apis/coordination.k8s.io/v1/namespaces/vms/leases/l"),
+        ("GET", "/api/v1/namespaces/vms/services?labelSelector=app%3Da"),
+        ("GET", "/api/v1/namespaces/vms/services?labelSelector=app%3Da"),
+        ("POST", "/api/v1/namespaces")]
+    assert err.value.message == "Failed to create Namespace vms: forbidden by RBAC: nope. Grant the credential's user " \
+                                "this permission."
+    assert err.value.details == {"status": 403}
+
+
+def test_a_lease_is_deleted_only_at_its_resource_version(no_ambient_credential):
+    with _Server((200, {}, {}), (409, {}, {"message": "Precondition failed"})) as server:
+        mesh = server.client()
+        assert mesh.delete_lease("vms", "l", "41") is True
+        assert mesh.delete_lease("vms", "l", "41") is False
+    assert server.requests[0]["method"] == "DELETE"
+    assert server.requests[0]["body"]["preconditions"] == {"resourceVersion": "41"}
+
+
+def test_a_token_request_returns_the_token_and_its_expiry(no_ambient_credential):
+    answer = {"status": {"token": "t", "expirationTimestamp": "2026-12-03T10:00:00Z"}}
+    with _Server((201, {}, answer)) as server:
+        assert server.client().create_token("vms", "sa", ["istio-ca"], 3600) == {
+            "token": "t", "expiration": "2026-12-03T10:00:00Z"}
+    assert server.requests[0]["path"] == "/api/v1/namespaces/vms/serviceaccounts/sa/token"
+    assert server.requests[0]["body"]["spec"] == {"audiences": ["istio-ca"], "expirationSeconds": 3600}
