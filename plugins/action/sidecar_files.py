@@ -3,31 +3,57 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Runs meshops.istio_vm.sidecar_files on the VM with the content of its ``src`` files.
+"""Runs meshops.istio_vm.sidecar_files with the content of its ``src`` files.
 
-Unlike the cluster modules' action plugins, this one does no work on the controller: it reads
-each ``files[].src`` and ``token.src`` there (a relative path is looked up in the role's or
-play's ``files/`` like ansible.builtin.copy's), passes their content as ``content`` and runs the
-module once on the VM, so that directories, files, token and hosts block take one round trip.
-The token is only held in memory and in the module's arguments, where the module's ``no_log``
-keeps it out of every result.
+It reads each ``files[].src`` and ``token.src`` on the controller (a relative path is looked up in
+the role's or play's ``files/`` like ansible.builtin.copy's), passes their content as ``content``
+and runs the module once on the VM, so that directories, files, token and hosts block take one
+round trip. The token is only held in memory and in the module's arguments, where the module's
+``no_log`` keeps it out of every result.
+
+A task that writes on the controller itself (``delegate_to: localhost``, as the controller's
+user: the record of mesh_workload) runs the module's code in this process instead, as the
+cluster modules' action plugins do (plugins/plugin_utils/in_process.py): the same argument spec,
+check mode, diff and result, without starting a Python interpreter for it. Not on a controller
+with SELinux, where the module sets the default context of what it writes.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import FilesError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, run_direct
+from ansible_collections.meshops.istio_vm.plugins.modules.sidecar_files import ARGUMENT_SPEC, FAILED, apply
+from ansible_collections.meshops.istio_vm.plugins.plugin_utils.in_process import InProcessAction
+
 MODULE = "meshops.istio_vm.sidecar_files"
+SELINUX = "/sys/fs/selinux/enforce"   # there when the kernel runs SELinux (selinuxfs is mounted)
 
 
-class ActionModule(ActionBase):
+def run_here(task):
+    """The module's work, in this process: what ``main()`` does with AnsibleModule."""
+    try:
+        return apply(task.params, task.check_mode, task._diff)  # pylint: disable=protected-access
+    except (FilesError, OSError) as e:
+        raise MeshError(FAILED % e) from None
+
+
+SPEC = ModuleSpec(name="sidecar_files", argument_spec=ARGUMENT_SPEC, run=run_here, needs_kubernetes=False)
+
+
+class ActionModule(InProcessAction):
+    SPEC = SPEC
     TRANSFERS_FILES = False
-    _supports_check_mode = True
-    _supports_async = False
+
+    def in_process(self) -> bool:
+        return super().in_process() and not os.path.exists(SELINUX)
 
     def _read(self, src, what):
         """The text of the controller file ``src`` (vault-encrypted files are decrypted)."""
@@ -54,7 +80,7 @@ class ActionModule(ActionBase):
         return entry
 
     def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
+        result = ActionBase.run(self, tmp, task_vars)
         args = copy.deepcopy(self._task.args)
         try:
             files = args.get("files") or []
@@ -66,5 +92,8 @@ class ActionModule(ActionBase):
         except AnsibleActionFail as e:
             result.update(e.result)
             return result
-        result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        if self.in_process():
+            result.update(run_direct(SPEC, args, bool(self._task.check_mode), bool(self._task.diff)))
+        else:
+            result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
         return result

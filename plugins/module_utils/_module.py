@@ -120,9 +120,10 @@ def execute(spec: ModuleSpec) -> None:
 class DirectTask:
     """What ``run`` sees of AnsibleModule when it runs in the controller's process."""
 
-    def __init__(self, params: Dict[str, Any], check_mode: bool) -> None:
+    def __init__(self, params: Dict[str, Any], check_mode: bool, diff: bool = False) -> None:
         self.params = params
         self.check_mode = check_mode
+        self._diff = diff   # AnsibleModule's name for it: whether the task runs with --diff
         self.warnings: List[str] = []
 
     def warn(self, warning: str) -> None:
@@ -138,7 +139,7 @@ def _masked(result: Dict[str, Any], secrets: set) -> Dict[str, Any]:
     return result
 
 
-def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool) -> Dict[str, Any]:
+def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool, diff: bool = False) -> Dict[str, Any]:
     """Run ``spec`` in this process as Ansible would run the module: the module's result.
 
     The arguments go through JSON as they do on their way to a module: plain ``str``, ``dict``
@@ -166,7 +167,7 @@ def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool) -> Dict
         return _masked({"failed": True, "msg": missing_required_lib(" and ".join(missing)),
                         "exception": str(_client.KUBERNETES_IMPORT_ERROR or ""), "invocation": invocation}, secrets)
     secrets |= secret_values(params)
-    task = DirectTask(params, check_mode)
+    task = DirectTask(params, check_mode, diff)
     try:
         with warnings.catch_warnings():     # a module's Python warnings go to its stderr, unseen
             warnings.simplefilter("ignore")

@@ -135,6 +135,13 @@ options:
     elements: path
     default: []
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - The action plugin reads O(files[].src) and O(token.src) on the controller. A task delegated to the controller
+        (connection C(local), no C(become), no SELinux on the controller) runs entirely in Ansible's worker process,
+        with the same results; elsewhere the module runs on the target.
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -237,13 +244,14 @@ def _content(entry, what):
     return entry.get("content")
 
 
-def run(module):
-    params = module.params
-    after_write = None
-    if module.selinux_enabled():
-        def after_write(path):
-            module.set_default_selinux_context(path, False)
-    files = Files(module.check_mode, after_write)
+FAILED = "Failed to set up the sidecar's files: %s"
+
+
+def apply(params, check_mode, diff, after_write=None):
+    """Set up what ``params`` (the validated options) describe; the module's result.
+
+    The module runs it on the VM; on the controller, the action plugin runs it in Ansible's process."""
+    files = Files(check_mode, after_write)
     for entry in params["directories"]:
         files.directory(entry["path"], entry["owner"], entry["group"], entry["mode"])
     for entry in params["files"]:
@@ -257,9 +265,17 @@ def run(module):
     for path in params["absent"]:
         files.absent(path)
     result = {"changed": files.changed, "paths": files.paths}
-    if module._diff:
+    if diff:
         result["diff"] = files.diff
     return result
+
+
+def run(module):
+    after_write = None
+    if module.selinux_enabled():
+        def after_write(path):
+            module.set_default_selinux_context(path, False)
+    return apply(module.params, module.check_mode, module._diff, after_write)
 
 
 def main():
@@ -267,7 +283,7 @@ def main():
     try:
         module.exit_json(**run(module))
     except (FilesError, OSError) as e:
-        module.fail_json(msg="Failed to set up the sidecar's files: %s" % e)
+        module.fail_json(msg=FAILED % e)
 
 
 if __name__ == "__main__":
