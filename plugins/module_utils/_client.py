@@ -74,9 +74,6 @@ ISTIO_KINDS = {
     "Sidecar": ("networking.istio.io", "v1", "sidecars"),
 }
 
-# the core kinds whose objects the cluster side applies, reads and deletes like the Istio kinds
-CORE_KINDS = ("Namespace", "ServiceAccount", "Service")
-
 # kind -> (the API's path, plural, namespaced): every kind the client reads or writes
 KINDS = dict({kind: ("/apis/%s/%s" % (group, version), plural, True) for kind, (group, version, plural)
               in ISTIO_KINDS.items()},
@@ -405,12 +402,10 @@ class MeshClient:
         ``False`` when the namespace does not exist."""
         meta = body["metadata"]
         what = self.describe("Lease", meta["namespace"], meta["name"])
-        if create:
-            call = (self.request, "POST", api_path("Lease", meta["namespace"]), None, body)
-        else:
-            call = (self.request, "PUT", api_path("Lease", meta["namespace"], meta["name"]), None, body)
+        method, path = ("POST", api_path("Lease", meta["namespace"])) if create else \
+            ("PUT", api_path("Lease", meta["namespace"], meta["name"]))
         try:
-            return self._or_missing("create" if create else "update", what, False, *call)
+            return self._or_missing("create" if create else "update", what, False, self.request, method, path, None, body)
         except MeshError as exc:
             if exc.details.get("status") == 409:
                 return None

@@ -19,6 +19,8 @@ import re
 import time
 from typing import Any, Dict, Iterable, Optional
 
+from ansible.module_utils.urls import fetch_url
+
 NOT_AFTER_FORMAT = "%b %d %H:%M:%S %Y GMT"
 
 
@@ -43,6 +45,13 @@ def cert_facts(text: Optional[str], now: float) -> Dict[str, Any]:
         seconds_left = int(calendar.timegm(time.strptime(not_after, NOT_AFTER_FORMAT)) - now)
     return {"exists": True, "uris": re.findall(r"URI:([^\s,]+)", text), "not_after": not_after,
             "seconds_left": seconds_left}
+
+
+def ask_ready(module: Any, url: str, timeout: int) -> Dict[str, Any]:
+    """Ask the sidecar's readiness endpoint ``url`` once (GET) from the module's host: ready_facts
+    of the answer (status -1 without one)."""
+    _response, info = fetch_url(module, url, method="GET", timeout=timeout)
+    return ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))
 
 
 def ready_facts(status: int, msg: str, wanted: Iterable[int] = (200,)) -> Dict[str, Any]:

@@ -216,14 +216,13 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
     OS_RELEASE, SYSTEMD_RUNTIME, choose_package, journal_interrupted, os_facts, parse_deb_query, parse_os_release,
     sha256_of)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ready_facts
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts
 
 NO_PACKAGE = {"file": {"exists": False, "sha256": "", "version": ""},
               "installed": {"present": False, "version": "", "query": ""}, "dpkg_interrupted": False}
@@ -289,8 +288,7 @@ def run(module):
         result["token_claims"] = status(read_text(params["token_path"]), None, time.time())
     if params["ready_url"]:
         if result["service"] == "active":
-            _response, info = fetch_url(module, params["ready_url"], method="GET", timeout=params["ready_timeout"])
-            result["ready"] = ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))
+            result["ready"] = ask_ready(module, params["ready_url"], params["ready_timeout"])
         else:
             result["ready"] = ready_facts(-1, "not asked: %s is %s" % (params["service"], result["service"]))
     return result

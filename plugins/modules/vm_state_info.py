@@ -128,12 +128,11 @@ import ssl
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts, decoded_text, ready_facts
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, cert_facts, decoded_text
 
 
 def _cert_text(module, path):
@@ -169,8 +168,7 @@ def run(module):
     if params["hosts"]:
         result["hosts"] = read_text(params["hosts"]) or ""
     if params["ready_url"]:
-        _response, info = fetch_url(module, params["ready_url"], method="GET", timeout=params["ready_timeout"])
-        result["ready"] = ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))
+        result["ready"] = ask_ready(module, params["ready_url"], params["ready_timeout"])
     return result
 
 
