@@ -173,7 +173,7 @@ def test_a_lease_held_by_another_run_makes_the_run_wait_then_fail_naming_it(lab,
         text = " ".join(res.stdout.split())
         assert res.returncode != 0
         assert (f"Another run holds the lock of namespace {namespace} (Lease {namespace}/{LEASE}): {other}, "
-                f"renewed until") in text, text[-3000:]
+                f"renewed until") in text, text[-3000:] + res.stderr[-3000:]
         assert re.search(r"Waited [4-9]s for it\.", text) and f"kubectl -n {namespace} delete lease {LEASE}" in text, text[-3000:]
         assert "PLAY [Create the mesh resources" not in text
 
