@@ -99,3 +99,20 @@ def run_playbook(inventory: Path, kubeconfig: Path, name: str, *extra: str,
     if check:
         assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
     return res
+
+
+def vm_play(lab, tasks: list, *extra: str) -> tuple:
+    """``tasks`` on the first lab VM with become; returns (results of the tasks named r0.., output)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "results.json"
+        names = [task.get("register") for task in tasks if task.get("register")]
+        save = {"name": "save results", "ansible.builtin.copy": {
+            "content": "{{ {" + ", ".join(f"'{n}': {n}" for n in names) + "} | to_json }}", "dest": str(out)},
+            "delegate_to": "localhost", "become": False, "check_mode": False, "diff": False, "no_log": True}
+        playbook = Path(tmp) / "play.yml"
+        playbook.write_text(json.dumps([{"hosts": lab.vms[0], "gather_facts": False, "become": True,
+                                         "tasks": tasks + [save]}]))
+        res = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(lab.inventory), str(playbook), "--diff", *extra],
+                             capture_output=True, text=True, env=ansible_env(None), timeout=300, check=False)
+        assert out.exists(), res.stdout[-5000:] + res.stderr[-2000:]
+        return json.loads(out.read_text()), res.stdout + res.stderr

@@ -9,33 +9,13 @@ mode); a hosts block that ansible.builtin.blockinfile wrote converges without a 
 force=false keeps an existing file; a new token replaces the old one and never shows at -vvv."""
 from __future__ import annotations
 
-import json
 import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
-from ansible_run import ANSIBLE_PLAYBOOK, ansible_env
+from ansible_run import ANSIBLE_PLAYBOOK, vm_play as play
 
 MARKER = "# {mark} meshops.istio_vm istiod"
 BLOCK = "10.213.0.1 istiod.istio-system.svc"
-
-
-def play(lab, tasks: list, *extra: str) -> tuple:
-    """``tasks`` on the first lab VM with become; returns (results of the tasks named r0.., output)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "results.json"
-        names = [task.get("register") for task in tasks if task.get("register")]
-        save = {"name": "save results", "ansible.builtin.copy": {
-            "content": "{{ {" + ", ".join(f"'{n}': {n}" for n in names) + "} | to_json }}", "dest": str(out)},
-            "delegate_to": "localhost", "become": False, "check_mode": False, "diff": False, "no_log": True}
-        playbook = Path(tmp) / "play.yml"
-        playbook.write_text(json.dumps([{"hosts": lab.vms[0], "gather_facts": False, "become": True,
-                                         "tasks": tasks + [save]}]))
-        res = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(lab.inventory), str(playbook), "--diff", *extra],
-                             capture_output=True, text=True, env=ansible_env(None), timeout=300, check=False)
-        assert out.exists(), res.stdout[-5000:] + res.stderr[-2000:]
-        return json.loads(out.read_text()), res.stdout + res.stderr
 
 
 def test_sidecar_files_ladder_on_a_vm(lab, tmp_path):
