@@ -33,6 +33,15 @@ options:
     description: Whether dpkg's journal (C(/var/lib/dpkg/updates)) has files, the mark of an interrupted run.
     type: bool
     default: false
+  depends_installed:
+    description:
+      - Whether every package the file depends on is installed, so that C(dpkg --install) alone installs it
+        (RV(meshops.istio_vm.sidecar_package_info#module:file.depends_installed)).
+      - C(dpkg --install) of a local file takes about a second less than C(apt-get install), which loads
+        and solves the whole package index first. With a dependency missing, dpkg would leave the package
+        unpacked and unconfigured, so apt-get installs it then.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -59,6 +68,11 @@ _value:
     reinstall:
       description: Install it with C(--reinstall) (the same version is there, but broken).
       type: bool
+    installer:
+      description:
+        - What installs the file, C(dpkg) (C(dpkg --install), which always reinstalls) when O(depends_installed),
+          else C(apt-get) (C(apt-get install), which fetches what the package depends on).
+      type: str
 """
 
 # the second letter of ${db:Status-Abbrev}: dpkg's current state of the package
@@ -69,7 +83,7 @@ _STATES = {
 _CONFIGURABLE = frozenset("UFWt")
 
 
-def dpkg_plan(value, version, interrupted=False):
+def dpkg_plan(value, version, interrupted=False, depends_installed=False):
     abbrev, _sep, installed = (value or "").partition("|")
     abbrev = abbrev.ljust(3)
     state = _STATES.get(abbrev[1], "not installed")
@@ -83,7 +97,8 @@ def dpkg_plan(value, version, interrupted=False):
     else:
         install, reinstall = True, False
     return {"state": state + (", reinstall required" if abbrev[2] == "R" else ""),
-            "configure": configure, "install": install, "reinstall": reinstall}
+            "configure": configure, "install": install, "reinstall": reinstall,
+            "installer": "dpkg" if depends_installed else "apt-get"}
 
 
 class FilterModule:

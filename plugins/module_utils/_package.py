@@ -31,6 +31,69 @@ def parse_deb_query(line: str) -> tuple:
     return installed, version.strip() if installed else ""
 
 
+# The control fields that decide whether dpkg alone can install a .deb (dpkg-deb --field FILE ...).
+DEB_RELATION_FIELDS = ("Depends", "Pre-Depends", "Conflicts", "Breaks")
+
+
+def parse_deb_fields(text: str) -> dict:
+    """The fields ``dpkg-deb --field FILE NAME...`` prints for two or more names: ``Name: value``
+    lines, a line that starts with a blank continues the value before it; fields the file lacks
+    are not printed."""
+    fields, name = {}, None
+    for line in (text or "").splitlines():
+        if line[:1] in (" ", "\t") and name:
+            fields[name] += " " + line.strip()
+        elif ":" in line:
+            name, _sep, value = line.partition(":")
+            name = name.strip()
+            fields[name] = value.strip()
+    return fields
+
+
+def deb_depends_names(fields: dict) -> list:
+    """The package names that Depends and Pre-Depends name (every alternative, without an
+    architecture qualifier or a version), sorted, each once."""
+    names = set()
+    for field in ("Depends", "Pre-Depends"):
+        for clause in fields.get(field, "").split(","):
+            for alternative in clause.split("|"):
+                name = alternative.split("(")[0].strip().split(":")[0]
+                if name:
+                    names.add(name)
+    return sorted(names)
+
+
+def parse_deb_statuses(text: str) -> dict:
+    """Package name -> ``${db:Status-Abbrev}`` from ``dpkg-query --show
+    --showformat='${Package}|${db:Status-Abbrev}\\n'`` lines (a package dpkg does not know is
+    not printed)."""
+    statuses = {}
+    for line in (text or "").splitlines():
+        name, sep, abbrev = line.partition("|")
+        if sep and name.strip():
+            statuses[name.strip()] = abbrev
+    return statuses
+
+
+def deb_depends_installed(fields: dict, statuses: dict) -> bool:
+    """Whether ``dpkg --install`` alone installs a .deb with these control fields: every clause of
+    Depends and Pre-Depends has an alternative without a version that is installed (``statuses``:
+    package name -> ``${db:Status-Abbrev}``; installed is ``ii`` or ``hi``, without an error
+    flag), and it declares no Conflicts or Breaks. Otherwise apt-get decides (a versioned or virtual dependency, one it must
+    fetch, a conflict it resolves): dpkg would leave the package unpacked and unconfigured."""
+    if fields.get("Conflicts") or fields.get("Breaks"):
+        return False
+    for field in ("Depends", "Pre-Depends"):
+        for clause in fields.get(field, "").split(","):
+            alternatives = [alternative.strip() for alternative in clause.split("|") if alternative.strip()]
+            if alternatives and not any(
+                    "(" not in alternative
+                    and statuses.get(alternative.split(":")[0].strip(), "").ljust(3)[1:3] == "i "
+                    for alternative in alternatives):
+                return False
+    return True
+
+
 def journal_interrupted(path: str = DPKG_JOURNAL) -> bool:
     """Whether dpkg's journal directory holds a file: a dpkg run was interrupted (a missing or
     unreadable directory holds none)."""

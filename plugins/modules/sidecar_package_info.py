@@ -12,8 +12,8 @@ short_description: What a VM has of the sidecar's package and service, in one mo
 version_added: 0.2.0
 description:
   - Reads on the VM, in one run, what deciding on the install of the sidecar's package needs,
-    whether its service is active and enabled, the package file (present, SHA-256, version), the installed
-    package, and whether a dpkg run was interrupted. It replaces a
+    whether its service is active and enabled, the package file (present, SHA-256, version, whether the packages
+    it depends on are installed), the installed package, and whether a dpkg run was interrupted. It replaces a
     C(systemctl is-active), C(systemctl is-enabled), M(ansible.builtin.stat), C(dpkg-deb), C(dpkg-query) and
     M(ansible.builtin.find) task, each of which costs a round trip to the VM.
   - With O(facts) and O(token_path) it also reads, in the same run, the few facts the role
@@ -152,7 +152,15 @@ file:
     version:
       description: The version its package metadata gives; empty when it does not exist or has none.
       type: str
-  sample: {"exists": true, "sha256": "9f86d0...", "version": "1:1.24.0"}
+    depends_installed:
+      description:
+        - C(deb) only (else false). Whether C(dpkg --install) alone can install the file - every clause of its
+          C(Depends) and C(Pre-Depends) names an installed package without a version constraint, and it
+          declares no C(Conflicts) or C(Breaks) - so that nothing needs C(apt-get) to resolve or fetch.
+          False when in doubt (a versioned or virtual dependency).
+        - The input O(meshops.istio_vm.dpkg_plan#filter:depends_installed) of the filter P(meshops.istio_vm.dpkg_plan#filter).
+      type: bool
+  sample: {"exists": true, "sha256": "9f86d0...", "version": "1:1.24.0", "depends_installed": true}
 installed:
   description:
     - The installed package. For C(deb), C(query) is what
@@ -219,12 +227,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    OS_RELEASE, SYSTEMD_RUNTIME, choose_package, journal_interrupted, os_facts, parse_deb_query, parse_os_release,
-    sha256_of)
+    DEB_RELATION_FIELDS, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, deb_depends_installed, deb_depends_names,
+    journal_interrupted, os_facts, parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_os_release, sha256_of)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts
 
-NO_PACKAGE = {"file": {"exists": False, "sha256": "", "version": ""},
+NO_PACKAGE = {"file": {"exists": False, "sha256": "", "version": "", "depends_installed": False},
               "installed": {"present": False, "version": "", "query": ""}, "dpkg_interrupted": False}
 
 
@@ -244,18 +252,33 @@ def unit_state(module, verb, service):
     return out.strip() or "unknown"
 
 
+def read_deb_file(module, path):
+    """The .deb's version, and whether every package it depends on is installed (dpkg alone installs it)."""
+    rc, out, _err = module.run_command(["dpkg-deb", "--field", path, "Version"] + list(DEB_RELATION_FIELDS))
+    fields = parse_deb_fields(out) if rc == 0 else {}
+    statuses = {}
+    names = deb_depends_names(fields)
+    if names:
+        # rc 1: some of them dpkg does not know; the others are printed all the same
+        _rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Package}|${db:Status-Abbrev}\\n"]
+                                            + names)
+        statuses = parse_deb_statuses(out)
+    return {"version": fields.get("Version", ""),
+            "depends_installed": rc == 0 and deb_depends_installed(fields, statuses)}
+
+
 def read_package(module, path, deb):
     """The package file and the installed package (deb: also dpkg's journal), as RETURN says."""
     name = module.params["name"]
-    file_info = {"exists": os.path.isfile(path), "sha256": "", "version": ""}
+    file_info = {"exists": os.path.isfile(path), "sha256": "", "version": "", "depends_installed": False}
     if file_info["exists"]:
         file_info["sha256"] = sha256_of(path)
         if deb:
-            rc, out, _err = module.run_command(["dpkg-deb", "--field", path, "Version"])
+            file_info.update(read_deb_file(module, path))
         else:
             rc, out, _err = module.run_command(["rpm", "--query", "--package", "--queryformat", "%{VERSION}-%{RELEASE}",
                                                 path])
-        file_info["version"] = out.strip() if rc == 0 else ""
+            file_info["version"] = out.strip() if rc == 0 else ""
 
     if deb:
         rc, out, err = module.run_command(["dpkg-query", "--show", "--showformat=${db:Status-Abbrev}|${Version}", name])

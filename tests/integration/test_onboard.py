@@ -131,6 +131,12 @@ def test_onboard(lab, api_client):
     assert set(counts) == set(lab.vms), counts
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in counts.values())
     assert_onboarded(lab, api_client)
+    # The lab's VMs have every package istio-sidecar depends on: dpkg installed it alone (apt-get
+    # keeps a history of what it ran; dpkg logs every install, whoever calls it).
+    for n in range(1, len(lab.vms) + 1):
+        assert "status installed istio-sidecar" in lab.ssh(n, "cat", "/var/log/dpkg.log").stdout
+        assert "istio-sidecar" not in lab.ssh(n, "cat", "/var/log/apt/history.log", check=False).stdout, \
+            "apt-get installed the sidecar"
     # The re-run after the failed one: the VMs have their tokens, the controller none (the
     # records stay: claims only, no token).
     assert controller_tokens() == [], "a token was left on the controller"

@@ -36,9 +36,19 @@ V = "1.30.3"
 ])
 def test_dpkg_plan(query, interrupted, state, configure, install, reinstall):
     assert dpkg_plan(query, V, interrupted) == {"state": state, "configure": configure, "install": install,
-                                                "reinstall": reinstall}
+                                                "reinstall": reinstall, "installer": "apt-get"}
 
 
 def test_version_whitespace_and_default():
-    expected = {"state": "installed", "configure": False, "install": False, "reinstall": False}
+    expected = {"state": "installed", "configure": False, "install": False, "reinstall": False,
+                "installer": "apt-get"}
     assert dpkg_plan("ii |1.30.3\n", " 1.30.3 ") == expected
+
+
+@pytest.mark.parametrize("depends_installed,installer", [(True, "dpkg"), (False, "apt-get")])
+def test_installer(depends_installed, installer):
+    """dpkg installs the file alone only when everything it depends on is there; the steps stay the same."""
+    plan = dpkg_plan("", V, False, depends_installed)
+    assert plan["installer"] == installer
+    assert (plan["install"], plan["configure"], plan["reinstall"]) == (True, False, False)
+    assert dpkg_plan("iHR|1.30.3", V, True, depends_installed)["installer"] == installer

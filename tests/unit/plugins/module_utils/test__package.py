@@ -12,7 +12,8 @@ import hashlib
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    choose_package, journal_interrupted, os_facts, parse_deb_query, parse_os_release, sha256_of)
+    choose_package, deb_depends_installed, deb_depends_names, journal_interrupted, os_facts, parse_deb_fields,
+    parse_deb_query, parse_deb_statuses, parse_os_release, sha256_of)
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -29,6 +30,56 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
 ])
 def test_parse_deb_query(line, expected):
     assert parse_deb_query(line) == expected
+
+
+# What dpkg-deb --field FILE Version Depends Pre-Depends Conflicts Breaks prints for the sidecar's
+# package (fields the file lacks are left out).
+SIDECAR_FIELDS = "Version: 1:1.24.0\nDepends: iproute2, iptables, sudo, hostname\n"
+INSTALLED = {"iproute2": "ii ", "iptables": "ii ", "sudo": "hi ", "hostname": "ii "}
+
+
+def test_parse_deb_fields():
+    assert parse_deb_fields(SIDECAR_FIELDS) == {"Version": "1:1.24.0", "Depends": "iproute2, iptables, sudo, hostname"}
+    assert parse_deb_fields("Depends: a,\n b (>= 1:2.0)\nBreaks: c\n") == {"Depends": "a, b (>= 1:2.0)", "Breaks": "c"}
+    assert parse_deb_fields("") == {} and parse_deb_fields(None) == {}
+
+
+def test_deb_depends_names():
+    assert deb_depends_names(parse_deb_fields(SIDECAR_FIELDS)) == ["hostname", "iproute2", "iptables", "sudo"]
+    fields = {"Depends": "iproute2 | iproute, libc6:any (>= 2.34)", "Pre-Depends": "dpkg (>= 1.17)", "Conflicts": "x"}
+    assert deb_depends_names(fields) == ["dpkg", "iproute", "iproute2", "libc6"]
+    assert deb_depends_names({}) == []
+
+
+def test_parse_deb_statuses():
+    # dpkg-query prints the packages it knows; ${db:Status-Abbrev} keeps its trailing blank
+    assert parse_deb_statuses("iproute2|ii \nsudo|rc \n") == {"iproute2": "ii ", "sudo": "rc "}
+    assert parse_deb_statuses("") == {}
+
+
+@pytest.mark.parametrize("fields,statuses,expected", [
+    (parse_deb_fields(SIDECAR_FIELDS), INSTALLED, True),
+    ({}, {}, True),                                                       # depends on nothing
+    # one missing, removed with its configuration kept, unpacked only, or broken: apt-get
+    (parse_deb_fields(SIDECAR_FIELDS), dict(INSTALLED, sudo=""), False),
+    (parse_deb_fields(SIDECAR_FIELDS), {k: v for k, v in INSTALLED.items() if k != "sudo"}, False),
+    (parse_deb_fields(SIDECAR_FIELDS), dict(INSTALLED, sudo="rc "), False),
+    (parse_deb_fields(SIDECAR_FIELDS), dict(INSTALLED, sudo="iU "), False),
+    (parse_deb_fields(SIDECAR_FIELDS), dict(INSTALLED, sudo="iiR"), False),
+    # the status without its trailing blank
+    (parse_deb_fields(SIDECAR_FIELDS), dict(INSTALLED, sudo="ii"), True),
+    # one installed alternative suffices; an architecture qualifier names the same package
+    ({"Depends": "iproute2 | iproute, sudo:any"}, {"iproute": "ii ", "sudo": "ii "}, True),
+    ({"Depends": "iproute2 | iproute"}, {}, False),
+    # a version constraint, a conflict or a break: apt-get decides
+    ({"Depends": "sudo (>= 1.9)"}, {"sudo": "ii "}, False),
+    ({"Depends": "sudo (>= 1.9) | sudo-ldap"}, {"sudo": "ii ", "sudo-ldap": "ii "}, True),
+    ({"Pre-Depends": "dpkg"}, {}, False),
+    ({"Depends": "sudo", "Conflicts": "istio-sidecar-old"}, {"sudo": "ii "}, False),
+    ({"Depends": "sudo", "Breaks": "x (<< 2)"}, {"sudo": "ii "}, False),
+])
+def test_deb_depends_installed(fields, statuses, expected):
+    assert deb_depends_installed(fields, statuses) is expected
 
 
 def test_journal_interrupted(tmp_path):
