@@ -389,6 +389,38 @@ def sidecar_problems(variables: Mapping[str, Any], bootstrap_dir: Optional[str] 
     return out
 
 
+def sidecar_vm_problems(facts: Mapping[str, Any], present: bool = True, package_format: str = "",
+                        formats: Optional[Mapping[str, str]] = None, architectures: Sequence[str] = (),
+                        official_url: bool = False, bundle_dir: str = "", bundle_missing: Sequence[str] = (),
+                        hosts: Optional[str] = None, check_mode: bool = False) -> List[str]:
+    """What keeps one VM from running the sidecar, from its facts (``service_mgr``, ``os_family``,
+    ``distribution``, ``architecture``) and, when the sidecar is to be ``present``, the package source
+    and the bootstrap bundle on the controller: ``bundle_missing``, the files its directory lacks;
+    ``hosts``, the bundle's hosts file when it is complete. The first problem found per subject: an
+    unsupported VM is not also told about its package."""
+    family, arch = _text(facts.get("os_family")), _text(facts.get("architecture"))
+    if facts.get("service_mgr") != "systemd":
+        return ["the istio-sidecar package ships a systemd unit, but this VM's service manager is %s."
+                % _text(facts.get("service_mgr"))]
+    if not (package_format in ("deb", "rpm") or family in (formats or {})) or arch not in architectures:
+        return ["%s (%s, %s) is not supported: Istio packages the sidecar as .deb (Debian family) and .rpm (RedHat "
+                "family) for %s (set vm_sidecar_package_format for another family that installs one of them)."
+                % (_text(facts.get("distribution")), family, arch, " and ".join(architectures))]
+    if not present:
+        return []
+    if official_url and arch == "aarch64":
+        return ["Istio's release storage has no aarch64 istio-sidecar package (istio/istio#41595): set "
+                "vm_sidecar_package_url or vm_sidecar_package_src to an arm64 build."]
+    if bundle_missing:
+        return [] if check_mode else [
+            "the bootstrap bundle in %s lacks %s: run meshops.istio_vm.mesh_workload first (vm_sidecar_bundle_dir "
+            "must match mesh_workload_bootstrap_dir)." % (bundle_dir, ", ".join(bundle_missing))]
+    if not (hosts or "").strip():
+        return ["%s/hosts is empty (the gateway publishes a hostname, istio/istio#31624): set mesh_workload_ingress_ip."
+                % bundle_dir]
+    return []
+
+
 def _claimed(vms: Sequence[Mapping[str, Any]], field: str, select=lambda vm: True) -> List[Any]:
     """(value, hosts) of each value of ``field`` that more than one selected VM has, by value."""
     hosts: Dict[str, List[str]] = {}
