@@ -50,17 +50,23 @@ def parse_deb_fields(text: str) -> dict:
     return fields
 
 
+def _deb_clauses(fields: dict) -> list:
+    """The clauses of Depends and Pre-Depends, each a list of its alternatives as (name without an
+    architecture qualifier, whether it has a version constraint)."""
+    clauses = []
+    for field in ("Depends", "Pre-Depends"):
+        for clause in fields.get(field, "").split(","):
+            alternatives = [(alternative.split("(")[0].strip().split(":")[0], "(" in alternative)
+                            for alternative in clause.split("|") if alternative.strip()]
+            if alternatives:
+                clauses.append(alternatives)
+    return clauses
+
+
 def deb_depends_names(fields: dict) -> list:
     """The package names that Depends and Pre-Depends name (every alternative, without an
     architecture qualifier or a version), sorted, each once."""
-    names = set()
-    for field in ("Depends", "Pre-Depends"):
-        for clause in fields.get(field, "").split(","):
-            for alternative in clause.split("|"):
-                name = alternative.split("(")[0].strip().split(":")[0]
-                if name:
-                    names.add(name)
-    return sorted(names)
+    return sorted({name for clause in _deb_clauses(fields) for name, _versioned in clause if name})
 
 
 def parse_deb_statuses(text: str) -> dict:
@@ -79,19 +85,13 @@ def deb_depends_installed(fields: dict, statuses: dict) -> bool:
     """Whether ``dpkg --install`` alone installs a .deb with these control fields: every clause of
     Depends and Pre-Depends has an alternative without a version that is installed (``statuses``:
     package name -> ``${db:Status-Abbrev}``; installed is ``ii`` or ``hi``, without an error
-    flag), and it declares no Conflicts or Breaks. Otherwise apt-get decides (a versioned or virtual dependency, one it must
-    fetch, a conflict it resolves): dpkg would leave the package unpacked and unconfigured."""
+    flag), and it declares no Conflicts or Breaks. Otherwise apt-get decides (a versioned or
+    virtual dependency, one it must fetch, a conflict it resolves): dpkg would leave the package
+    unpacked and unconfigured."""
     if fields.get("Conflicts") or fields.get("Breaks"):
         return False
-    for field in ("Depends", "Pre-Depends"):
-        for clause in fields.get(field, "").split(","):
-            alternatives = [alternative.strip() for alternative in clause.split("|") if alternative.strip()]
-            if alternatives and not any(
-                    "(" not in alternative
-                    and statuses.get(alternative.split(":")[0].strip(), "").ljust(3)[1:3] == "i "
-                    for alternative in alternatives):
-                return False
-    return True
+    return all(any(not versioned and statuses.get(name, "").ljust(3)[1:3] == "i " for name, versioned in clause)
+               for clause in _deb_clauses(fields))
 
 
 def journal_interrupted(path: str = DPKG_JOURNAL) -> bool:
