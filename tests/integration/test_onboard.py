@@ -302,6 +302,73 @@ def test_keep_token_leaves_a_private_copy_on_the_controller(lab):
     assert claims_of(vm_token(lab, 1))["exp"] == record("mlab-vm1")["exp"]
 
 
+FAILING_START = "/run/systemd/system/istio.service.d/99-meshops-test-failing-start.conf"
+FAIL_ONCE = "/run/meshops-test-fail-start"
+
+
+def failing_start(lab, n: int, *, once: bool, restart: str = "always") -> None:
+    """Give VM n's istio.service a start step that fails (a drop-in in /run: gone at the next boot),
+    once (it removes its marker) or every time; ``restart`` is the unit's Restart= while it is there."""
+    fail = "echo meshops-test: start refused >&2; exit 3"
+    step = f"if [ -e {FAIL_ONCE} ]; then rm -f {FAIL_ONCE}; {fail}; fi" if once else fail
+    lab.ssh(n, "mkdir", "-p", FAILING_START.rsplit("/", 1)[0])
+    lab.write(n, FAILING_START, f"[Service]\nRestart={restart}\nExecStartPre=/bin/sh -c '{step}'\n".encode())
+    lab.ssh(n, "sh", "-c", f"touch {FAIL_ONCE} && systemctl daemon-reload")
+
+
+def mend_start(lab, n: int) -> None:
+    lab.ssh(n, "sh", "-c", f"rm -f {FAILING_START} {FAIL_ONCE} && systemctl daemon-reload "
+                           "&& systemctl reset-failed istio.service; systemctl start istio.service",
+            check=False)
+
+
+def restarts(lab, n: int) -> int:
+    return int(lab.ssh(n, "systemctl", "show", "istio.service", "--property=NRestarts", "--value").stdout)
+
+
+def test_rotate_waits_out_a_start_that_systemd_retries_itself(lab):
+    before, restarted = vm_token(lab, 1), restarts(lab, 1)
+    failing_start(lab, 1, once=True)
+    try:
+        res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", check=False)
+        restarted = restarts(lab, 1) - restarted
+    finally:
+        mend_start(lab, 1)
+    out = " ".join(res.stdout.split())
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "Unable to restart service istio.service" in out, out[-3000:]
+    assert f"ExecStartPre=/bin/sh -c if [ -e {FAIL_ONCE} ]" in out and "(code=exited, status=3)" in out, out[-3000:]
+    assert "SubState=auto-restart" in out and "systemd will not start it again" not in out
+    assert restarted == 1, "systemd did not start the unit again"
+    after = vm_token(lab, 1)
+    assert after != before and out.count(after) == 0 and out.count(before) == 0
+    assert claims_of(after)["exp"] == record("mlab-vm1")["exp"] and controller_tokens() == []
+    assert lab.ssh(1, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
+                   "http://localhost:15021/healthz/ready").stdout == "200"
+
+
+def test_rotate_fails_with_the_journal_when_the_sidecar_stays_down(lab):
+    failing_start(lab, 1, once=False, restart="no")
+    try:
+        res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", check=False)
+        state = lab.ssh(1, "systemctl", "is-active", "istio.service", check=False).stdout.strip()
+    finally:
+        mend_start(lab, 1)
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0 and state == "failed", (state, out[-3000:])
+    assert ("mlab-vm1: istio.service did not start (Unable to restart service istio.service: Job for "
+            "istio.service failed because the control process exited with error code.") in out, out[-3000:]
+    said = re.search(r"and systemd will not start it again \(([^)]*)\)", out)
+    assert said and sorted(said[1].split(", ")) == ["ActiveState=failed", "Restart=no", "Result=exit-code",
+                                                    "SubState=failed"], out[-3000:]
+    assert "ExecStartPre=/bin/sh -c echo meshops-test: start refused >&2; exit 3 (code=exited, status=3)" in out
+    assert "Wait for the sidecar to become ready" not in out
+    # mended, the next rotate converges and takes the token off the controller
+    res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1")
+    assert recap(res.stdout)["mlab-vm1"]["failed"] == 0 and controller_tokens() == []
+    assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
+
+
 def test_sidecar_comes_back_after_reboot(lab):
     proc = Proc(lab.cfg, "vm-mlab-vm2")
     assert proc.stop(timeout=60)
