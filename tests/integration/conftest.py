@@ -27,6 +27,15 @@ LAB = REPO / "tests" / "lab" / "lab"
 LAB_STATE = REPO / "inventories" / "lab" / ".meshops-istio-vm"
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
+# Every command the tests start (ansible-playbook, ssh, the lab) reads /dev/null, not the stdin
+# pytest was given. The flag O_NONBLOCK belongs to the open file, shared by every process that
+# inherited it: an ssh client killed elsewhere (it sets the flag and could not clear it) left it
+# set, and ansible-playbook refused to start ("Ansible requires blocking IO on stdin/stdout/stderr.
+# Non-blocking file handles detected: <stdin>"), seen once in a run started from a shared shell.
+_devnull = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_devnull, 0)
+os.close(_devnull)
+
 from ansible_run import collections_path  # noqa: E402
 from meshlab import hosts  # noqa: E402
 
