@@ -107,6 +107,10 @@ def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, ac
         assert f"spiffe://cluster.local/ns/{namespace}/sa/{account}" in san
 
 
+# The comment of the inert rule vm_sidecar adds to turn connection tracking on before the first start.
+CONNTRACK_MARK = "meshops.istio_vm-conntrack-on"
+
+
 def assert_offboarded(lab, api_client, namespace: str = NS, name: str = GROUP, vms=(1, 2)):
     """Nothing of the workload is left in the cluster or on any VM."""
     assert group(api_client, namespace, name) is None
@@ -115,6 +119,7 @@ def assert_offboarded(lab, api_client, namespace: str = NS, name: str = GROUP, v
         assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
         assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
         assert "istiod" not in lab.ssh(n, "cat", "/etc/hosts").stdout
+        assert CONNTRACK_MARK not in lab.ssh(n, "iptables-legacy-save").stdout, "the conntrack rule was left"
         for path in ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh", "/var/lib/istio/tokens",
                      "/etc/systemd/system/istio.service.d", "/var/run/secrets/tokens", "/var/run/secrets"):
             assert lab.ssh(n, "test", "-e", path, check=False).returncode != 0, path

@@ -20,7 +20,7 @@ from kubernetes import client
 
 from ansible_run import run_playbook
 from conftest import LAB_STATE, REPO, fresh_vms
-from mesh_state import GROUP, NS, SA, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
+from mesh_state import CONNTRACK_MARK, GROUP, NS, SA, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
 from meshlab import hosts
 from meshlab.core import Proc
 
@@ -137,6 +137,10 @@ def test_onboard(lab, api_client):
         assert "status installed istio-sidecar" in lab.ssh(n, "cat", "/var/log/dpkg.log").stdout
         assert "istio-sidecar" not in lab.ssh(n, "cat", "/var/log/apt/history.log", check=False).stdout, \
             "apt-get installed the sidecar"
+        # Connection tracking was turned on before interception started: the inert rule, once.
+        saved = lab.ssh(n, "iptables-legacy-save", "-t", "filter").stdout
+        assert saved.count(f"-A OUTPUT -m conntrack --ctstate INVALID -m comment --comment \"{CONNTRACK_MARK}\" "
+                           "-j RETURN") == 1, saved
     # The re-run after the failed one: the VMs have their tokens, the controller none (the
     # records stay: claims only, no token).
     assert controller_tokens() == [], "a token was left on the controller"
