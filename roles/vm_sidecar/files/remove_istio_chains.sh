@@ -3,17 +3,16 @@
 # every iptables backend present (pilot-agent may have used either). What istio-start.sh
 # clean does, for a VM where the package is already gone or the service failed, so that its
 # leftover interception does not send the VM's traffic to a sidecar that is not running
-# (istio/istio#52835). With an argument (offboarding), also the inert rule that turned
-# connection tracking on before the first start, whose comment it is (vars/main.yml,
-# __vm_sidecar_conntrack_mark); the install leaves that rule for the next start. Prints one
-# line per removed chain or rule; silent when there is nothing.
+# (istio/istio#52835). With an argument (offboarding), also that iptables-legacy filter rule: the
+# inert rule that turned connection tracking on before the first start (vars/main.yml,
+# __vm_sidecar_conntrack_rule); the install leaves it for the next start. Prints one line per
+# removed chain or rule; silent when there is nothing.
 set -u
-mark=${1:-}
-conntrack_rule="OUTPUT -m conntrack --ctstate INVALID -m comment --comment $mark -j RETURN"
-if [ -n "$mark" ] && command -v iptables-legacy >/dev/null 2>&1; then
+conntrack_rule=${1:-}
+if [ -n "$conntrack_rule" ] && command -v iptables-legacy >/dev/null 2>&1; then
   # shellcheck disable=SC2086
   while iptables-legacy -w -C $conntrack_rule 2>/dev/null && iptables-legacy -w -D $conntrack_rule; do
-    echo "removed iptables-legacy filter OUTPUT rule $mark"
+    echo "removed iptables-legacy filter rule $conntrack_rule"
   done
 fi
 for ipt in iptables-legacy iptables-nft ip6tables-legacy ip6tables-nft; do
