@@ -18,11 +18,14 @@ The token is a file like the others whose content never enters a diff or a resul
 from __future__ import annotations
 
 import grp
+import hashlib
 import os
 import pwd
 import stat
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 
 # What the diff says of a secret file instead of its content.
 SECRET_BEFORE = "(previous content, not shown)\n"
@@ -32,6 +35,16 @@ SECRET_MISSING = ""
 
 class FilesError(Exception):
     """A path the module cannot set up as asked."""
+
+
+class ChecksumMismatch(FilesError):
+    """What was fetched for a file is not the file asked for (its SHA-256 differs); the file
+    that was there is left as it was."""
+
+    def __init__(self, path: str, wanted: str, got: str) -> None:
+        super().__init__("the SHA-256 of what was fetched for %s is %s, not %s" % (path, got, wanted))
+        self.wanted = wanted
+        self.got = got
 
 
 def read_text(path: Optional[str]) -> Optional[str]:
@@ -239,6 +252,29 @@ class Files:
             self._write(real, new, self._attrs(info) or {"mode": "0644"})
         self._record(path, "block", changed, old, new)
 
+    def fetched(self, path: str, sha256: str, fetch: Callable[[], Iterable[bytes]], owner: Optional[str] = None,
+                group: Optional[str] = None, mode: Any = None) -> None:
+        """``path`` as the file whose SHA-256 is ``sha256``. A file that is already it keeps its
+        content and gets the attributes asked for. Otherwise ``fetch()`` gives its bytes (chunks),
+        written to a temporary file that replaces ``path`` only when its SHA-256 is ``sha256``
+        (else ChecksumMismatch, and nothing changes). The diff shows the SHA-256s, not the bytes."""
+        wanted_sha = sha256.lower()
+        info = self._stat(path, stat.S_IFREG)
+        have = sha256_of(path) if info is not None else ""
+        if have == wanted_sha:
+            self.file(path, None, owner, group, mode)
+            return
+        current = self._attrs(info)
+        wanted = {key: value for key, value in
+                  (("owner", owner), ("group", group), ("mode", mode_text(parse_mode(mode)))) if value is not None}
+        if not self.check_mode:
+            def verify(got: str) -> None:
+                if got != wanted_sha:
+                    raise ChecksumMismatch(path, wanted_sha, got)
+            self._write_chunks(path, fetch(), {**(current or {}), **wanted}, verify)
+        self._record(path, "file", True, describe(current) + ("sha256: %s\n" % have if have else ""),
+                     describe({**(current or {}), **wanted}) + "sha256: %s\n" % wanted_sha)
+
     def absent(self, path: str) -> None:
         try:
             info = os.lstat(path)
@@ -267,14 +303,25 @@ class Files:
             os.chmod(path, int(attrs["mode"], 8))
 
     def _write(self, path: str, content: str, attrs: Dict[str, Any]) -> None:
+        self._write_chunks(path, [content.encode("utf-8")], attrs)
+
+    def _write_chunks(self, path: str, chunks: Iterable[bytes], attrs: Dict[str, Any],
+                      verify: Optional[Callable[[str], None]] = None) -> None:
         """A temporary file in the same directory (created 0600: nobody else reads it while it is
-        written), its owner and mode set, synced, then renamed over ``path``."""
+        written), its owner and mode set, synced, then renamed over ``path``. ``verify`` gets the
+        SHA-256 of what was written and may raise to keep ``path`` as it was; the temporary file
+        is removed whenever the rename does not happen."""
         directory = os.path.dirname(path) or "."
         handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(content)
+            digest = hashlib.sha256()
+            with os.fdopen(handle, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    out.write(chunk)
                 out.flush()
+                if verify is not None:
+                    verify(digest.hexdigest())
                 uid, gid = self._ids(attrs.get("owner"), attrs.get("group"))
                 if uid != -1 or gid != -1:
                     os.fchown(out.fileno(), uid, gid)

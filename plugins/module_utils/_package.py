@@ -3,12 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What the VM has of the sidecar's package (module sidecar_package_info): the pure parts.
+"""What the VM has of the sidecar's package (modules sidecar_package_info and
+sidecar_package_file): the pure parts, and the reads through the module's run_command.
 Runs on the VM: standard library only."""
 from __future__ import annotations
 
 import hashlib
 import os
+import time
+from typing import Any, Callable, Tuple
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
 DPKG_JOURNAL = "/var/lib/dpkg/updates"
 
@@ -163,3 +168,90 @@ def choose_package(fmt: str, formats: dict, path: str, paths: dict, os_family: s
         return (fmt, path) if fmt else ("", "")
     chosen = (paths or {}).get(fmt, "") if fmt else ""
     return (fmt, chosen) if chosen else ("", "")
+
+
+# --- The package on the VM, read through the module's run_command ---------------------------------
+
+NO_PACKAGE = {"file": {"exists": False, "sha256": "", "version": "", "depends_installed": False},
+              "installed": {"present": False, "version": "", "query": ""}, "dpkg_interrupted": False}
+
+
+def unit_state(module, verb, service):
+    """What ``systemctl <verb> <service>`` prints; ``unknown`` without systemctl or output."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return "unknown"
+    _rc, out, _err = module.run_command([systemctl, verb, service])
+    return out.strip() or "unknown"
+
+
+def read_deb_file(module, path):
+    """The .deb's version, and whether every package it depends on is installed (dpkg alone installs it)."""
+    rc, out, _err = module.run_command(["dpkg-deb", "--field", path, "Version"] + list(DEB_RELATION_FIELDS))
+    fields = parse_deb_fields(out) if rc == 0 else {}
+    statuses = {}
+    names = deb_depends_names(fields)
+    if names:
+        # rc 1: some of them dpkg does not know; the others are printed all the same
+        _rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Package}|${db:Status-Abbrev}\\n"]
+                                            + names)
+        statuses = parse_deb_statuses(out)
+    return {"version": fields.get("Version", ""),
+            "depends_installed": rc == 0 and deb_depends_installed(fields, statuses)}
+
+
+def read_package(module, path, deb, name):
+    """The package file ``path`` and the installed package ``name`` (deb: also dpkg's journal), as
+    sidecar_package_info's RETURN says (``module``: its run_command)."""
+    file_info = {"exists": os.path.isfile(path), "sha256": "", "version": "", "depends_installed": False}
+    if file_info["exists"]:
+        file_info["sha256"] = sha256_of(path)
+        if deb:
+            file_info.update(read_deb_file(module, path))
+        else:
+            rc, out, _err = module.run_command(["rpm", "--query", "--package", "--queryformat", "%{VERSION}-%{RELEASE}",
+                                                path])
+            file_info["version"] = out.strip() if rc == 0 else ""
+
+    if deb:
+        rc, out, err = module.run_command(["dpkg-query", "--show", "--showformat=${db:Status-Abbrev}|${Version}", name])
+        if rc not in (0, 1):
+            raise MeshError("dpkg-query failed (rc %d): %s" % (rc, err.strip()))
+        query = out.strip() if rc == 0 else ""
+        present, version = parse_deb_query(query)
+    else:
+        rc, out, err = module.run_command(["rpm", "--query", "--queryformat", "%{VERSION}-%{RELEASE}", name])
+        query, present = "", rc == 0
+        version = out.strip() if present else ""
+    return {"file": file_info, "installed": {"present": present, "version": version, "query": query},
+            "dpkg_interrupted": deb and journal_interrupted()}
+
+
+# --- The download: attempts and retries -----------------------------------------------------------
+
+class DownloadFailed(Exception):
+    """One failed attempt of a download: its message, the HTTP status (-1 without an answer) and
+    whether another attempt may help (not after a checksum mismatch: the same file would come back)."""
+
+    def __init__(self, message: str, status: int = -1, retry: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry = retry
+
+
+def with_retries(attempt: Callable[[], Any], retries: int, delay: float,
+                 sleep: Callable[[float], None] = time.sleep) -> Tuple[Any, int]:
+    """(what ``attempt()`` returned, the number of attempts): ``attempt`` is called until it
+    returns, at most ``1 + retries`` times, ``delay`` seconds apart. A DownloadFailed that may not
+    be retried ends it early. The last failure is raised as MeshError with ``status_code`` and
+    ``attempts`` in its details."""
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return attempt(), attempts
+        except DownloadFailed as e:
+            if not e.retry or attempts > retries:
+                raise MeshError(e.message, {"status_code": e.status, "attempts": attempts}) from None
+        sleep(delay)

@@ -225,15 +225,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    DEB_RELATION_FIELDS, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, deb_depends_installed, deb_depends_names,
-    journal_interrupted, os_facts, parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_os_release, sha256_of)
+    NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, os_facts, parse_os_release, read_package, unit_state)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts
-
-NO_PACKAGE = {"file": {"exists": False, "sha256": "", "version": "", "depends_installed": False},
-              "installed": {"present": False, "version": "", "query": ""}, "dpkg_interrupted": False}
 
 
 def read_os_facts():
@@ -241,57 +238,6 @@ def read_os_facts():
     text = next((found for found in map(read_text, OS_RELEASE) if found is not None), "")
     return os_facts(parse_os_release(text), os.uname().machine, os.path.isdir(SYSTEMD_RUNTIME),
                     read_text("/proc/1/comm") or "")
-
-
-def unit_state(module, verb, service):
-    """What ``systemctl <verb> <service>`` prints; ``unknown`` without systemctl or output."""
-    systemctl = module.get_bin_path("systemctl")
-    if not systemctl:
-        return "unknown"
-    _rc, out, _err = module.run_command([systemctl, verb, service])
-    return out.strip() or "unknown"
-
-
-def read_deb_file(module, path):
-    """The .deb's version, and whether every package it depends on is installed (dpkg alone installs it)."""
-    rc, out, _err = module.run_command(["dpkg-deb", "--field", path, "Version"] + list(DEB_RELATION_FIELDS))
-    fields = parse_deb_fields(out) if rc == 0 else {}
-    statuses = {}
-    names = deb_depends_names(fields)
-    if names:
-        # rc 1: some of them dpkg does not know; the others are printed all the same
-        _rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Package}|${db:Status-Abbrev}\\n"]
-                                            + names)
-        statuses = parse_deb_statuses(out)
-    return {"version": fields.get("Version", ""),
-            "depends_installed": rc == 0 and deb_depends_installed(fields, statuses)}
-
-
-def read_package(module, path, deb):
-    """The package file and the installed package (deb: also dpkg's journal), as RETURN says."""
-    name = module.params["name"]
-    file_info = {"exists": os.path.isfile(path), "sha256": "", "version": "", "depends_installed": False}
-    if file_info["exists"]:
-        file_info["sha256"] = sha256_of(path)
-        if deb:
-            file_info.update(read_deb_file(module, path))
-        else:
-            rc, out, _err = module.run_command(["rpm", "--query", "--package", "--queryformat", "%{VERSION}-%{RELEASE}",
-                                                path])
-            file_info["version"] = out.strip() if rc == 0 else ""
-
-    if deb:
-        rc, out, err = module.run_command(["dpkg-query", "--show", "--showformat=${db:Status-Abbrev}|${Version}", name])
-        if rc not in (0, 1):
-            module.fail_json(msg="dpkg-query failed (rc %d): %s" % (rc, err.strip()))
-        query = out.strip() if rc == 0 else ""
-        present, version = parse_deb_query(query)
-    else:
-        rc, out, err = module.run_command(["rpm", "--query", "--queryformat", "%{VERSION}-%{RELEASE}", name])
-        query, present = "", rc == 0
-        version = out.strip() if present else ""
-    return {"file": file_info, "installed": {"present": present, "version": version, "query": query},
-            "dpkg_interrupted": deb and journal_interrupted()}
 
 
 def run(module):
@@ -304,7 +250,7 @@ def run(module):
     result = {"changed": False, "format": fmt, "path": path,
               "service": unit_state(module, "is-active", params["service"]),
               "enabled": unit_state(module, "is-enabled", params["service"])}
-    result.update(read_package(module, path, fmt == "deb") if fmt else NO_PACKAGE)
+    result.update(read_package(module, path, fmt == "deb", params["name"]) if fmt else NO_PACKAGE)
     if params["facts"]:
         result["ansible_facts"] = facts
     if params["token_path"]:
@@ -334,6 +280,8 @@ def main():
         supports_check_mode=True)
     try:
         module.exit_json(**run(module))
+    except MeshError as e:
+        module.fail_json(msg=e.message, **e.details)
     except OSError as e:
         module.fail_json(msg="Failed to read the sidecar's package: %s" % e)
 

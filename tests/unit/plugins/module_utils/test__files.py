@@ -8,6 +8,7 @@ a temporary directory (the current user as owner: no root needed), check mode wr
 from __future__ import annotations
 
 import grp
+import hashlib
 import os
 import pwd
 import stat
@@ -15,7 +16,7 @@ import stat
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import (
-    SECRET_AFTER, Files, FilesError, attribute_diff, hosts_with_block, parse_mode, read_text)
+    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, hosts_with_block, parse_mode, read_text)
 
 MARKER = "# {mark} meshops.istio_vm istiod"
 BEGIN, END = "# BEGIN meshops.istio_vm istiod\n", "# END meshops.istio_vm istiod\n"
@@ -220,3 +221,75 @@ def test_read_text_gives_none_for_what_it_cannot_read(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00")
     assert read_text(str(text)) == "ISTIO_NAMESPACE=istio-system\n"
     assert [read_text(p) for p in (None, str(tmp_path / "missing"), str(tmp_path), str(binary))] == [None] * 4
+
+
+# --- fetched: a file replaced by what a download gives, only when its SHA-256 is the one asked for ---
+
+PACKAGE = b"!<arch>\n" + bytes(range(256)) * 4096
+PACKAGE_SHA = hashlib.sha256(PACKAGE).hexdigest()
+
+
+def chunked(data, calls):
+    """A fetch that records its calls and gives ``data`` in 64 KiB chunks."""
+    def fetch():
+        calls.append(1)
+        return (data[i:i + 65536] for i in range(0, len(data), 65536))
+    return fetch
+
+
+def listing(directory):
+    return sorted(os.listdir(directory))
+
+
+def test_fetched_check_then_write_then_nothing_to_do(tmp_path):
+    path = str(tmp_path / "cache" / "istio-sidecar.deb")
+    calls = []
+    dry = Files(check_mode=True)
+    dry.directory(str(tmp_path / "cache"), mode="0755")
+    dry.fetched(path, PACKAGE_SHA.upper(), chunked(PACKAGE, calls), mode="0644")
+    assert dry.changed and calls == [] and not (tmp_path / "cache").exists()
+    assert dry.diff[-1]["after"].endswith("sha256: %s\n" % PACKAGE_SHA) and dry.diff[-1]["before"] == ""
+
+    files = Files(check_mode=False)
+    files.directory(str(tmp_path / "cache"), mode="0755")
+    files.fetched(path, PACKAGE_SHA, chunked(PACKAGE, calls), mode="0644")
+    assert files.paths[path] == {"kind": "file", "changed": True} and calls == [1]
+    assert (tmp_path / "cache" / "istio-sidecar.deb").read_bytes() == PACKAGE
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert listing(tmp_path / "cache") == ["istio-sidecar.deb"]
+
+    again = Files(check_mode=False)
+    again.fetched(path, PACKAGE_SHA, chunked(PACKAGE, calls), mode="0644")
+    assert not again.changed and again.diff == [] and calls == [1]
+
+
+def test_fetched_keeps_the_right_file_and_fixes_its_mode_without_fetching(tmp_path):
+    path = tmp_path / "istio-sidecar.deb"
+    path.write_bytes(PACKAGE)
+    os.chmod(path, 0o600)
+    calls = []
+    files = Files(check_mode=False)
+    files.fetched(str(path), PACKAGE_SHA, chunked(PACKAGE, calls), mode="0644")
+    assert files.changed and calls == []
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_a_checksum_mismatch_keeps_the_old_file_and_leaves_nothing_behind(tmp_path):
+    path = tmp_path / "istio-sidecar.deb"
+    path.write_bytes(b"the old package")
+    files = Files(check_mode=False)
+    with pytest.raises(ChecksumMismatch) as caught:
+        files.fetched(str(path), PACKAGE_SHA, chunked(PACKAGE[:-1], []), mode="0644")
+    assert caught.value.wanted == PACKAGE_SHA and caught.value.got == hashlib.sha256(PACKAGE[:-1]).hexdigest()
+    assert path.read_bytes() == b"the old package"
+    assert listing(tmp_path) == ["istio-sidecar.deb"] and not files.changed
+
+
+def test_a_download_that_breaks_off_leaves_nothing_behind(tmp_path):
+    def broken():
+        yield PACKAGE[:65536]
+        raise OSError("timed out")
+    files = Files(check_mode=False)
+    with pytest.raises(OSError, match="timed out"):
+        files.fetched(str(tmp_path / "istio-sidecar.deb"), PACKAGE_SHA, broken, mode="0644")
+    assert listing(tmp_path) == [] and not files.changed

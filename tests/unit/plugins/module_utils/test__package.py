@@ -11,9 +11,10 @@ import hashlib
 
 import pytest
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    choose_package, deb_depends_installed, deb_depends_names, journal_interrupted, os_facts, parse_deb_fields,
-    parse_deb_query, parse_deb_statuses, parse_os_release, sha256_of)
+    DownloadFailed, choose_package, deb_depends_installed, deb_depends_names, journal_interrupted, os_facts,
+    parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_os_release, sha256_of, with_retries)
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -167,3 +168,49 @@ FORMATS = {"Debian": "deb", "RedHat": "rpm"}
 ])
 def test_choose_package(fmt, formats, path, paths, family, expected):
     assert choose_package(fmt, formats, path, paths, family) == expected
+
+
+# --- with_retries: the attempts of a download --------------------------------------------------------
+
+def attempts_of(outcomes):
+    """An attempt that fails or returns as ``outcomes`` say, in order, and the sleeps between them."""
+    outcomes, slept = list(outcomes), []
+
+    def attempt():
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+    return attempt, slept
+
+
+def test_the_first_attempt_that_works_ends_it():
+    attempt, slept = attempts_of([DownloadFailed("Request failed", 503), "done"])
+    assert with_retries(attempt, 3, 5, slept.append) == ("done", 2)
+    assert slept == [5]
+
+
+def test_every_attempt_failed_names_the_last_reason_and_counts_them_all():
+    attempt, slept = attempts_of([DownloadFailed("Request failed: <urlopen error timed out>")] * 2
+                                 + [DownloadFailed("Request failed", 404)])
+    with pytest.raises(MeshError) as caught:
+        with_retries(attempt, 2, 1, slept.append)
+    assert caught.value.message == "Request failed"
+    assert caught.value.details == {"status_code": 404, "attempts": 3}
+    assert slept == [1, 1]
+
+
+def test_a_checksum_mismatch_is_not_tried_again():
+    attempt, slept = attempts_of([DownloadFailed("Request failed", 500),
+                                  DownloadFailed("The checksum ... did not match", 200, retry=False), "never"])
+    with pytest.raises(MeshError) as caught:
+        with_retries(attempt, 3, 5, slept.append)
+    assert caught.value.details == {"status_code": 200, "attempts": 2}
+    assert slept == [5]
+
+
+def test_no_retries_is_one_attempt():
+    attempt, slept = attempts_of([DownloadFailed("Request failed", 404), "never"])
+    with pytest.raises(MeshError) as caught:
+        with_retries(attempt, 0, 5, slept.append)
+    assert caught.value.details["attempts"] == 1 and slept == []
