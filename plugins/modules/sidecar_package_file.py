@@ -176,6 +176,11 @@ def open_download(module, url, timeout):
     if status != 200 and urlsplit(url).scheme != "ftp":
         raise DownloadFailed("Request failed", status)
 
+    # A gzip-encoded answer is decompressed (as get_url does): its Content-Length is not the size read.
+    length = str(info.get("content-length") or "").strip()
+    if str(info.get("content-encoding") or "").lower() == "gzip":
+        length = ""
+
     def chunks():
         size = 0
         try:
@@ -184,7 +189,6 @@ def open_download(module, url, timeout):
                 yield chunk
         except (OSError, HTTPException) as e:
             raise DownloadFailed("Request failed: %s" % (e or type(e).__name__), status) from None
-        length = (response.headers.get("Content-Length") or "").strip()
         if length.isdigit() and int(length) != size:
             raise DownloadFailed("Request failed: the server sent %d of %s bytes" % (size, length), status)
     return chunks()
