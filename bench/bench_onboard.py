@@ -8,8 +8,10 @@
 For each count N (default 1, 2, 4, 8) it boots N fresh lab VMs (numbers 11.., so that the VMs the
 tests use stay as they are), onboards them (`--limit`, forks = max(5, N)), then runs onboard
 again unchanged. It prints a table: fresh and unchanged wall time, the ratio to N=1, the number
-of tasks run, and the peak RSS of the controller (the largest of ansible-playbook and its
-workers, from wait4's rusage). With --existing K it first writes K WorkloadEntries into another
+of tasks run, the peak RSS of the controller (the largest of ansible-playbook and its
+workers, from wait4's rusage), the CPU time of the controller (ansible-playbook, its workers and
+their SSH clients, from the same rusage) and the CPU time of the whole machine during the run
+(/proc/stat: on the lab that adds the VMs, the API server and istiod, which share its cores). With --existing K it first writes K WorkloadEntries into another
 namespace of the cluster (the batch form) and measures again, to show what a large cluster
 costs. Needs a running lab (`tests/lab/lab up`). Run through `make bench-onboard`.
 """
@@ -58,20 +60,28 @@ def fresh(numbers) -> None:
     run([str(LAB), "vm", "start", *map(str, numbers)])     # side by side
 
 
+def busy_seconds() -> float:
+    """CPU seconds the machine has spent busy since boot, all cores (/proc/stat: every field of the
+    first line but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def onboard(inv: Path, forks: int, log: Path) -> dict:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "tests" / "output" / "collections"),
                ANSIBLE_NOCOLOR="1")
     argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inv), "-f", str(forks),
             str(REPO / "playbooks" / "onboard.yml")]
-    started = time.monotonic()
+    started, busy = time.monotonic(), busy_seconds()
     proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
     status, usage = os.wait4(proc.pid, 0)[1:]
-    took = time.monotonic() - started
+    took, busy = time.monotonic() - started, busy_seconds() - busy
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"onboard failed; see {log}")
     text = log.read_text()
     tasks = len(re.findall(r"^TASK \[", text, re.M))
-    return {"seconds": round(took, 1), "tasks": tasks, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    return {"seconds": round(took, 1), "tasks": tasks, "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "controller_cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "machine_cpu_s": round(busy, 1)}
 
 
 def existing_entries(count: int) -> None:
@@ -107,7 +117,8 @@ def main() -> int:
         again = onboard(inv, forks, out / f"onboard-{count}-again.log")
         rows.append({"vms": count, "fresh": first, "again": again})
         print(f"{count} VM(s): fresh {first['seconds']} s ({first['tasks']} tasks), unchanged {again['seconds']} s, "
-              f"peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB", flush=True)
+              f"peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, CPU fresh {first['controller_cpu_s']} s "
+              f"controller / {first['machine_cpu_s']} s machine", flush=True)
     if args.existing:
         existing_entries(args.existing)
         numbers = [FIRST]
@@ -118,13 +129,17 @@ def main() -> int:
         rows.append({"vms": 1, "existing_entries": args.existing, "fresh": first, "again": again})
     for n in range(FIRST, FIRST + max(counts)):
         run([str(LAB), "vm", "remove", str(n)])
-    base = rows[0]
-    print("\n| VMs | existing entries | fresh onboard | ratio to 1 VM | unchanged re-run | tasks | peak RSS |")
-    print("|---|---|---|---|---|---|---|")
+    base, cores = rows[0], os.cpu_count() or 1
+    print("\n| VMs | existing entries | fresh onboard | ratio to 1 VM | unchanged re-run | tasks | peak RSS "
+          f"| CPU, fresh: controller / machine (of {cores} cores) |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['vms']} | {row.get('existing_entries', 0)} | {row['fresh']['seconds']} s | "
-              f"{row['fresh']['seconds'] / base['fresh']['seconds']:.2f}x | {row['again']['seconds']} s | "
-              f"{row['fresh']['tasks']} | {max(row['fresh']['peak_rss_mb'], row['again']['peak_rss_mb'])} MB |")
+        fresh_run = row["fresh"]
+        print(f"| {row['vms']} | {row.get('existing_entries', 0)} | {fresh_run['seconds']} s | "
+              f"{fresh_run['seconds'] / base['fresh']['seconds']:.2f}x | {row['again']['seconds']} s | "
+              f"{fresh_run['tasks']} | {max(fresh_run['peak_rss_mb'], row['again']['peak_rss_mb'])} MB | "
+              f"{fresh_run['controller_cpu_s']} s / {fresh_run['machine_cpu_s']} s "
+              f"({fresh_run['machine_cpu_s'] / (fresh_run['seconds'] * cores):.0%}) |")
     (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps(rows, indent=2))
     return 0
 
