@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The package from the controller (vm_sidecar_package_src) on a fresh lab VM of its own (5), in
+its own inventory and namespace: a file whose SHA-256 is not the pinned one is refused before
+anything reaches the VM; the right file is copied, installed and started; the re-run changes
+nothing on the VM."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from ansible_run import run_playbook
+from faults import own_workload
+from mesh_state import recap
+from meshlab import hosts
+
+SRC_VM = 5
+NAME = "src"
+
+
+@pytest.fixture(scope="module")
+def src_vm(lab, api_client, tmp_path_factory):
+    yield from own_workload(lab, api_client, tmp_path_factory.mktemp(NAME), (SRC_VM,), NAME)
+
+
+def onboard(lab, inventory, src):
+    # the lab's inventory downloads from its package server: that URL goes
+    return run_playbook(inventory, lab.kubeconfig, "onboard.yml", "-e", f"vm_sidecar_package_src={src}",
+                        "-e", "vm_sidecar_package_url=", check=False)
+
+
+def test_the_package_from_the_controller_is_checked_copied_and_installed_once(lab, src_vm, tmp_path):
+    _namespace, inventory = src_vm
+    vm, cache = lab.cfg.vm_name(SRC_VM), "/var/cache/meshops-istio-vm"
+    sha = hosts.package_sha256(lab.cfg)
+    # the controller's file keeps the package's name: the VM's copy is named after it
+    good = tmp_path / "good" / "istio-sidecar.deb"
+    good.parent.mkdir()
+    shutil.copyfile(lab.cfg.state / "www" / "istio-sidecar.deb", good)
+    other = tmp_path / "other" / "istio-sidecar.deb"
+    other.parent.mkdir()
+    other.write_bytes(good.read_bytes()[:-1])
+
+    res = onboard(lab, inventory, other)
+    assert res.returncode != 0, res.stdout[-3000:]
+    text = " ".join(res.stdout.split())
+    assert (f"{vm}: vm_sidecar_package_src {other} on the controller has SHA-256 "
+            f"{hashlib.sha256(other.read_bytes()).hexdigest()}, not vm_sidecar_package_sha256 {sha}. "
+            "Nothing was copied or installed.") in text, res.stdout[-3000:]
+    assert lab.ssh(SRC_VM, "find", cache, "-type", "f", check=False).stdout == "", "a file reached the VM"
+    assert lab.ssh(SRC_VM, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
+
+    res = onboard(lab, inventory, good)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert lab.ssh(SRC_VM, "dpkg-query", "--show", "--showformat=${db:Status-Abbrev}", "istio-sidecar").stdout == "ii "
+    assert lab.ssh(SRC_VM, "systemctl", "is-active", "istio", check=False).stdout.strip() == "active"
+    listing = lab.ssh(SRC_VM, "find", cache, "-printf", r"%p %u %g %m\n").stdout
+    assert listing == f"{cache} root root 755\n{cache}/istio-sidecar.deb root root 644\n"
+    assert lab.ssh(SRC_VM, "sha256sum", f"{cache}/istio-sidecar.deb").stdout.split()[0] == sha
+
+    res = onboard(lab, inventory, good)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert recap(res.stdout)[vm]["changed"] == 0, res.stdout[-4000:]
