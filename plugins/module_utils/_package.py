@@ -200,12 +200,13 @@ def read_deb_file(module, path):
             "depends_installed": rc == 0 and deb_depends_installed(fields, statuses)}
 
 
-def read_package(module, path, deb, name):
+def read_package(module, path, deb, name, sha256=None):
     """The package file ``path`` and the installed package ``name`` (deb: also dpkg's journal), as
-    sidecar_package_info's RETURN says (``module``: its run_command)."""
+    sidecar_package_info's RETURN says (``module``: its run_command). ``sha256``: the file's, when
+    the caller has just verified it (the file is not read again for it)."""
     file_info = {"exists": os.path.isfile(path), "sha256": "", "version": "", "depends_installed": False}
     if file_info["exists"]:
-        file_info["sha256"] = sha256_of(path)
+        file_info["sha256"] = sha256 or sha256_of(path)
         if deb:
             file_info.update(read_deb_file(module, path))
         else:

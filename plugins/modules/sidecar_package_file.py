@@ -219,7 +219,9 @@ def run(module):
 
     with_retries(attempt, params["retries"], params["delay"])
     result = {"changed": files.changed, "path": path, "format": params["format"], "attempts": len(fetches)}
-    result.update(read_package(module, path, params["format"] == "deb", params["name"]))
+    # Outside a dry run the file is now the one asked for: fetched() verified its SHA-256.
+    result.update(read_package(module, path, params["format"] == "deb", params["name"],
+                               None if module.check_mode else sha256))
     if module._diff:
         result["diff"] = files.diff
     return result
