@@ -314,13 +314,14 @@ class Files:
         directory = os.path.dirname(path) or "."
         handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
         try:
-            digest = hashlib.sha256()
+            digest = hashlib.sha256() if verify is not None else None
             with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
-                    digest.update(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
                     out.write(chunk)
                 out.flush()
-                if verify is not None:
+                if digest is not None:
                     verify(digest.hexdigest())
                 uid, gid = self._ids(attrs.get("owner"), attrs.get("group"))
                 if uid != -1 or gid != -1:
