@@ -11,9 +11,9 @@ again unchanged. It prints a table: fresh and unchanged wall time, the ratio to 
 of tasks run, the peak RSS of the controller (the largest of ansible-playbook and its
 workers, from wait4's rusage), the CPU time of the controller (ansible-playbook, its workers and
 their SSH clients, from the same rusage) and the CPU time of the whole machine during the run
-(/proc/stat: on the lab that adds the VMs, the API server and istiod, which share its cores). With --existing K it first writes K WorkloadEntries into another
-namespace of the cluster (the batch form) and measures again, to show what a large cluster
-costs. Needs a running lab (`tests/lab/lab up`). Run through `make bench-onboard`.
+(/proc/stat: on the lab that adds the VMs, the API server and istiod, which share its cores).
+With --existing K it first writes K WorkloadEntries into another namespace of the cluster (the
+batch form) and measures again, to show what a large cluster costs. Needs a running lab (`tests/lab/lab up`). Run through `make bench-onboard`.
 """
 from __future__ import annotations
 
