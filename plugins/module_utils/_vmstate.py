@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, Optional
 
 from ansible.module_utils.urls import fetch_url
 
@@ -52,6 +52,23 @@ def ask_ready(module: Any, url: str, timeout: int) -> Dict[str, Any]:
     of the answer (status -1 without one)."""
     _response, info = fetch_url(module, url, method="GET", timeout=timeout)
     return ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))
+
+
+def wait_ready(ask: Callable[[], Dict[str, Any]], wait: float, interval: float,
+               clock: Callable[[], float] = time.monotonic,
+               sleep: Callable[[float], None] = time.sleep) -> Dict[str, Any]:
+    """Ask the readiness endpoint (``ask``: the ready_facts of one answer) until it answers 200 or
+    ``wait`` seconds have passed since the first ask, ``interval`` seconds apart; at least once, and
+    once more at the end of the wait. The last answer, with ``attempts``, the number of asks."""
+    deadline = clock() + max(wait, 0)
+    attempts = 0
+    while True:
+        answer = ask()
+        attempts += 1
+        left = deadline - clock()
+        if answer["status"] == 200 or left <= 0:
+            return dict(answer, attempts=attempts)
+        sleep(min(interval, left))
 
 
 def ready_facts(status: int, msg: str, wanted: Iterable[int] = (200,)) -> Dict[str, Any]:

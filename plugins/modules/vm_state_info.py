@@ -18,6 +18,8 @@ description:
     the certificate, an M(ansible.builtin.stat) per file, an M(ansible.builtin.slurp), an
     M(ansible.builtin.uri) and a M(meshops.istio_vm.token_claims) task, each of which costs a round trip
     to the VM.
+  - With O(ready_wait), it keeps asking O(ready_url) until the answer is 200 and reads the rest once it
+    is (a wait in one module run, instead of an M(ansible.builtin.uri) run for each ask).
   - Changes nothing; the readiness request is a C(GET).
 author:
   - meshops.istio_vm maintainers (@meshops)
@@ -44,13 +46,26 @@ options:
     type: path
   ready_url:
     description:
-      - The sidecar's readiness endpoint, asked once with a C(GET) (C(http://localhost:15021/healthz/ready)).
+      - The sidecar's readiness endpoint (C(http://localhost:15021/healthz/ready)), asked with a C(GET) once,
+        or for O(ready_wait) seconds until it answers 200.
     type: str
   ready_timeout:
     description:
-      - Seconds to wait for the answer of O(ready_url).
+      - Seconds to wait for each answer of O(ready_url).
     type: int
     default: 5
+  ready_wait:
+    description:
+      - Seconds to keep asking O(ready_url) until it answers 200, O(ready_interval) apart. The other
+        reads happen after the wait, so they show the VM once the sidecar is ready.
+      - V(0) asks once. The module does not fail when the wait ends without a 200; C(ready.status) tells.
+    type: int
+    default: 0
+  ready_interval:
+    description:
+      - Seconds between two asks during O(ready_wait).
+    type: float
+    default: 1
 extends_documentation_fragment:
   - meshops.istio_vm.auth.info_attributes
 seealso:
@@ -68,6 +83,16 @@ EXAMPLES = r"""
     ready_url: http://localhost:15021/healthz/ready
   become: true
   register: vm_state
+
+- name: Wait up to two minutes for the sidecar to answer ready, then read its certificate
+  meshops.istio_vm.vm_state_info:
+    ready_url: http://localhost:15021/healthz/ready
+    ready_wait: 120
+    ready_interval: 0.5
+    cert: /etc/certs/cert-chain.pem
+  become: true
+  register: vm_ready
+  failed_when: vm_ready.ready.status != 200
 
 - name: The certificate is for the workload's service account
   ansible.builtin.assert:
@@ -118,9 +143,11 @@ ready:
   description:
     - The answer of O(ready_url). C(status) is the HTTP status, -1 without an answer; C(msg) is worded as
       M(ansible.builtin.uri) words it, for any status but 200 C(Status code was 503 and not [200]) followed by the reason.
+    - C(url) is O(ready_url); C(attempts) the number of asks (1 without O(ready_wait)). With O(ready_wait), the
+      last answer.
   returned: when O(ready_url) is given
   type: dict
-  sample: {"status": 200, "msg": "OK (unknown bytes)"}
+  sample: {"status": 200, "msg": "OK (unknown bytes)", "url": "http://localhost:15021/healthz/ready", "attempts": 2}
 """
 
 import os
@@ -132,7 +159,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, cert_facts, decoded_text
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import (
+    ask_ready, cert_facts, decoded_text, wait_ready)
 
 
 def _cert_text(module, path):
@@ -160,6 +188,12 @@ def _checksum(path):
 
 def run(module):
     params = module.params
+    # First: with a wait, the reads below show the VM once its sidecar is ready.
+    ready = None
+    if params["ready_url"]:
+        ready = wait_ready(lambda: ask_ready(module, params["ready_url"], params["ready_timeout"]),
+                           params["ready_wait"], params["ready_interval"])
+        ready["url"] = params["ready_url"]
     result = {"changed": False, "checksums": {path: _checksum(path) for path in params["checksum"]}}
     if params["cert"]:
         result["cert"] = cert_facts(_cert_text(module, params["cert"]), time.time())
@@ -167,8 +201,8 @@ def run(module):
         result["claims"] = status(read_text(params["token"]), None, time.time())
     if params["hosts"]:
         result["hosts"] = read_text(params["hosts"]) or ""
-    if params["ready_url"]:
-        result["ready"] = ask_ready(module, params["ready_url"], params["ready_timeout"])
+    if ready is not None:
+        result["ready"] = ready
     return result
 
 
@@ -179,8 +213,12 @@ def main():
                        "checksum": {"type": "list", "elements": "path", "default": []},
                        "hosts": {"type": "path"},
                        "ready_url": {"type": "str"},
-                       "ready_timeout": {"type": "int", "default": 5}},
+                       "ready_timeout": {"type": "int", "default": 5},
+                       "ready_wait": {"type": "int", "default": 0},
+                       "ready_interval": {"type": "float", "default": 1}},
         supports_check_mode=True)
+    if module.params["ready_interval"] <= 0:
+        module.fail_json(msg="ready_interval must be more than 0 seconds, not %s" % module.params["ready_interval"])
     module.exit_json(**run(module))
 
 

@@ -373,6 +373,31 @@ def test_rotate_fails_with_the_journal_when_the_sidecar_stays_down(lab):
     assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
 
 
+def test_a_sidecar_that_never_answers_ready_fails_with_its_logs_after_the_wait(lab):
+    """The wait asks in one module run, every vm_sidecar_ready_delay seconds, up to
+    vm_sidecar_ready_timeout; then the role shows the sidecar's logs and fails with the last answer."""
+    url = "http://localhost:15999/healthz/ready"  # nothing listens there
+    started = time.monotonic()
+    res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1",
+                   "-e", f"vm_sidecar_ready_url={url}", "-e", "vm_sidecar_ready_timeout=3",
+                   "-e", "vm_sidecar_ready_delay=1", "-vv", check=False)
+    took = time.monotonic() - started
+    out = " ".join(res.stdout.split())
+    assert res.returncode != 0, out[-3000:]
+    assert (f"mlab-vm1: the Istio sidecar did not become ready within 3s ({url} last answered -1 "
+            "Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>). "
+            "The end of /var/log/istio/istio.err.log, istio.log and the unit's journal is shown above.") in out, \
+        out[-3000:]
+    assert "==> journalctl -u istio.service <==" in out
+    # asked at 0, 1, 2 and 3 s, in one module run
+    assert '"attempts": 4' in task_output(res.stdout, READY_WAIT), task_output(res.stdout, READY_WAIT)[:3000]
+    print(f"failed after {took:.1f} s")
+    # the next rotate, with the sidecar's own URL, converges and takes the token off the controller
+    res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1")
+    assert recap(res.stdout)["mlab-vm1"]["failed"] == 0 and controller_tokens() == []
+    assert "ok: [mlab-vm1]" in task_output(res.stdout, READY_WAIT)
+
+
 def test_sidecar_comes_back_after_reboot(lab):
     proc = Proc(lab.cfg, "vm-mlab-vm2")
     assert proc.stop(timeout=60)

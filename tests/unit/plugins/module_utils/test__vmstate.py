@@ -3,14 +3,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""vm_state_info's pure parts: the certificate's text, and the readiness answer worded as uri words it."""
+"""vm_state_info's pure parts: the certificate's text, the readiness answer worded as uri words it, and
+the wait for it."""
 from __future__ import annotations
 
 import calendar
 
 import pytest
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts, decoded_text, ready_facts
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts, decoded_text, ready_facts, wait_ready
 
 EXPIRY = calendar.timegm((2026, 12, 3, 12, 0, 0))
 OPENSSL = ("notAfter=Dec  3 12:00:00 2026 GMT\n"
@@ -62,3 +63,57 @@ def test_decoded_text_without_san():
 ])
 def test_ready_facts(status, msg, expected):
     assert ready_facts(status, msg) == expected
+
+
+class Endpoint:
+    """A readiness endpoint on a clock of its own: it answers 503 until ``ready_at`` seconds, then
+    200; each ask takes ``takes`` seconds. ``sleep`` advances the clock and records each pause."""
+
+    def __init__(self, ready_at, takes=0.0):
+        self.now, self.ready_at, self.takes = 0.0, ready_at, takes
+        self.asked, self.slept = [], []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def ask(self):
+        self.asked.append(self.now)
+        self.now += self.takes
+        return ready_facts(200, "OK") if self.now >= self.ready_at else ready_facts(503, "HTTP Error 503")
+
+
+def wait(endpoint, seconds, interval):
+    return wait_ready(endpoint.ask, seconds, interval, clock=endpoint.clock, sleep=endpoint.sleep)
+
+
+def test_wait_ready_stops_at_the_first_200():
+    endpoint = Endpoint(ready_at=2.5)
+    assert wait(endpoint, 120, 1) == {"status": 200, "msg": "OK", "attempts": 4}
+    assert endpoint.asked == [0, 1, 2, 3]
+
+
+def test_wait_ready_asks_once_when_ready_or_without_a_wait():
+    assert wait(Endpoint(ready_at=0), 120, 1)["attempts"] == 1
+    endpoint = Endpoint(ready_at=5)
+    answer = wait(endpoint, 0, 1)
+    assert (answer["status"], answer["attempts"], endpoint.slept) == (503, 1, [])
+    assert answer["msg"].startswith("Status code was 503 and not [200]")
+
+
+def test_wait_ready_gives_up_after_the_wait_with_a_last_ask_at_its_end():
+    endpoint = Endpoint(ready_at=100)
+    answer = wait(endpoint, 2.5, 1)
+    assert answer["status"] == 503 and answer["attempts"] == 4
+    # the last pause is shortened so that the last ask comes at the end of the wait, not after it
+    assert endpoint.asked == [0, 1, 2, 2.5] and endpoint.slept == [1, 1, 0.5]
+
+
+def test_wait_ready_counts_the_time_an_ask_takes():
+    endpoint = Endpoint(ready_at=100, takes=2)
+    answer = wait(endpoint, 5, 1)
+    assert answer["attempts"] == 2 and endpoint.asked == [0, 3]
+    assert endpoint.now == 5
