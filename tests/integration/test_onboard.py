@@ -131,6 +131,11 @@ def test_onboard(lab, api_client):
     assert set(counts) == set(lab.vms), counts
     assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in counts.values())
     assert_onboarded(lab, api_client)
+    # The role started each sidecar and read the VM once it answered ready: verify.yml took that read
+    # (its report passed: certificate, token, cluster.env, /etc/hosts and readiness) without a second one.
+    assert all(f"ok: [{vm}]" in task_output(res.stdout, READY_WAIT) for vm in lab.vms), res.stdout[-3000:]
+    read = task_output(res.stdout, VERIFY_READ)
+    assert all(f"skipping: [{vm}]" in read for vm in lab.vms), read[:2000]
     # The lab's VMs have every package istio-sidecar depends on: dpkg installed it alone (apt-get
     # keeps a history of what it ran; dpkg logs every install, whoever calls it).
     for n in range(1, len(lab.vms) + 1):
@@ -152,6 +157,7 @@ def test_onboard(lab, api_client):
 
 
 READY_WAIT = "meshops.istio_vm.vm_sidecar : Wait for the sidecar's readiness endpoint"
+VERIFY_READ = "Read cluster.env, /etc/hosts, the certificate, the token's claims and readiness on the VM"
 
 
 def task_output(stdout: str, task: str) -> str:
@@ -183,6 +189,9 @@ def test_second_run_changes_nothing_and_never_prints_the_token(lab):
     # each sidecar answered ready when the run read its VM, and nothing restarted it: no second wait
     waited = task_output(res.stdout, READY_WAIT)
     assert all(f"skipping: [{vm}]" in waited for vm in lab.vms), waited[:2000]
+    # so verify.yml read each VM itself
+    read = task_output(res.stdout, VERIFY_READ)
+    assert all(f"ok: [{vm}]" in read for vm in lab.vms), read[:2000]
 
 
 def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab):
