@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The verify_drift filter: what verify.yml reports as drift for one VM, each check on its own."""
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.meshops.istio_vm.plugins.filter.verify_drift import FilterModule
+
+ENV = "/var/lib/istio/envoy/cluster.env"
+SPIFFE = "spiffe://cluster.local/ns/lab-vms/sa/lab-app"
+URL = "http://localhost:15021/healthz/ready"
+VM = {"namespace": "lab-vms", "entry_name": "lab-app-10.213.0.11-meshlab-net", "mode": "autoregister",
+      "has_probe": True}
+ENTRY = {"name": VM["entry_name"], "namespace": "lab-vms", "healthy": "True"}
+STATE = {"checksums": {ENV: "ab" * 32}, "cert": {"exists": True, "uris": [SPIFFE]},
+         "ready": {"status": 200, "msg": "OK (unknown bytes)"}}
+NAME = "WorkloadEntry lab-vms/lab-app-10.213.0.11-meshlab-net"
+
+
+def drift(state=None, **kw):
+    args = dict(vm=VM, entry=ENTRY, spiffe=SPIFFE, expected_env="ab" * 32)
+    args.update(kw)
+    return FilterModule().filters()["verify_drift"](STATE if state is None else state, **args)
+
+
+def with_(**changes):
+    return dict(STATE, **changes)
+
+
+def test_a_vm_as_the_inventory_asks_has_no_drift():
+    assert drift() == []
+    # no probe: an entry that is not Healthy is not drift
+    assert drift(vm=dict(VM, has_probe=False), entry=dict(ENTRY, healthy="False")) == []
+    # a request across the mesh that answered 2xx or 3xx
+    assert drift(request_url="http://a/", request={"status": 302, "error": ""}) == []
+
+
+@pytest.mark.parametrize("kw,state,expected", [
+    ({"entry": {}}, None,
+     [NAME + " does not exist (istiod creates it when the sidecar connects)"]),
+    ({"entry": {}, "vm": dict(VM, mode="static")}, None, [NAME + " does not exist"]),
+    ({"entry_drift": ["address is '10.0.0.1' in the cluster, '10.0.0.2' in the inventory", "label a is missing"]}, None,
+     [NAME + " differs from the inventory: address is '10.0.0.1' in the cluster, '10.0.0.2' in the inventory; "
+      "label a is missing"]),
+    ({"entry": dict(ENTRY, healthy="False")}, None, [NAME + " is not Healthy (the VM's readiness probe fails)"]),
+    ({"render_error": "the credential cannot create tokens"}, None,
+     ["cannot render the expected bundle: the credential cannot create tokens"]),
+    ({"expected_env": ""}, None, ["no expected cluster.env was rendered (vm_bootstrap skipped)"]),
+    ({}, with_(checksums={ENV: ""}), [ENV + " is missing"]),
+    ({}, with_(checksums={}), [ENV + " is missing"]),
+    ({"expected_env": "cd" * 32}, None,
+     [ENV + " differs from the one the cluster and inventory give now (run onboard.yml)"]),
+    ({"hosts_drift": ["/etc/hosts does not map istiod.istio-system.svc; the bundle gives 10.0.0.5"]}, None,
+     ["/etc/hosts does not map istiod.istio-system.svc; the bundle gives 10.0.0.5"]),
+    ({"cert_path": "/etc/certs/x.pem"}, with_(cert={"exists": False, "uris": []}),
+     ["no workload certificate at /etc/certs/x.pem"]),
+    ({}, with_(cert={"exists": True, "uris": ["spiffe://other/ns/a/sa/b"]}),
+     ["the workload certificate is for spiffe://other/ns/a/sa/b, not " + SPIFFE]),
+    ({}, with_(cert={"exists": True, "uris": []}), ["the workload certificate is for no SPIFFE ID, not " + SPIFFE]),
+    ({"request_url": "http://a/", "request": {"status": 503, "error": ""}}, None, ["the request to http://a/ got 503 "]),
+    ({"request_url": "http://a/", "request": {"status": None, "error": "URLError: timed out"}}, None,
+     ["the request to http://a/ got no answer URLError: timed out"]),
+    ({"ready_url": URL}, with_(ready={"status": -1, "msg": "Status code was -1 and not [200]: Request failed"}),
+     ["the sidecar is not ready (%s: -1 Status code was -1 and not [200]: Request failed)" % URL]),
+])
+def test_each_check_reports_its_own_drift(kw, state, expected):
+    assert drift(state, **kw) == expected
+
+
+def test_the_drift_comes_in_the_order_of_the_checks():
+    state = with_(checksums={}, ready={"status": 503, "msg": "m"})
+    assert drift(state, entry={}, expected_env="") == [
+        NAME + " does not exist (istiod creates it when the sidecar connects)",
+        "no expected cluster.env was rendered (vm_bootstrap skipped)",
+        ENV + " is missing",
+        "the sidecar is not ready (%s: 503 m)" % URL,
+    ]
+
+
+def test_refuses_what_is_not_a_read_of_the_vm():
+    with pytest.raises(AnsibleFilterError, match="verify_drift: expects"):
+        drift("not a dict")
