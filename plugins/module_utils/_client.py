@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional
 from urllib.parse import quote, urlencode
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
 
 try:
     from kubernetes import client as k8s_client
@@ -468,12 +469,9 @@ def warm_up() -> None:
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy; raise MeshError naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise MeshError("Timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(interval)
+    """Poll ``check`` until it returns something truthy (_poll.poll); raise MeshError naming ``what``
+    on timeout."""
+    result, _attempts = poll(check, bool, timeout, interval)
+    if not result:
+        raise MeshError("Timed out after %ss waiting for %s" % (timeout, what))
+    return result

@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, Iterable, Optional
 
 from ansible.module_utils.urls import fetch_url
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
+
 NOT_AFTER_FORMAT = "%b %d %H:%M:%S %Y GMT"
 
 
@@ -58,17 +60,10 @@ def wait_ready(ask: Callable[[], Dict[str, Any]], wait: float, interval: float,
                clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], None] = time.sleep) -> Dict[str, Any]:
     """Ask the readiness endpoint (``ask``: the ready_facts of one answer) until it answers 200 or
-    ``wait`` seconds have passed since the first ask, ``interval`` seconds apart; at least once, and
-    once more at the end of the wait. The last answer, with ``attempts``, the number of asks."""
-    deadline = clock() + max(wait, 0)
-    attempts = 0
-    while True:
-        answer = ask()
-        attempts += 1
-        left = deadline - clock()
-        if answer["status"] == 200 or left <= 0:
-            return dict(answer, attempts=attempts)
-        sleep(min(interval, left))
+    ``wait`` seconds have passed since the first ask, ``interval`` seconds apart (_poll.poll). The
+    last answer, with ``attempts``, the number of asks."""
+    answer, attempts = poll(ask, lambda answer: answer["status"] == 200, wait, interval, clock, sleep)
+    return dict(answer, attempts=attempts)
 
 
 def ready_facts(status: int, msg: str, wanted: Iterable[int] = (200,)) -> Dict[str, Any]:
