@@ -63,7 +63,8 @@ options:
     default: 0
   ready_interval:
     description:
-      - Seconds between two asks during O(ready_wait).
+      - Seconds between two asks during O(ready_wait), at least V(0.1). A smaller value asks every
+        tenth of a second, so that the wait never spins; a negative value is refused.
     type: float
     default: 1
 extends_documentation_fragment:
@@ -217,8 +218,8 @@ def main():
                        "ready_wait": {"type": "int", "default": 0},
                        "ready_interval": {"type": "float", "default": 1}},
         supports_check_mode=True)
-    if module.params["ready_interval"] <= 0:
-        module.fail_json(msg="ready_interval must be more than 0 seconds, not %s" % module.params["ready_interval"])
+    if module.params["ready_interval"] < 0:
+        module.fail_json(msg="ready_interval must not be negative, not %s" % module.params["ready_interval"])
     module.exit_json(**run(module))
 
 
