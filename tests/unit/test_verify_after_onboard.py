@@ -29,6 +29,7 @@ def vm_state_info_args(tasks):
 
 def test_the_roles_readiness_wait_reads_what_verify_reads():
     role_defaults = yaml.safe_load((REPO / "roles/vm_sidecar/defaults/main.yml").read_text())
+    role_vars = yaml.safe_load((REPO / "roles/vm_sidecar/vars/main.yml").read_text())
     [wait] = vm_state_info_args(yaml.safe_load((REPO / "roles/vm_sidecar/tasks/verify.yml").read_text()))
     play = yaml.safe_load((REPO / "playbooks/verify.yml").read_text())[0]
     [read] = vm_state_info_args(play["tasks"])
@@ -36,7 +37,11 @@ def test_the_roles_readiness_wait_reads_what_verify_reads():
     assert set(read) - {"ready_timeout"} <= set(wait)
     assert wait["ready_url"] == "{{ vm_sidecar_ready_url }}"
     assert play["vars"]["verify_ready_url"] == role_defaults["vm_sidecar_ready_url"]
-    assert wait["checksum"] == [play["vars"]["verify_cluster_env"]]
+    # the cluster.env the role writes is the one both read
+    assert wait["checksum"] == ["{{ __vm_sidecar_cluster_env }}"]
+    assert [f["dest"] for f in role_vars["__vm_sidecar_bundle_files"] if f["src"].endswith("/cluster.env")] == [
+        "{{ __vm_sidecar_cluster_env }}"]
+    assert role_vars["__vm_sidecar_cluster_env"] == play["vars"]["verify_cluster_env"]
     assert wait["hosts"] == read["hosts"] == "/etc/hosts"
     # verify.yml falls back to the role's defaults when the inventory does not set the variable
     for arg, var in (("cert", "vm_sidecar_cert_path"), ("token", "vm_sidecar_token_path")):
