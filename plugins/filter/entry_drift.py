@@ -43,25 +43,15 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-FIELDS = ("address", "service_account", "network")
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _drift
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
 
-def entry_drift(live, desired):
-    if not isinstance(live, dict) or not isinstance(desired, dict):
-        raise AnsibleFilterError("entry_drift: expects two dicts, got %r and %r"
-                                 % (type(live).__name__, type(desired).__name__))
-    out = []
-    for field in FIELDS:
-        want = desired.get(field)
-        if want not in (None, "") and str(live.get(field) or "") != str(want):
-            out.append("%s is %r in the cluster, %r in the inventory" % (field, live.get(field) or "", str(want)))
-    have = live.get("labels") or {}
-    for key, want in sorted((desired.get("labels") or {}).items()):
-        if key not in have:
-            out.append("label %s is missing (the inventory says %r)" % (key, str(want)))
-        elif str(have[key]) != str(want):
-            out.append("label %s is %r in the cluster, %r in the inventory" % (key, have[key], str(want)))
-    return out
+def entry_drift(*args, **kwargs):
+    try:
+        return _drift.entry_drift(*args, **kwargs)
+    except MeshError as error:
+        raise AnsibleFilterError(str(error)) from error
 
 
 class FilterModule:

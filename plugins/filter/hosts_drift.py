@@ -44,46 +44,17 @@ _value:
   elements: str
 """
 
-import ipaddress
-
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _drift
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
-def _same_address(a: str, b: str) -> bool:
+
+def hosts_drift(*args, **kwargs):
     try:
-        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
-    except ValueError:
-        return a == b
-
-
-def first_mapping(text: str, name: str):
-    """(line number, address) of the first line of a hosts file that names ``name``, or None."""
-    wanted = name.lower()
-    for number, line in enumerate(text.splitlines(), 1):
-        fields = line.split("#", 1)[0].split()
-        if len(fields) > 1 and wanted in (field.lower() for field in fields[1:]):
-            return number, fields[0]
-    return None
-
-
-def hosts_drift(etc_hosts, entry):
-    if not isinstance(etc_hosts, str) or not isinstance(entry, dict) or not entry.get("name"):
-        raise AnsibleFilterError("hosts_drift: expects the text of /etc/hosts and a dict with a name, got %r and %r"
-                                 % (type(etc_hosts).__name__, entry))
-    name, want = entry["name"], entry.get("address") or None
-    found = first_mapping(etc_hosts, name)
-    if want is None:
-        if found is None:
-            return []
-        return ["/etc/hosts maps %s to %s (line %d); the bundle has no address for it now (the VM should "
-                "resolve it by DNS; run onboard.yml)" % (name, found[1], found[0])]
-    if found is None:
-        return ["/etc/hosts does not map %s; the bundle gives %s (istiod through the ingress or east-west "
-                "gateway; run onboard.yml)" % (name, want)]
-    if not _same_address(found[1], want):
-        return ["/etc/hosts maps %s to %s (line %d), the bundle gives %s now (the ingress or east-west "
-                "gateway's address changed; run onboard.yml)" % (name, found[1], found[0], want)]
-    return []
+        return _drift.hosts_drift(*args, **kwargs)
+    except MeshError as error:
+        raise AnsibleFilterError(str(error)) from error
 
 
 class FilterModule:

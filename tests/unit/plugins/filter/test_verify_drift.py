@@ -15,15 +15,18 @@ ENV = "/var/lib/istio/envoy/cluster.env"
 SPIFFE = "spiffe://cluster.local/ns/lab-vms/sa/lab-app"
 URL = "http://localhost:15021/healthz/ready"
 VM = {"namespace": "lab-vms", "entry_name": "lab-app-10.213.0.11-meshlab-net", "mode": "autoregister",
-      "has_probe": True}
-ENTRY = {"name": VM["entry_name"], "namespace": "lab-vms", "healthy": "True"}
+      "has_probe": True, "entry": {"address": "10.213.0.11", "labels": {"app": "lab-app"}, "network": None}}
+ENTRY = {"name": VM["entry_name"], "namespace": "lab-vms", "healthy": "True", "address": "10.213.0.11",
+         "labels": {"app": "lab-app", "other": "x"}}
+ISTIOD = {"name": "istiod.istio-system.svc", "address": "10.213.0.1"}
 STATE = {"checksums": {ENV: "ab" * 32}, "cert": {"exists": True, "uris": [SPIFFE]},
+         "hosts": "127.0.0.1 localhost\n10.213.0.1 istiod.istio-system.svc\n",
          "ready": {"status": 200, "msg": "OK (unknown bytes)"}}
 NAME = "WorkloadEntry lab-vms/lab-app-10.213.0.11-meshlab-net"
 
 
 def drift(state=None, **kw):
-    args = dict(vm=VM, entry=ENTRY, spiffe=SPIFFE, expected_env="ab" * 32)
+    args = dict(vm=VM, entry=ENTRY, spiffe=SPIFFE, expected_env="ab" * 32, hosts_entry=ISTIOD)
     args.update(kw)
     return FilterModule().filters()["verify_drift"](STATE if state is None else state, **args)
 
@@ -36,6 +39,9 @@ def test_a_vm_as_the_inventory_asks_has_no_drift():
     assert drift() == []
     # no probe: an entry that is not Healthy is not drift
     assert drift(vm=dict(VM, has_probe=False), entry=dict(ENTRY, healthy="False")) == []
+    # no expected bundle: /etc/hosts is not checked (its own line says why)
+    assert drift(with_(hosts=""), hosts_entry=None, render_error="no access") == [
+        "cannot render the expected bundle: no access"]
     # a request across the mesh that answered 2xx or 3xx
     assert drift(request_url="http://a/", request={"status": 302, "error": ""}) == []
 
@@ -44,9 +50,9 @@ def test_a_vm_as_the_inventory_asks_has_no_drift():
     ({"entry": {}}, None,
      [NAME + " does not exist (istiod creates it when the sidecar connects)"]),
     ({"entry": {}, "vm": dict(VM, mode="static")}, None, [NAME + " does not exist"]),
-    ({"entry_drift": ["address is '10.0.0.1' in the cluster, '10.0.0.2' in the inventory", "label a is missing"]}, None,
-     [NAME + " differs from the inventory: address is '10.0.0.1' in the cluster, '10.0.0.2' in the inventory; "
-      "label a is missing"]),
+    ({"entry": dict(ENTRY, address="10.213.0.99", labels={})}, None,
+     [NAME + " differs from the inventory: address is '10.213.0.99' in the cluster, '10.213.0.11' in the inventory; "
+      "label app is missing (the inventory says 'lab-app')"]),
     ({"entry": dict(ENTRY, healthy="False")}, None, [NAME + " is not Healthy (the VM's readiness probe fails)"]),
     ({"render_error": "the credential cannot create tokens"}, None,
      ["cannot render the expected bundle: the credential cannot create tokens"]),
@@ -55,8 +61,12 @@ def test_a_vm_as_the_inventory_asks_has_no_drift():
     ({}, with_(checksums={}), [ENV + " is missing"]),
     ({"expected_env": "cd" * 32}, None,
      [ENV + " differs from the one the cluster and inventory give now (run onboard.yml)"]),
-    ({"hosts_drift": ["/etc/hosts does not map istiod.istio-system.svc; the bundle gives 10.0.0.5"]}, None,
-     ["/etc/hosts does not map istiod.istio-system.svc; the bundle gives 10.0.0.5"]),
+    ({"hosts_entry": dict(ISTIOD, address="10.0.0.5")}, None,
+     ["/etc/hosts maps istiod.istio-system.svc to 10.213.0.1 (line 2), the bundle gives 10.0.0.5 now (the ingress "
+      "or east-west gateway's address changed; run onboard.yml)"]),
+    ({}, with_(hosts="127.0.0.1 localhost\n"),
+     ["/etc/hosts does not map istiod.istio-system.svc; the bundle gives 10.213.0.1 (istiod through the ingress or "
+      "east-west gateway; run onboard.yml)"]),
     ({"cert_path": "/etc/certs/x.pem"}, with_(cert={"exists": False, "uris": []}),
      ["no workload certificate at /etc/certs/x.pem"]),
     ({}, with_(cert={"exists": True, "uris": ["spiffe://other/ns/a/sa/b"]}),

@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""What playbooks/verify.yml reports as drift: a VM and its WorkloadEntry against the inventory.
+
+Pure functions on what was read (filters entry_drift, hosts_drift and verify_drift); each returns one
+line per difference, empty when there is none, and raises MeshError for input of the wrong shape.
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+
+# The WorkloadEntry fields the inventory sets, besides labels.
+ENTRY_FIELDS = ("address", "service_account", "network")
+
+
+def entry_drift(live: Any, desired: Any) -> List[str]:
+    """How a WorkloadEntry (as workload_entry_info reports it) differs from the workload_entry options
+    the inventory gives: only the fields it sets count, labels key by key (others' labels are not drift)."""
+    if not isinstance(live, dict) or not isinstance(desired, dict):
+        raise MeshError("entry_drift: expects two dicts, got %r and %r" % (type(live).__name__, type(desired).__name__))
+    out = []
+    for field in ENTRY_FIELDS:
+        want = desired.get(field)
+        if want not in (None, "") and str(live.get(field) or "") != str(want):
+            out.append("%s is %r in the cluster, %r in the inventory" % (field, live.get(field) or "", str(want)))
+    have = live.get("labels") or {}
+    for key, want in sorted((desired.get("labels") or {}).items()):
+        if key not in have:
+            out.append("label %s is missing (the inventory says %r)" % (key, str(want)))
+        elif str(have[key]) != str(want):
+            out.append("label %s is %r in the cluster, %r in the inventory" % (key, have[key], str(want)))
+    return out
+
+
+def _same_address(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
+
+
+def first_mapping(text: str, name: str) -> Optional[Tuple[int, str]]:
+    """(line number, address) of the first line of a hosts file that names ``name``, or None."""
+    wanted = name.lower()
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if len(fields) > 1 and wanted in (field.lower() for field in fields[1:]):
+            return number, fields[0]
+    return None
+
+
+def hosts_drift(etc_hosts: Any, entry: Any) -> List[str]:
+    """Whether the text of a VM's /etc/hosts resolves istiod's name (``entry``: vm_bootstrap's
+    hosts_entry, name and address) as the bundle does: by the first line naming it."""
+    if not isinstance(etc_hosts, str) or not isinstance(entry, dict) or not entry.get("name"):
+        raise MeshError("hosts_drift: expects the text of /etc/hosts and a dict with a name, got %r and %r"
+                        % (type(etc_hosts).__name__, entry))
+    name, want = entry["name"], entry.get("address") or None
+    found = first_mapping(etc_hosts, name)
+    if want is None:
+        if found is None:
+            return []
+        return ["/etc/hosts maps %s to %s (line %d); the bundle has no address for it now (the VM should "
+                "resolve it by DNS; run onboard.yml)" % (name, found[1], found[0])]
+    if found is None:
+        return ["/etc/hosts does not map %s; the bundle gives %s (istiod through the ingress or east-west "
+                "gateway; run onboard.yml)" % (name, want)]
+    if not _same_address(found[1], want):
+        return ["/etc/hosts maps %s to %s (line %d), the bundle gives %s now (the ingress or east-west "
+                "gateway's address changed; run onboard.yml)" % (name, found[1], found[0], want)]
+    return []
+
+
+def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: str = "",
+                 render_error: Optional[str] = None, cluster_env: str = "/var/lib/istio/envoy/cluster.env",
+                 hosts_entry: Optional[Dict[str, Any]] = None, cert_path: str = "/etc/certs/cert-chain.pem",
+                 ready_url: str = "http://localhost:15021/healthz/ready", request_url: str = "",
+                 request: Optional[Dict[str, Any]] = None) -> List[str]:
+    """verify.yml's checks of one VM, in the order it reports them: ``vm_state`` is vm_state_info's read
+    of the VM, ``vm`` its mesh settings (mesh_workload_vm: namespace, entry_name, mode, has_probe and
+    the workload_entry options ``entry``), ``entry`` its live WorkloadEntry ({} for none) and
+    ``hosts_entry`` the hosts_entry of the expected bundle (None when none was rendered)."""
+    if not isinstance(vm_state, dict) or not isinstance(vm, dict) or not isinstance(entry, dict):
+        raise MeshError("verify_drift: expects the VM's read, its mesh settings and its entry as dicts, got "
+                        "%r, %r and %r" % (type(vm_state).__name__, type(vm).__name__, type(entry).__name__))
+    name = "WorkloadEntry %s/%s" % (vm["namespace"], vm["entry_name"])
+    differs = entry_drift(entry, vm.get("entry") or {}) if entry else []
+    hosts = hosts_drift(vm_state.get("hosts") or "", hosts_entry) if hosts_entry is not None else []
+    env_sha256 = (vm_state.get("checksums") or {}).get(cluster_env, "")
+    cert = vm_state.get("cert") or {}
+    ready = vm_state.get("ready") or {}
+    request = request or {}
+    checks = [
+        (not entry, "%s does not exist%s" % (
+            name, " (istiod creates it when the sidecar connects)" if vm.get("mode") == "autoregister" else "")),
+        (bool(differs), "%s differs from the inventory: %s" % (name, "; ".join(differs))),
+        (bool(vm.get("has_probe")) and bool(entry) and entry.get("healthy") != "True",
+         "%s is not Healthy (the VM's readiness probe fails)" % name),
+        (render_error is not None, "cannot render the expected bundle: %s" % render_error),
+        (render_error is None and not expected_env, "no expected cluster.env was rendered (vm_bootstrap skipped)"),
+        (not env_sha256, "%s is missing" % cluster_env),
+        (bool(env_sha256 and expected_env and env_sha256 != expected_env),
+         "%s differs from the one the cluster and inventory give now (run onboard.yml)" % cluster_env),
+        (bool(hosts), "; ".join(hosts)),
+        (not cert.get("exists"), "no workload certificate at %s" % cert_path),
+        (bool(cert.get("exists")) and spiffe not in (cert.get("uris") or []),
+         "the workload certificate is for %s, not %s" % (", ".join(cert.get("uris") or []) or "no SPIFFE ID", spiffe)),
+        (bool(request_url) and not 200 <= (request.get("status") or 0) < 400,
+         "the request to %s got %s %s" % (request_url, request.get("status") or "no answer", request.get("error") or "")),
+        (ready.get("status") != 200,
+         "the sidecar is not ready (%s: %s %s)" % (ready_url, ready.get("status"), ready.get("msg"))),
+    ]
+    return [msg for bad, msg in checks if bad]
