@@ -41,17 +41,10 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _drift
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.plugin_utils.filters import filter_of
 
-
-def entry_drift(*args, **kwargs):
-    try:
-        return _drift.entry_drift(*args, **kwargs)
-    except MeshError as error:
-        raise AnsibleFilterError(str(error)) from error
+entry_drift = filter_of(_drift.entry_drift)
 
 
 class FilterModule:

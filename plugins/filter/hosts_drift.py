@@ -44,17 +44,10 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _drift
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.plugin_utils.filters import filter_of
 
-
-def hosts_drift(*args, **kwargs):
-    try:
-        return _drift.hosts_drift(*args, **kwargs)
-    except MeshError as error:
-        raise AnsibleFilterError(str(error)) from error
+hosts_drift = filter_of(_drift.hosts_drift)
 
 
 class FilterModule:

@@ -92,17 +92,10 @@ _value:
   elements: str
 """
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _drift
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.plugin_utils.filters import filter_of
 
-
-def verify_drift(*args, **kwargs):
-    try:
-        return _drift.verify_drift(*args, **kwargs)
-    except MeshError as error:
-        raise AnsibleFilterError(str(error)) from error
+verify_drift = filter_of(_drift.verify_drift)
 
 
 class FilterModule:
