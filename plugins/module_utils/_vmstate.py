@@ -6,7 +6,8 @@
 # PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
 # without notice and without a changelog entry. Do not import it from other collections.
 
-"""What a VM shows of its sidecar (module vm_state_info): the pure parts.
+"""What a VM shows of its sidecar (modules vm_state_info and sidecar_package_info): the pure
+parts, and the reads of files and the certificate that both modules make (vm_reads).
 
 Runs on the VM: standard library only. The certificate is read as text, the way
 ``openssl x509 -noout -enddate -ext subjectAltName`` prints it (``notAfter=...`` and ``URI:...``);
@@ -15,12 +16,16 @@ Runs on the VM: standard library only. The certificate is read as text, the way
 from __future__ import annotations
 
 import calendar
+import os
 import re
+import ssl
 import time
 from typing import Any, Callable, Dict, Iterable, Optional
 
 from ansible.module_utils.urls import fetch_url
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
+from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
 
 NOT_AFTER_FORMAT = "%b %d %H:%M:%S %Y GMT"
@@ -73,3 +78,42 @@ def ready_facts(status: int, msg: str, wanted: Iterable[int] = (200,)) -> Dict[s
     if status not in wanted:
         msg = "Status code was %s and not %s: %s" % (status, wanted, msg)
     return {"status": status, "msg": msg}
+
+
+def cert_text(module: Any, path: str) -> Optional[str]:
+    """openssl's text of the certificate at ``path``, else the same from Python's decoder (decoded_text);
+    None without a file, empty when neither can read it. ``module``: its get_bin_path and run_command."""
+    if not os.path.exists(path):
+        return None
+    openssl = module.get_bin_path("openssl")
+    if openssl:
+        rc, out, _err = module.run_command([openssl, "x509", "-in", path, "-noout", "-enddate", "-ext", "subjectAltName"])
+        if rc == 0:
+            return out
+    try:
+        return decoded_text(ssl._ssl._test_decode_cert(path))  # pylint: disable=protected-access
+    except (AttributeError, OSError, ValueError, ssl.SSLError):
+        return ""
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a regular file; empty when it is missing or unreadable."""
+    try:
+        return sha256_of(path) if os.path.isfile(path) else ""
+    except OSError:
+        return ""
+
+
+def vm_reads(module: Any, checksum: Iterable[str] = (), cert: Optional[str] = None, hosts: Optional[str] = None,
+             now: Optional[float] = None) -> Dict[str, Any]:
+    """What checking a VM against the inventory reads of its files, each only when asked: ``checksums``
+    (path -> file_sha256, for each of ``checksum``), ``cert`` (cert_facts of the certificate at ``cert``)
+    and ``hosts`` (the text of the hosts file ``hosts``, empty when it cannot be read)."""
+    result: Dict[str, Any] = {}
+    if checksum:
+        result["checksums"] = {path: file_sha256(path) for path in checksum}
+    if cert:
+        result["cert"] = cert_facts(cert_text(module, cert), time.time() if now is None else now)
+    if hosts:
+        result["hosts"] = read_text(hosts) or ""
+    return result

@@ -151,40 +151,13 @@ ready:
   sample: {"status": 200, "msg": "OK (unknown bytes)", "url": "http://localhost:15021/healthz/ready", "attempts": 2}
 """
 
-import os
-import ssl
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
-from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import (
-    ask_ready, cert_facts, decoded_text, wait_ready)
-
-
-def _cert_text(module, path):
-    """openssl's text of the certificate, else the same from Python's decoder; None without a file,
-    empty when neither can read it."""
-    if not os.path.exists(path):
-        return None
-    openssl = module.get_bin_path("openssl")
-    if openssl:
-        rc, out, _err = module.run_command([openssl, "x509", "-in", path, "-noout", "-enddate", "-ext", "subjectAltName"])
-        if rc == 0:
-            return out
-    try:
-        return decoded_text(ssl._ssl._test_decode_cert(path))  # pylint: disable=protected-access
-    except (AttributeError, OSError, ValueError, ssl.SSLError):
-        return ""
-
-
-def _checksum(path):
-    try:
-        return sha256_of(path) if os.path.isfile(path) else ""
-    except OSError:
-        return ""
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, vm_reads, wait_ready
 
 
 def run(module):
@@ -195,13 +168,11 @@ def run(module):
         ready = wait_ready(lambda: ask_ready(module, params["ready_url"], params["ready_timeout"]),
                            params["ready_wait"], params["ready_interval"])
         ready["url"] = params["ready_url"]
-    result = {"changed": False, "checksums": {path: _checksum(path) for path in params["checksum"]}}
-    if params["cert"]:
-        result["cert"] = cert_facts(_cert_text(module, params["cert"]), time.time())
+    now = time.time()
+    result = {"changed": False, "checksums": {}}
+    result.update(vm_reads(module, params["checksum"], params["cert"], params["hosts"], now))
     if params["token"]:
-        result["claims"] = status(read_text(params["token"]), None, time.time())
-    if params["hosts"]:
-        result["hosts"] = read_text(params["hosts"]) or ""
+        result["claims"] = status(read_text(params["token"]), None, now)
     if ready is not None:
         result["ready"] = ready
     return result

@@ -4,14 +4,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """vm_state_info's pure parts: the certificate's text, the readiness answer worded as uri words it, and
-the wait for it."""
+the wait for it; and the reads of files and the certificate (vm_reads) on this host's files, with this
+host's openssl and without it."""
 from __future__ import annotations
 
 import calendar
+import hashlib
+import shutil
+import subprocess
+import time
 
 import pytest
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts, decoded_text, ready_facts, wait_ready
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import (
+    cert_facts, decoded_text, ready_facts, vm_reads, wait_ready)
 from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.fake_clock import Clock
 
 EXPIRY = calendar.timegm((2026, 12, 3, 12, 0, 0))
@@ -102,3 +108,53 @@ def test_wait_ready_gives_up_after_the_wait_with_the_last_answer():
     answer = wait(endpoint, 2.5, 1)
     assert answer["status"] == 503 and answer["attempts"] == 4
     assert answer["msg"].startswith("Status code was 503 and not [200]")
+
+
+class Host:
+    """What vm_reads uses of a module (get_bin_path, run_command), on this host; ``openssl``: whether it
+    finds openssl."""
+
+    def __init__(self, openssl=True):
+        self.openssl = openssl
+
+    def get_bin_path(self, name):
+        return shutil.which(name) if self.openssl else None
+
+    def run_command(self, args):
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+
+SPIFFE = "spiffe://cluster.local/ns/lab-vms/sa/lab-app"
+
+
+@pytest.fixture(scope="module")
+def workload_cert(tmp_path_factory):
+    if not shutil.which("openssl"):
+        pytest.skip("needs openssl to make the certificate")
+    path = tmp_path_factory.mktemp("cert") / "cert-chain.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(path.with_suffix(".key")), "-out", str(path), "-days", "2", "-subj", "/O=lab",
+                    "-addext", "subjectAltName=URI:" + SPIFFE], capture_output=True, check=True)
+    return path
+
+
+@pytest.mark.parametrize("openssl", [True, False], ids=["openssl", "python"])
+def test_vm_reads_reads_what_it_is_asked(tmp_path, workload_cert, openssl):
+    env, hosts = tmp_path / "cluster.env", tmp_path / "hosts"
+    env.write_bytes(b"CANONICAL_SERVICE=lab-app\n")
+    hosts.write_text("127.0.0.1 localhost\n10.213.0.1 istiod.istio-system.svc\n")
+    now = calendar.timegm((2026, 12, 5, 0, 0, 0))
+    read = vm_reads(Host(openssl), [str(env), str(tmp_path / "missing")], str(workload_cert), str(hosts), now)
+    assert read["checksums"] == {str(env): hashlib.sha256(env.read_bytes()).hexdigest(), str(tmp_path / "missing"): ""}
+    assert read["hosts"] == hosts.read_text()
+    cert = read["cert"]
+    assert cert["exists"] and cert["uris"] == [SPIFFE], cert
+    assert cert["seconds_left"] == calendar.timegm(time.strptime(cert["not_after"], "%b %d %H:%M:%S %Y GMT")) - now
+
+
+def test_vm_reads_only_what_it_is_asked(tmp_path):
+    assert vm_reads(Host(), now=0) == {}
+    # a missing certificate and hosts file are reported, not an error
+    read = vm_reads(Host(), [], str(tmp_path / "none.pem"), str(tmp_path / "hosts"), now=0)
+    assert read == {"cert": {"exists": False, "uris": [], "not_after": "", "seconds_left": -1}, "hosts": ""}
