@@ -19,6 +19,9 @@ description:
   - With O(facts) and O(token_path) it also reads, in the same run, the few facts the role
     meshops.istio_vm.vm_sidecar needs and the claims of the VM's token (never the token), which
     M(ansible.builtin.setup) and M(meshops.istio_vm.token_claims) read in a module run each.
+  - With O(checksum), O(cert) and O(hosts) it also reads what M(meshops.istio_vm.vm_state_info) reads for them,
+    so that a caller that changes nothing on the VM afterwards (an unchanged run of the role
+    meshops.istio_vm.vm_sidecar) has what checking the VM against the inventory needs, without a second module run.
   - Changes nothing.
 author:
   - meshops.istio_vm maintainers (@meshops)
@@ -80,6 +83,22 @@ options:
       - Seconds to wait for the answer of O(ready_url).
     type: int
     default: 2
+  checksum:
+    description:
+      - Files whose SHA-256 is returned as RV(checksums), as M(meshops.istio_vm.vm_state_info) returns them. A
+        missing or unreadable file is reported, not an error.
+    type: list
+    elements: path
+    default: []
+  cert:
+    description:
+      - The workload certificate (PEM) to return as RV(cert), read as M(meshops.istio_vm.vm_state_info) reads it.
+        A missing file is reported, not an error.
+    type: path
+  hosts:
+    description:
+      - The hosts file (C(/etc/hosts)) whose text is returned as RV(hosts).
+    type: path
 extends_documentation_fragment:
   - meshops.istio_vm.auth.info_attributes
 seealso:
@@ -206,10 +225,29 @@ ready:
   description:
     - The answer of O(ready_url). C(status) is the HTTP status, -1 without an answer or when O(service)
       is not C(active) (then nothing is asked); C(msg) is worded as M(ansible.builtin.uri) words a status
-      other than 200.
+      other than 200; C(url) is O(ready_url), as M(meshops.istio_vm.vm_state_info) returns it.
   returned: when O(ready_url) is given
   type: dict
-  sample: {"status": 200, "msg": "OK (unknown bytes)"}
+  sample: {"status": 200, "msg": "OK (unknown bytes)", "url": "http://localhost:15021/healthz/ready"}
+checksums:
+  description: The SHA-256 of each file of O(checksum), lower case, by path; empty for a file that is missing or unreadable.
+  returned: when O(checksum) is not empty
+  type: dict
+  sample: {"/var/lib/istio/envoy/cluster.env": "9f86d0..."}
+cert:
+  description:
+    - The workload certificate of O(cert), as M(meshops.istio_vm.vm_state_info) returns it
+      (RV(meshops.istio_vm.vm_state_info#module:cert)), with C(exists), C(uris) (its SPIFFE IDs), C(not_after) and
+      C(seconds_left).
+  returned: when O(cert) is given
+  type: dict
+  sample: {"exists": true, "uris": ["spiffe://cluster.local/ns/bookinfo/sa/ratings"],
+           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012}
+hosts:
+  description: The text of O(hosts); empty when it cannot be read.
+  returned: when O(hosts) is given
+  type: str
+  sample: "127.0.0.1 localhost\n10.213.0.5 istiod.istio-system.svc\n"
 token_claims:
   description:
     - The claims of O(token_path) as M(meshops.istio_vm.token_claims) returns them (C(iss), C(sub), C(left) and
@@ -230,7 +268,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._files import rea
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
     NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, os_facts, parse_os_release, read_package, unit_state)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts, vm_reads
 
 
 def read_os_facts():
@@ -253,13 +291,16 @@ def run(module):
     result.update(read_package(module, path, fmt == "deb", params["name"]) if fmt else NO_PACKAGE)
     if params["facts"]:
         result["ansible_facts"] = facts
+    now = time.time()
     if params["token_path"]:
-        result["token_claims"] = status(read_text(params["token_path"]), None, time.time())
+        result["token_claims"] = status(read_text(params["token_path"]), None, now)
     if params["ready_url"]:
         if result["service"] == "active":
             result["ready"] = ask_ready(module, params["ready_url"], params["ready_timeout"])
         else:
             result["ready"] = ready_facts(-1, "not asked: %s is %s" % (params["service"], result["service"]))
+        result["ready"]["url"] = params["ready_url"]
+    result.update(vm_reads(module, params["checksum"], params["cert"], params["hosts"], now))
     return result
 
 
@@ -274,7 +315,10 @@ def main():
                        "name": {"type": "str", "default": "istio-sidecar"},
                        "service": {"type": "str", "default": "istio.service"},
                        "ready_url": {"type": "str"},
-                       "ready_timeout": {"type": "int", "default": 2}},
+                       "ready_timeout": {"type": "int", "default": 2},
+                       "checksum": {"type": "list", "elements": "path", "default": []},
+                       "cert": {"type": "path"},
+                       "hosts": {"type": "path"}},
         mutually_exclusive=[["path", "paths"]],
         required_one_of=[["path", "paths"]],
         supports_check_mode=True)

@@ -47,3 +47,31 @@ def test_the_roles_readiness_wait_reads_what_verify_reads():
     for arg, var in (("cert", "vm_sidecar_cert_path"), ("token", "vm_sidecar_token_path")):
         assert wait[arg] == "{{ %s }}" % var
         assert read[arg] == "{{ %s | default('%s') }}" % (var, role_defaults[var])
+
+
+def test_an_unchanged_runs_first_read_is_what_the_wait_reads():
+    """A run that changes nothing on the VM and finds its sidecar ready does not wait: its first read of
+    the VM (vm_state.yml) becomes vm_sidecar_ready_read. That read asks the same readiness URL and reads
+    the same files, certificate and token as the wait, and the fact carries them under the keys of the
+    wait's result (vm_state_info's), which verify.yml reads."""
+    role = REPO / "roles/vm_sidecar/tasks"
+    [first] = [task for task in yaml.safe_load((role / "vm_state.yml").read_text())
+               if "meshops.istio_vm.sidecar_package_info" in task]
+    read = first["meshops.istio_vm.sidecar_package_info"]
+    [wait] = vm_state_info_args(yaml.safe_load((role / "verify.yml").read_text()))
+
+    verifying = "{{ %s if __verifying else %s }}"
+    assert read["ready_url"] == verifying % ("vm_sidecar_ready_url", "omit")
+    assert read["checksum"] == verifying % ("[__vm_sidecar_cluster_env]", "[]")
+    assert read["hosts"] == verifying % ("'/etc/hosts'", "omit") and wait["hosts"] == "/etc/hosts"
+    assert read["cert"] == verifying % ("vm_sidecar_cert_path", "omit")
+    assert read["token_path"] == wait["token"] == "{{ vm_sidecar_token_path }}"
+    assert first["vars"]["__verifying"] == "{{ vm_sidecar_state == 'present' and vm_sidecar_verify | bool }}"
+
+    [taken] = [task for task in yaml.safe_load((role / "verify.yml").read_text())
+               if task.get("ansible.builtin.set_fact", {}).get("vm_sidecar_ready_read")]
+    fact = taken["ansible.builtin.set_fact"]["vm_sidecar_ready_read"]
+    # each key the wait's result has for what it read, from the first read's key for the same
+    keys = {"ready": "ready", "checksums": "checksums", "hosts": "hosts", "cert": "cert", "claims": "token_claims"}
+    assert fact == {key: "{{ __vm_sidecar_vm.%s }}" % source for key, source in keys.items()}
+    assert "__vm_sidecar_ready_still | default(false) | bool" in taken["when"]
