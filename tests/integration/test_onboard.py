@@ -30,6 +30,30 @@ def clean_start(lab, api_client):
     reset_lab_inventory(lab, api_client)
 
 
+def converged(lab, api_client) -> bool:
+    """Whether the lab inventory's VMs are onboarded and nothing is left over from a test: the
+    WorkloadGroup, each VM's token record on the controller and no token, and on each VM the sidecar
+    enabled, active and ready."""
+    if group(api_client) is None or controller_tokens():
+        return False
+    for n, vm in enumerate(lab.vms, 1):
+        if not (BOOTSTRAP / vm / "istio-token.claims").is_file():
+            return False
+        state = lab.ssh(n, "sh", "-c", "systemctl is-enabled istio; systemctl is-active istio; "
+                        "curl -s -o /dev/null -w '%{http_code}' http://localhost:15021/healthz/ready", check=False)
+        if state.stdout.split() != ["enabled", "active", "200"]:
+            return False
+    return True
+
+
+@pytest.fixture
+def onboarded(lab, api_client):
+    """The lab inventory onboarded, whatever ran before in this file (or nothing: a test run alone)."""
+    if not converged(lab, api_client):
+        res = playbook(lab, "onboard.yml")
+        assert converged(lab, api_client), res.stdout[-3000:]
+
+
 BOOTSTRAP = LAB_STATE  # the defaults: beside the lab inventory
 VM_TOKEN = "/var/lib/istio/tokens/istio-token"
 
@@ -166,7 +190,7 @@ def task_output(stdout: str, task: str) -> str:
     return stdout.split("TASK [" + task, 1)[1].split("\nTASK [", 1)[0]
 
 
-def test_second_run_changes_nothing_and_never_prints_the_token(lab):
+def test_second_run_changes_nothing_and_never_prints_the_token(lab, onboarded):
     records = {vm: (BOOTSTRAP / vm / "istio-token.claims").read_bytes() for vm in lab.vms}
     tokens = [vm_token(lab, n) for n in range(1, len(lab.vms) + 1)]
     res = playbook(lab, "onboard.yml", "-vvv")
@@ -201,7 +225,7 @@ def test_second_run_changes_nothing_and_never_prints_the_token(lab):
         assert row(lines, vm)[1:3] == ["yes", f"spiffe://cluster.local/ns/{NS}/sa/{SA}"], lines
 
 
-def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab):
+def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab, onboarded):
     """An unchanged run skips the unit's enable/start task only when the unit was active and
     enabled as wanted: one disabled by hand is enabled again, the one change of the run."""
     lab.ssh(1, "systemctl", "disable", "istio")
@@ -215,7 +239,7 @@ def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab):
     assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
-def test_health_follows_the_probe(lab, api_client):
+def test_health_follows_the_probe(lab, api_client, onboarded):
     name = f"{GROUP}-10.213.0.11-meshlab-net"
 
     def state():
@@ -240,7 +264,7 @@ def row(lines: list, vm: str) -> list:
     return [re.split(r"\s{2,}", line) for line in lines if line.startswith(vm + "  ")][0]
 
 
-def test_drift_is_reported_then_fixed(lab, api_client):
+def test_drift_is_reported_then_fixed(lab, api_client, onboarded):
     name = f"{GROUP}-10.213.0.12-meshlab-net"
     client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
         "networking.istio.io", "v1", NS, "workloadentries", name, {"spec": {"labels": {"app": "hand-edited"}}},
@@ -289,7 +313,7 @@ def test_drift_is_reported_then_fixed(lab, api_client):
     out.unlink()
 
 
-def test_rotate_renews_the_token_only_when_asked_or_needed(lab):
+def test_rotate_renews_the_token_only_when_asked_or_needed(lab, onboarded):
     before = vm_token(lab, 1)
     res = playbook(lab, "rotate.yml")
     assert "nothing to do" in res.stdout
@@ -308,7 +332,7 @@ def test_rotate_renews_the_token_only_when_asked_or_needed(lab):
     assert "0 of 2 VMs drift" in playbook(lab, "verify.yml").stdout
 
 
-def test_keep_token_leaves_a_private_copy_on_the_controller(lab):
+def test_keep_token_leaves_a_private_copy_on_the_controller(lab, onboarded):
     playbook(lab, "rotate.yml", "-e", "rotate_force=true", "-e", "mesh_workload_keep_token=true",
              "--limit", "mlab-vm1")
     token_file = BOOTSTRAP / "mlab-vm1" / "istio-token"
@@ -346,7 +370,7 @@ def restarts(lab, n: int) -> int:
     return int(lab.ssh(n, "systemctl", "show", "istio.service", "--property=NRestarts", "--value").stdout)
 
 
-def test_rotate_waits_out_a_start_that_systemd_retries_itself(lab):
+def test_rotate_waits_out_a_start_that_systemd_retries_itself(lab, onboarded):
     before, restarted = vm_token(lab, 1), restarts(lab, 1)
     failing_start(lab, 1, once=True)
     try:
@@ -367,7 +391,7 @@ def test_rotate_waits_out_a_start_that_systemd_retries_itself(lab):
                    "http://localhost:15021/healthz/ready").stdout == "200"
 
 
-def test_rotate_fails_with_the_journal_when_the_sidecar_stays_down(lab):
+def test_rotate_fails_with_the_journal_when_the_sidecar_stays_down(lab, onboarded):
     failing_start(lab, 1, once=False, restart="no")
     try:
         res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", check=False)
@@ -389,7 +413,7 @@ def test_rotate_fails_with_the_journal_when_the_sidecar_stays_down(lab):
     assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
 
 
-def test_a_sidecar_that_never_answers_ready_fails_with_its_logs_after_the_wait(lab):
+def test_a_sidecar_that_never_answers_ready_fails_with_its_logs_after_the_wait(lab, onboarded):
     """The wait asks in one module run, every vm_sidecar_ready_delay seconds, up to
     vm_sidecar_ready_timeout; then the role shows the sidecar's logs and fails with the last answer."""
     url = "http://localhost:15999/healthz/ready"  # nothing listens there
@@ -414,7 +438,7 @@ def test_a_sidecar_that_never_answers_ready_fails_with_its_logs_after_the_wait(l
     assert "ok: [mlab-vm1]" in task_output(res.stdout, READY_WAIT)
 
 
-def test_sidecar_comes_back_after_reboot(lab):
+def test_sidecar_comes_back_after_reboot(lab, onboarded):
     proc = Proc(lab.cfg, "vm-mlab-vm2")
     assert proc.stop(timeout=60)
     hosts.boot_vm(lab.cfg, 2, hosts.rootfs(lab.cfg))
@@ -425,7 +449,7 @@ def test_sidecar_comes_back_after_reboot(lab):
     assert lab.ssh(2, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
-def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab):
+def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab, onboarded):
     proc = Proc(lab.cfg, "vm-mlab-vm2")
     assert proc.stop(timeout=60)
     res = playbook(lab, "onboard.yml", check=False)
@@ -439,7 +463,7 @@ def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab):
     assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values())
 
 
-def test_recreated_vm_gets_a_new_token_from_the_next_onboard(lab, api_client):
+def test_recreated_vm_gets_a_new_token_from_the_next_onboard(lab, api_client, onboarded):
     """The controller holds no token, only the record of the one mlab-vm2 had; the VM is built
     again from scratch: onboard requests a new token for it, and removes it once delivered."""
     old, vm1_token, vm1_record = record("mlab-vm2"), vm_token(lab, 1), record("mlab-vm1")
@@ -452,7 +476,7 @@ def test_recreated_vm_gets_a_new_token_from_the_next_onboard(lab, api_client):
     assert controller_tokens() == []
 
 
-def test_offboard_cleans_both_sides(lab, api_client):
+def test_offboard_cleans_both_sides(lab, api_client, onboarded):
     playbook(lab, "offboard.yml", "--check", "--limit", "mlab-vm1")
     assert lab.ssh(1, "test", "-d", "/etc/systemd/system/istio.service.d", check=False).returncode == 0, \
         "a dry run removed a directory"
