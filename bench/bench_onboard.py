@@ -13,14 +13,22 @@ workers, from wait4's rusage), the CPU time of the controller (ansible-playbook,
 their SSH clients, from the same rusage) and the CPU time of the whole machine during the run
 (/proc/stat: on the lab that adds the VMs, the API server and istiod, which share its cores).
 With --existing K it first writes K WorkloadEntries into another namespace of the cluster (the
-batch form) and measures again, to show what a large cluster costs. Needs a running lab (`tests/lab/lab up`). Run through `make bench-onboard`.
+batch form) and measures again, to show what a large cluster costs. With --by-process it also
+turns the kernel's process accounting on during each fresh run (acct(2), as root: the lab runs as
+root) and prints the CPU time of the processes that ended during it, in the VMs too (they share the
+kernel), by kind: Ansible's main process and workers, the SSH clients, Python module runs on the VMs
+(`python3`), the package install (`dpkg`, `dpkg-deb`) and the rest. Needs a running lab
+(`tests/lab/lab up`). Run through `make bench-onboard`.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -67,6 +75,58 @@ def busy_seconds() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
+# One record of the kernel's process accounting file, version 3 (struct acct_v3 of <linux/acct.h>):
+# flag, version, tty, exit code, uid, gid, pid, ppid, start time, elapsed time (a float), then the
+# comp_t (16 bits) user and system time, memory, I/O, rw, minor and major faults, swaps, and the
+# command's name (16 bytes).
+ACCT_V3 = struct.Struct("<BBHIIIIIIf8H16s")
+ACCT_HZ = 100       # AHZ: the unit of comp_t times
+# The kinds of process the by-process table shows, by command name (the kernel keeps 15 characters).
+PROCESS_KINDS = (("ansible-playbook", ("ansible-playboo",)), ("ssh (controller)", ("ssh",)),
+                 ("python3 (module runs on the VMs)", ("python3",)), ("dpkg, dpkg-deb", ("dpkg", "dpkg-deb")))
+
+
+def comp_t(value: int) -> int:
+    """The value of a comp_t: 13 bits of mantissa, 3 bits of base-8 exponent."""
+    return (value & 0x1FFF) << (3 * (value >> 13))
+
+
+def acct_records(data: bytes) -> list:
+    """(command, CPU seconds) of each version-3 record of a process accounting file."""
+    records = []
+    for offset in range(0, len(data) - ACCT_V3.size + 1, ACCT_V3.size):
+        fields = ACCT_V3.unpack_from(data, offset)
+        if fields[1] & 0x0F != 3:
+            continue
+        command = fields[-1].split(b"\0", 1)[0].decode(errors="replace")
+        records.append((command, (comp_t(fields[10]) + comp_t(fields[11])) / ACCT_HZ))
+    return records
+
+
+def by_kind(records) -> dict:
+    """CPU seconds and process count per kind of PROCESS_KINDS, the rest as ``other``."""
+    kinds = {name: [0.0, 0] for name, _commands in PROCESS_KINDS}
+    kinds["other"] = [0.0, 0]
+    for command, seconds in records:
+        name = next((name for name, commands in PROCESS_KINDS if command in commands), "other")
+        kinds[name][0] += seconds
+        kinds[name][1] += 1
+    return {name: {"cpu_s": round(cpu, 2), "processes": count} for name, (cpu, count) in kinds.items()}
+
+
+@contextlib.contextmanager
+def process_accounting(path: Path):
+    """The kernel's process accounting into ``path`` while the block runs (acct(2), needs root)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    path.write_bytes(b"")
+    if libc.acct(str(path).encode()) != 0:
+        raise SystemExit(f"--by-process: acct({path}) failed: {os.strerror(ctypes.get_errno())}")
+    try:
+        yield
+    finally:
+        libc.acct(None)
+
+
 def onboard(inv: Path, forks: int, log: Path) -> dict:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "tests" / "output" / "collections"),
                ANSIBLE_NOCOLOR="1")
@@ -103,6 +163,8 @@ def main() -> int:
     parser.add_argument("--counts", default="1,2,4,8")
     parser.add_argument("--existing", type=int, default=0,
                         help="also measure 1 VM with this many WorkloadEntries in the cluster")
+    parser.add_argument("--by-process", action="store_true",
+                        help="also the CPU time of the fresh runs by kind of process (process accounting)")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     out = REPO / "bench" / "results"
@@ -113,7 +175,12 @@ def main() -> int:
         fresh(numbers)
         inv = inventory(numbers)
         forks = max(5, count)
-        first = onboard(inv, forks, out / f"onboard-{count}-fresh.log")
+        accounting = out / f"onboard-{count}-fresh.acct"
+        with process_accounting(accounting) if args.by_process else contextlib.nullcontext():
+            first = onboard(inv, forks, out / f"onboard-{count}-fresh.log")
+        if args.by_process:
+            first["by_process"] = by_kind(acct_records(accounting.read_bytes()))
+            accounting.unlink()
         again = onboard(inv, forks, out / f"onboard-{count}-again.log")
         rows.append({"vms": count, "fresh": first, "again": again})
         print(f"{count} VM(s): fresh {first['seconds']} s ({first['tasks']} tasks), unchanged {again['seconds']} s, "
@@ -140,6 +207,17 @@ def main() -> int:
               f"{fresh_run['tasks']} | {max(fresh_run['peak_rss_mb'], row['again']['peak_rss_mb'])} MB | "
               f"{fresh_run['controller_cpu_s']} s / {fresh_run['machine_cpu_s']} s "
               f"({fresh_run['machine_cpu_s'] / (fresh_run['seconds'] * cores):.0%}) |")
+    if args.by_process:
+        kinds = [name for name, _commands in PROCESS_KINDS] + ["other"]
+        print("\nCPU seconds of the processes that ended during each fresh run (process accounting; the API "
+              "server, istiod and the sidecars run on and are not counted):\n")
+        print("| VMs | " + " | ".join(kinds) + " |")
+        print("|---|" + "---|" * len(kinds))
+        for row in rows:
+            if "by_process" in row["fresh"]:
+                cells = [f"{row['fresh']['by_process'][name]['cpu_s']} s ({row['fresh']['by_process'][name]['processes']})"
+                         for name in kinds]
+                print(f"| {row['vms']} | " + " | ".join(cells) + " |")
     (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps(rows, indent=2))
     return 0
 

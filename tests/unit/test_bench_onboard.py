@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""bench/bench_onboard.py --by-process: the records of the kernel's process accounting file
+(struct acct_v3) read back, their comp_t times decoded, and the CPU time summed by kind of process."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = importlib.util.spec_from_file_location("bench_onboard", REPO / "bench" / "bench_onboard.py")
+bench = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(bench)
+
+
+def record(command: bytes, utime: int, stime: int, version: int = 3) -> bytes:
+    """One accounting record as the kernel writes it (little-endian), times as comp_t values."""
+    return bench.ACCT_V3.pack(0, version, 0, 0, 0, 0, 4242, 1, 1_800_000_000, 12.5,
+                              utime, stime, 0, 0, 0, 0, 0, 0, command)
+
+
+@pytest.mark.parametrize("value,expected", [
+    (0, 0), (1, 1), (0x1FFF, 8191),
+    (0x2000 | 5, 40),            # exponent 1: times 8
+    (0x6000 | 0x100, 256 * 8 ** 3),
+])
+def test_comp_t(value, expected):
+    assert bench.comp_t(value) == expected
+
+
+def test_records_are_read_back_with_their_cpu_time():
+    data = (record(b"ansible-playboo", 120, 30) + record(b"python3", 15, 3)
+            + record(b"old-format", 500, 500, version=2) + record(b"dpkg-deb", 0x2000 | 7, 2))
+    assert bench.acct_records(data) == [("ansible-playboo", 1.5), ("python3", 0.18), ("dpkg-deb", 0.58)]
+    # a file cut in the middle of a record: the whole records before it
+    assert bench.acct_records(data[:bench.ACCT_V3.size + 10]) == [("ansible-playboo", 1.5)]
+
+
+def test_cpu_time_by_kind_of_process():
+    kinds = bench.by_kind([("ansible-playboo", 1.25), ("ansible-playboo", 0.5), ("ssh", 0.02), ("python3", 0.2),
+                           ("dpkg", 0.3), ("dpkg-deb", 0.6), ("iptables-legacy", 0.0), ("sh", 0.01)])
+    assert kinds == {"ansible-playbook": {"cpu_s": 1.75, "processes": 2},
+                     "ssh (controller)": {"cpu_s": 0.02, "processes": 1},
+                     "python3 (module runs on the VMs)": {"cpu_s": 0.2, "processes": 1},
+                     "dpkg, dpkg-deb": {"cpu_s": 0.9, "processes": 2},
+                     "other": {"cpu_s": 0.01, "processes": 2}}
