@@ -104,16 +104,17 @@ def file_sha256(path: str) -> str:
         return ""
 
 
-def vm_reads(module: Any, checksum: Iterable[str] = (), cert: Optional[str] = None, hosts: Optional[str] = None,
-             now: Optional[float] = None) -> Dict[str, Any]:
+def vm_reads(module: Any, checksum: Iterable[str] = (), cert: Optional[str] = None, hosts: Optional[str] = None, *,
+             now: float) -> Dict[str, Any]:
     """What checking a VM against the inventory reads of its files, each only when asked: ``checksums``
-    (path -> file_sha256, for each of ``checksum``), ``cert`` (cert_facts of the certificate at ``cert``)
-    and ``hosts`` (the text of the hosts file ``hosts``, empty when it cannot be read)."""
+    (path -> file_sha256, for each of ``checksum``), ``cert`` (cert_facts of the certificate at ``cert``,
+    its time left counted from ``now``) and ``hosts`` (the text of the hosts file ``hosts``, empty when it
+    cannot be read)."""
     result: Dict[str, Any] = {}
     if checksum:
         result["checksums"] = {path: file_sha256(path) for path in checksum}
     if cert:
-        result["cert"] = cert_facts(cert_text(module, cert), time.time() if now is None else now)
+        result["cert"] = cert_facts(cert_text(module, cert), now)
     if hosts:
         result["hosts"] = read_text(hosts) or ""
     return result

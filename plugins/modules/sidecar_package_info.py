@@ -300,7 +300,7 @@ def run(module):
         else:
             result["ready"] = ready_facts(-1, "not asked: %s is %s" % (params["service"], result["service"]))
         result["ready"]["url"] = params["ready_url"]
-    result.update(vm_reads(module, params["checksum"], params["cert"], params["hosts"], now))
+    result.update(vm_reads(module, params["checksum"], params["cert"], params["hosts"], now=now))
     return result
 
 

@@ -170,7 +170,7 @@ def run(module):
         ready["url"] = params["ready_url"]
     now = time.time()
     result = {"changed": False, "checksums": {}}
-    result.update(vm_reads(module, params["checksum"], params["cert"], params["hosts"], now))
+    result.update(vm_reads(module, params["checksum"], params["cert"], params["hosts"], now=now))
     if params["token"]:
         result["claims"] = status(read_text(params["token"]), None, now)
     if ready is not None:

@@ -145,7 +145,7 @@ def test_vm_reads_reads_what_it_is_asked(tmp_path, workload_cert, openssl):
     env.write_bytes(b"CANONICAL_SERVICE=lab-app\n")
     hosts.write_text("127.0.0.1 localhost\n10.213.0.1 istiod.istio-system.svc\n")
     now = calendar.timegm((2026, 12, 5, 0, 0, 0))
-    read = vm_reads(Host(openssl), [str(env), str(tmp_path / "missing")], str(workload_cert), str(hosts), now)
+    read = vm_reads(Host(openssl), [str(env), str(tmp_path / "missing")], str(workload_cert), str(hosts), now=now)
     assert read["checksums"] == {str(env): hashlib.sha256(env.read_bytes()).hexdigest(), str(tmp_path / "missing"): ""}
     assert read["hosts"] == hosts.read_text()
     cert = read["cert"]
