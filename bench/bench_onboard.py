@@ -214,9 +214,9 @@ def main() -> int:
         print("| VMs | " + " | ".join(kinds) + " |")
         print("|---|" + "---|" * len(kinds))
         for row in rows:
-            if "by_process" in row["fresh"]:
-                cells = [f"{row['fresh']['by_process'][name]['cpu_s']} s ({row['fresh']['by_process'][name]['processes']})"
-                         for name in kinds]
+            spent = row["fresh"].get("by_process")
+            if spent:
+                cells = [f"{spent[name]['cpu_s']} s ({spent[name]['processes']})" for name in kinds]
                 print(f"| {row['vms']} | " + " | ".join(cells) + " |")
     (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps(rows, indent=2))
     return 0
