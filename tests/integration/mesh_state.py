@@ -107,6 +107,19 @@ def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, ac
         assert f"spiffe://cluster.local/ns/{namespace}/sa/{account}" in san
 
 
+def interception(lab, n) -> list[str]:
+    """The VM's ISTIO_* chains and the rules that use them, with either iptables backend, each as
+    "table: line" (a chain defined, or a rule appended)."""
+    dump = lab.ssh(n, "sh", "-c", "iptables-legacy-save 2>/dev/null; iptables-nft-save 2>/dev/null").stdout
+    out, table = [], ""
+    for line in dump.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif "ISTIO_" in line and line.startswith((":", "-A")):
+            out.append(f"{table}: {line.split()[0] if line.startswith(':') else line}")
+    return out
+
+
 # The comment of the inert rule vm_sidecar adds to turn connection tracking on before the first start.
 CONNTRACK_MARK = "meshops.istio_vm-conntrack-on"
 

@@ -24,7 +24,7 @@ from kubernetes import client
 from ansible_run import ANSIBLE_PLAYBOOK, ansible_env, run_playbook
 from conftest import REPO
 from faults import own_workload
-from mesh_state import wait
+from mesh_state import interception, wait
 
 VMS = (7, 8)
 NAME = "conc"
@@ -90,19 +90,6 @@ class Holders(threading.Thread):
             return self.lab.ssh(n, "sed", "-n", "3p", f"{VM_LOCK}/owner", check=False, timeout=5).stdout.strip()
         except subprocess.TimeoutExpired:
             return None
-
-
-def interception(lab, n) -> list[str]:
-    """The VM's ISTIO_* chains and the rules that use them, with either iptables backend, each as
-    "table: line" (a chain defined, or a rule appended)."""
-    dump = lab.ssh(n, "sh", "-c", "iptables-legacy-save 2>/dev/null; iptables-nft-save 2>/dev/null").stdout
-    out, table = [], ""
-    for line in dump.splitlines():
-        if line.startswith("*"):
-            table = line[1:]
-        elif "ISTIO_" in line and line.startswith((":", "-A")):
-            out.append(f"{table}: {line.split()[0] if line.startswith(':') else line}")
-    return out
 
 
 def test_two_onboard_runs_at_the_same_time_one_waits_and_the_end_state_is_one_runs(lab, api_client, workload):

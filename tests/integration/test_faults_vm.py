@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Faults on the VM side, each on a lab VM of its own (7 and 8) with its own inventory and
-namespace: a package URL that answers 404, a download that stalls, and a reboot in the middle
-of the package install. Each fails clearly or is repaired, and the next run converges."""
+"""Faults on the VM side, each on a lab VM of its own (7, 8 and 31) with its own inventory and
+namespace: a package URL that answers 404, a download that stalls, a reboot in the middle
+of the package install, and the interception a crashed sidecar left. Each fails clearly or is
+repaired, and the next run converges."""
 from __future__ import annotations
 
 import re
@@ -17,11 +18,11 @@ import pytest
 from ansible_run import run_playbook
 from conftest import LAB, delete_namespace, fresh_vms
 from faults import StalledServer, vm_inventory
-from mesh_state import recap
+from mesh_state import interception, recap
 from meshlab import hosts
 from meshlab.core import Proc
 
-DOWNLOAD_VM, REBOOT_VM = 7, 8
+DOWNLOAD_VM, REBOOT_VM, LEFTOVER_VM = 7, 8, 31
 
 
 def package_state(lab, n: int) -> str:
@@ -154,4 +155,75 @@ def test_a_reboot_in_the_middle_of_the_install_is_repaired_by_the_next_run(lab, 
     assert ready(lab, n)
 
     res, _took = onboard(lab, reboot_vm)
+    assert res.returncode == 0 and recap(res.stdout)[lab.cfg.vm_name(n)]["changed"] == 0, "the next run changed"
+
+
+@pytest.fixture(scope="module")
+def leftover_vm(lab, api_client, tmp_path_factory):
+    namespace, inventory = own_vm(lab, api_client, tmp_path_factory, LEFTOVER_VM, "leftover")
+    yield inventory
+    remove_vm(api_client, LEFTOVER_VM, namespace)
+
+
+# What a sidecar that crashed or lost its package can leave (istio/istio#52835): chains and the
+# rules that jump to them, with both iptables backends, in two tables and for IPv6. The nat rules
+# send the VM's connections to the package server to port 15001, where nothing listens. Planted
+# over a connection that connection tracking follows from its start (a first connection lists the
+# nat tables, which turns tracking on): a connection it picks up midway goes through nat OUTPUT
+# like a new one.
+PLANT_INTERCEPTION = r"""
+set -e
+host=$1 port=$2
+for ipt in iptables-legacy iptables-nft; do
+  $ipt -w -t nat -N ISTIO_REDIRECT
+  $ipt -w -t nat -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+  $ipt -w -t nat -N ISTIO_OUTPUT
+  $ipt -w -t nat -A ISTIO_OUTPUT -d "$host" -p tcp --dport "$port" -j ISTIO_REDIRECT
+  $ipt -w -t nat -A OUTPUT -p tcp -j ISTIO_OUTPUT
+done
+iptables-nft -w -t mangle -N ISTIO_DIVERT
+iptables-nft -w -t mangle -A PREROUTING -p tcp -j ISTIO_DIVERT
+ip6tables-legacy -w -t nat -N ISTIO_OUTPUT
+ip6tables-legacy -w -t nat -A OUTPUT -p tcp -j ISTIO_OUTPUT
+"""
+
+
+def ip6_interception(lab, n: int) -> str:
+    return "".join(line for line in lab.ssh(n, "sh", "-c", "ip6tables-legacy-save 2>/dev/null; "
+                                            "ip6tables-nft-save 2>/dev/null").stdout.splitlines(True)
+                   if "ISTIO_" in line)
+
+
+def package_reachable(lab, n: int) -> bool:
+    return lab.ssh(n, "curl", "-fsS", "-o", "/dev/null", "-m", "5", lab.cfg.pkg_url, check=False).returncode == 0
+
+
+def test_interception_a_crashed_sidecar_left_is_removed_before_the_package_download(lab, leftover_vm):
+    n = LEFTOVER_VM
+    lab.ssh(n, "sh", "-c", "iptables-legacy -w -t nat -S >/dev/null && iptables-nft -w -t nat -S >/dev/null")
+    lab.ssh(n, "sh", "-c", PLANT_INTERCEPTION, "-", lab.cfg.host_ip, str(lab.cfg.pkg_port))
+    planted, planted6 = interception(lab, n), ip6_interception(lab, n)
+    assert "mangle: :ISTIO_DIVERT" in planted and "ISTIO_OUTPUT" in planted6, planted
+    assert not package_reachable(lab, n), "the planted rules do not intercept the package download"
+
+    res, _took = onboard(lab, leftover_vm, "--check")           # a dry run removes nothing
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert interception(lab, n) == planted and ip6_interception(lab, n) == planted6, "check mode removed rules"
+
+    res, took = onboard(lab, leftover_vm)
+    print(f"onboard over leftover interception: {took:.1f} s")
+    assert res.returncode == 0, res.stdout[-4000:]
+    task = "TASK [meshops.istio_vm.vm_sidecar : Remove interception rules a stopped sidecar left behind]"
+    assert re.search(rf"{re.escape(task)} \**\nchanged", res.stdout), res.stdout[-4000:]
+    assert package_state(lab, n).startswith("ii ")
+    assert ready(lab, n)
+    # What is left is the sidecar's own interception: each chain and rule once, none of the
+    # planted ones that the sidecar does not set up (TPROXY's mangle chain, the nft backend's).
+    rules = interception(lab, n)
+    assert rules and len(rules) == len(set(rules)), rules
+    assert not [r for r in rules if "ISTIO_DIVERT" in r], rules
+    assert lab.ssh(n, "sh", "-c", "iptables-nft-save 2>/dev/null | grep -c ISTIO_ || true").stdout.strip() == "0"
+    assert package_reachable(lab, n), "the sidecar's own interception does not pass the package server"
+
+    res, _took = onboard(lab, leftover_vm)
     assert res.returncode == 0 and recap(res.stdout)[lab.cfg.vm_name(n)]["changed"] == 0, "the next run changed"
