@@ -133,6 +133,7 @@ def assert_offboarded(lab, api_client, namespace: str = NS, name: str = GROUP, v
         assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
         assert "istiod" not in lab.ssh(n, "cat", "/etc/hosts").stdout
         assert CONNTRACK_MARK not in lab.ssh(n, "iptables-legacy-save").stdout, "the conntrack rule was left"
+        assert not interception(lab, n), "interception was left"
         for path in ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh", "/var/lib/istio/tokens",
                      "/etc/systemd/system/istio.service.d", "/var/run/secrets/tokens", "/var/run/secrets"):
             assert lab.ssh(n, "test", "-e", path, check=False).returncode != 0, path

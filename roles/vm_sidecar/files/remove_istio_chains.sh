@@ -17,6 +17,11 @@ if [ -n "$conntrack_rule" ] && command -v iptables-legacy >/dev/null 2>&1; then
 fi
 for ipt in iptables-legacy iptables-nft ip6tables-legacy ip6tables-nft; do
   command -v "$ipt" >/dev/null 2>&1 || continue
+  # One dump of the backend's tables in use (its -save loads no table): where it holds no ISTIO_
+  # chain, as on most VMs, that one run is all. Without a dump, table by table.
+  if dump=$("$ipt-save" 2>/dev/null); then
+    case $dump in *ISTIO_*) ;; *) continue ;; esac
+  fi
   for table in nat mangle raw filter; do
     rules=$("$ipt" -t "$table" -S 2>/dev/null) || continue
     printf '%s\n' "$rules" | grep -E '^-A [A-Z]+ .*-j ISTIO_' | sed 's/^-A /-D /' | while read -r rule; do
