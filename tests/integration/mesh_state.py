@@ -107,10 +107,11 @@ def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, ac
         assert f"spiffe://cluster.local/ns/{namespace}/sa/{account}" in san
 
 
-def interception(lab, n) -> list[str]:
+def interception(lab, n, family: str = "ip") -> list[str]:
     """The VM's ISTIO_* chains and the rules that use them, with either iptables backend, each as
-    "table: line" (a chain defined, or a rule appended)."""
-    dump = lab.ssh(n, "sh", "-c", "iptables-legacy-save 2>/dev/null; iptables-nft-save 2>/dev/null").stdout
+    "table: line" (a chain defined, or a rule appended); IPv4, or IPv6 with family "ip6"."""
+    dump = lab.ssh(n, "sh", "-c", f"{family}tables-legacy-save 2>/dev/null; "
+                   f"{family}tables-nft-save 2>/dev/null").stdout
     out, table = [], ""
     for line in dump.splitlines():
         if line.startswith("*"):

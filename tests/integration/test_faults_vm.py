@@ -10,14 +10,12 @@ repaired, and the next run converges."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 
 import pytest
 
 from ansible_run import run_playbook
-from conftest import LAB, delete_namespace, fresh_vms
-from faults import StalledServer, vm_inventory
+from faults import StalledServer, own_workload
 from mesh_state import interception, recap
 from meshlab import hosts
 from meshlab.core import Proc
@@ -43,23 +41,15 @@ def ready(lab, n: int) -> bool:
 
 
 def own_vm(lab, api_client, tmp_path_factory, n: int, name: str):
-    fresh_vms(n)
-    namespace = f"t-{name}-{int(time.time()) % 100000}"
-    inventory = vm_inventory(lab, tmp_path_factory.mktemp(name), n, mesh_workload_namespace=namespace,
-                             mesh_workload_name=name)
-    return namespace, inventory
-
-
-def remove_vm(api_client, n: int, namespace: str) -> None:
-    delete_namespace(api_client, namespace)
-    subprocess.run([str(LAB), "vm", "remove", str(n)], capture_output=True, check=False)
+    """Fixture body: lab VM n fresh, in an inventory and namespace of its own (faults.own_workload);
+    yields the inventory."""
+    for _namespace, inventory in own_workload(lab, api_client, tmp_path_factory.mktemp(name), (n,), name):
+        yield inventory
 
 
 @pytest.fixture(scope="module")
 def download_vm(lab, api_client, tmp_path_factory):
-    namespace, inventory = own_vm(lab, api_client, tmp_path_factory, DOWNLOAD_VM, "dl")
-    yield inventory
-    remove_vm(api_client, DOWNLOAD_VM, namespace)
+    yield from own_vm(lab, api_client, tmp_path_factory, DOWNLOAD_VM, "dl")
 
 
 def onboard(lab, inventory, *extra):
@@ -104,9 +94,7 @@ def test_a_stalled_download_times_out_after_the_bounded_retries_then_the_good_ur
 
 @pytest.fixture(scope="module")
 def reboot_vm(lab, api_client, tmp_path_factory):
-    namespace, inventory = own_vm(lab, api_client, tmp_path_factory, REBOOT_VM, "reboot")
-    yield inventory
-    remove_vm(api_client, REBOOT_VM, namespace)
+    yield from own_vm(lab, api_client, tmp_path_factory, REBOOT_VM, "reboot")
 
 
 # dpkg unpacks in the background; as soon as it has marked the package half-installed (or, on a
@@ -160,9 +148,7 @@ def test_a_reboot_in_the_middle_of_the_install_is_repaired_by_the_next_run(lab, 
 
 @pytest.fixture(scope="module")
 def leftover_vm(lab, api_client, tmp_path_factory):
-    namespace, inventory = own_vm(lab, api_client, tmp_path_factory, LEFTOVER_VM, "leftover")
-    yield inventory
-    remove_vm(api_client, LEFTOVER_VM, namespace)
+    yield from own_vm(lab, api_client, tmp_path_factory, LEFTOVER_VM, "leftover")
 
 
 # What a sidecar that crashed or lost its package can leave (istio/istio#52835): chains and the
@@ -188,12 +174,6 @@ ip6tables-legacy -w -t nat -A OUTPUT -p tcp -j ISTIO_OUTPUT
 """
 
 
-def ip6_interception(lab, n: int) -> str:
-    return "".join(line for line in lab.ssh(n, "sh", "-c", "ip6tables-legacy-save 2>/dev/null; "
-                                            "ip6tables-nft-save 2>/dev/null").stdout.splitlines(True)
-                   if "ISTIO_" in line)
-
-
 def package_reachable(lab, n: int) -> bool:
     return lab.ssh(n, "curl", "-fsS", "-o", "/dev/null", "-m", "5", lab.cfg.pkg_url, check=False).returncode == 0
 
@@ -202,13 +182,13 @@ def test_interception_a_crashed_sidecar_left_is_removed_before_the_package_downl
     n = LEFTOVER_VM
     lab.ssh(n, "sh", "-c", "iptables-legacy -w -t nat -S >/dev/null && iptables-nft -w -t nat -S >/dev/null")
     lab.ssh(n, "sh", "-c", PLANT_INTERCEPTION, "-", lab.cfg.host_ip, str(lab.cfg.pkg_port))
-    planted, planted6 = interception(lab, n), ip6_interception(lab, n)
-    assert "mangle: :ISTIO_DIVERT" in planted and "ISTIO_OUTPUT" in planted6, planted
+    planted, planted6 = interception(lab, n), interception(lab, n, "ip6")
+    assert "mangle: :ISTIO_DIVERT" in planted and "nat: :ISTIO_OUTPUT" in planted6, planted
     assert not package_reachable(lab, n), "the planted rules do not intercept the package download"
 
     res, _took = onboard(lab, leftover_vm, "--check")           # a dry run removes nothing
     assert res.returncode == 0, res.stdout[-4000:]
-    assert interception(lab, n) == planted and ip6_interception(lab, n) == planted6, "check mode removed rules"
+    assert interception(lab, n) == planted and interception(lab, n, "ip6") == planted6, "check mode removed rules"
 
     res, took = onboard(lab, leftover_vm)
     print(f"onboard over leftover interception: {took:.1f} s")
