@@ -46,14 +46,7 @@ _value:
 """
 
 
-def registered_entry_name(group, ip, network=""):
-    ip = str(ip or "")
-    if not ip:
-        return ""
-    parts = [str(group), ip.replace(":", "-")]
-    if network:
-        parts.append(str(network))
-    return "-".join(parts)
+from ansible_collections.meshops.istio_vm.plugins.module_utils._inventory import registered_entry_name
 
 
 class FilterModule:

@@ -14,18 +14,22 @@ types) and return one ``"<variable>: <problem>"`` string per problem, empty when
 The objects a VM implies are checked with the validators of ``_specs`` (what the modules would
 refuse later, after other objects were written); the rest are rules of the bundle and the VM side.
 
-``vm_conflicts`` takes the computed settings of all VMs of the group (``__mesh_workload_vm``) and
-returns what they claim twice or disagree on.
+``vm_settings`` computes a VM's settings from the same variables (``__mesh_workload_vm``, and the
+role's output ``mesh_workload_vm``); ``vm_conflicts`` takes the computed settings of all VMs of the
+group and returns what they claim twice or disagree on.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import posixpath
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
+
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import ENV_NAME
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import ValidationError
@@ -419,6 +423,98 @@ def sidecar_vm_problems(facts: Mapping[str, Any], present: bool = True, package_
         return ["%s/hosts is empty (the gateway publishes a hostname, istio/istio#31624): set mesh_workload_ingress_ip."
                 % bundle_dir]
     return []
+
+
+def registered_entry_name(group: Any, ip: Any, network: Any = "") -> str:
+    """The name istiod gives the WorkloadEntry it auto-registers: ``<group>-<ip>[-<network>]``, each
+    ``:`` of the IP turned into ``-``; empty without an IP."""
+    ip = _text(ip)
+    if not ip:
+        return ""
+    return "-".join([str(group), ip.replace(":", "-")] + ([str(network)] if network else []))
+
+
+def vm_settings(variables: Mapping[str, Any], host: str, managed_labels: Mapping[str, Any],
+                group_label: str) -> Dict[str, Dict[str, Any]]:
+    """One VM's settings from its mesh_workload variables (role variable name -> value), after
+    workload_problems found none: ``vm``, what the role's tasks read (``__mesh_workload_vm``), and
+    ``published``, the role's output (``mesh_workload_vm``, docs/inventory.md "Outputs").
+
+    ``managed_labels``: the labels of every object the role creates; ``group_label``: the label of
+    the static WorkloadEntries that names their inventory group."""
+    v = variables
+    namespace, name, mode = v["mesh_workload_namespace"], v["mesh_workload_name"], v["mesh_workload_mode"]
+    labels, ports, network = v["mesh_workload_labels"], v["mesh_workload_ports"], v["mesh_workload_network"]
+    probe, sidecar, account = v["mesh_workload_probe"], v["mesh_workload_sidecar"], v["mesh_workload_service_account"]
+    entry_name, bootstrap_dir = v["mesh_workload_entry_name"], v["mesh_workload_bootstrap_dir"]
+    address = str(v["mesh_workload_address"])
+    internal_ip = announced_ip(v["mesh_workload_address"], v["mesh_workload_internal_ip"])
+    registered_name = registered_entry_name(name, internal_ip, network)
+    service = ({"name": v["mesh_workload_service_name"], "namespace": namespace, "metadata_labels": managed_labels,
+                "selector": labels, "ports": service_ports_from_map(ports, v["mesh_workload_service_app_protocols"] or {})}
+               if boolean(v["mesh_workload_service"], strict=False) and ports else None)
+    # Services select the workload's labels unless they list endpoints or their own selector.
+    entry_defaults = {"namespace": namespace, "metadata_labels": managed_labels}
+    service_entries = v["mesh_workload_service_entries"]
+    service_entry_objects = ([{**entry_defaults, "workload_selector": labels, **item}
+                              for item in service_entries if "endpoints" not in item]
+                             + [{**entry_defaults, **item} for item in service_entries if "endpoints" in item])
+    vm = {
+        "host": host,
+        "namespace": namespace,
+        "workload": name,
+        "key": "%s/%s" % (namespace, name),
+        "mode": mode,
+        "address": address,
+        "internal_ip": internal_ip,
+        "entry_name": entry_name,
+        "entry_key": "%s/%s" % (namespace, entry_name),
+        # The name istiod gives the entry it auto-registers.
+        "registered_entry_name": registered_name,
+        "service_account": account,
+        "bootstrap_dir": bootstrap_dir,
+        # the same directory however it is spelled (validate.yml refuses one shared by two VMs)
+        "bootstrap_key": posixpath.normpath(str(bootstrap_dir)),
+        "has_probe": len(probe) > 0,
+        # The inventory values that make up the workload's shared objects: all VMs of one workload
+        # must agree on them (vm_conflicts).
+        "shared": {"mode": mode, "labels": labels, "ports": ports, "service_account": account, "network": network,
+                   "probe": probe, "service_entries": service_entries, "sidecar": sidecar, "service": service},
+        # Module options (batch `objects` items) of the objects this VM implies.
+        "group_object": {"name": name, "namespace": namespace, "metadata_labels": managed_labels, "labels": labels or None,
+                         "template": {"service_account": account, "network": network or None, "ports": ports or None},
+                         "probe": probe or None},
+        "entry_object": {"name": entry_name, "namespace": namespace,
+                         "metadata_labels": {**managed_labels, group_label: v["mesh_workload_group"]},
+                         "address": address, "ports": ports or None, "labels": labels or None, "service_account": account,
+                         "network": network or None, "health_checks": len(probe) > 0},
+        # What an auto-registered entry must show (istiod owns it: no metadata labels, no ports).
+        "registered_object": {"name": registered_name, "namespace": namespace, "address": internal_ip,
+                              "labels": labels or None, "service_account": account, "network": network or None},
+        "service_entry_objects": service_entry_objects,
+        "service_object": service,
+        "sidecar_object": ({"name": name, "namespace": namespace, "metadata_labels": managed_labels,
+                            "workload_selector": labels, **sidecar} if sidecar else None),
+        # What the state file records about this VM (prune reads it back in a later run).
+        "record": {"host": host, "namespace": namespace, "workload": name, "mode": mode,
+                   "entry_key": "%s/%s" % (namespace, entry_name),
+                   "entry_ref": {"name": entry_name, "namespace": namespace}, "bootstrap_dir": bootstrap_dir},
+    }
+    static = mode == "static"
+    published = {
+        "host": host, "namespace": namespace, "workload": name, "mode": mode, "address": address,
+        "internal_ip": internal_ip, "service_account": account, "has_probe": vm["has_probe"], "bootstrap_dir": bootstrap_dir,
+        # The VM's WorkloadEntry: the static one, or the one istiod registers, and what it must show.
+        "entry_name": entry_name if static else registered_name,
+        "entry": vm["entry_object"] if static else vm["registered_object"],
+        # The workload namespace whose Lease the run holds for this VM (empty without the run lock).
+        "lock_scope": namespace if boolean(v["mesh_workload_lock"], strict=False) else "",
+        # The workload's objects, as options of the modules (meshops.istio_vm.mesh_permissions reads them).
+        "group_object": vm["group_object"], "service_object": service,
+        "service_entry_objects": service_entry_objects, "sidecar_object": vm["sidecar_object"],
+    }
+    # Copies: the facts share no dictionary with each other or with the inventory.
+    return copy.deepcopy({"vm": vm, "published": published})
 
 
 def _claimed(vms: Sequence[Mapping[str, Any]], field: str, select=lambda vm: True) -> List[Any]:
