@@ -82,19 +82,10 @@ _value:
       type: dict
 """
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _inventory
+from ansible_collections.meshops.istio_vm.plugins.plugin_utils.filters import filter_of
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import ValidationError
-from ansible_collections.meshops.istio_vm.plugins.module_utils._inventory import vm_settings as _vm_settings
-
-
-def vm_settings(variables, host, managed_labels, group_label):
-    try:
-        return _vm_settings(variables, host, managed_labels, group_label)
-    except KeyError as exc:
-        raise AnsibleFilterError("vm_settings: the variable %s is missing" % exc)
-    except ValidationError as exc:
-        raise AnsibleFilterError("vm_settings: %s" % "; ".join(exc.errors))
+vm_settings = filter_of(_inventory.vm_settings)
 
 
 class FilterModule:

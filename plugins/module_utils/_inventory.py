@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import ENV_NAME
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import ValidationError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError, ValidationError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import (
     service_ports_from_map,
     validate_service,
@@ -425,6 +425,20 @@ def sidecar_vm_problems(facts: Mapping[str, Any], present: bool = True, package_
     return []
 
 
+# The variables vm_settings reads (role mesh_workload, tasks/facts.yml passes them).
+SETTINGS_VARIABLES = (
+    "mesh_workload_group", "mesh_workload_namespace", "mesh_workload_name", "mesh_workload_mode",
+    "mesh_workload_address", "mesh_workload_internal_ip", "mesh_workload_network", "mesh_workload_labels",
+    "mesh_workload_ports", "mesh_workload_probe", "mesh_workload_service_account", "mesh_workload_entry_name",
+    "mesh_workload_bootstrap_dir", "mesh_workload_service", "mesh_workload_service_name",
+    "mesh_workload_service_app_protocols", "mesh_workload_service_entries", "mesh_workload_sidecar",
+    "mesh_workload_lock")
+# The settings the role's output mesh_workload_vm takes as they are (the rest: entry_name, entry, lock_scope).
+PUBLISHED_FROM_VM = ("host", "namespace", "workload", "mode", "address", "internal_ip", "service_account",
+                     "has_probe", "bootstrap_dir", "group_object", "service_object", "service_entry_objects",
+                     "sidecar_object")
+
+
 def registered_entry_name(group: Any, ip: Any, network: Any = "") -> str:
     """The name istiod gives the WorkloadEntry it auto-registers: ``<group>-<ip>[-<network>]``, each
     ``:`` of the IP turned into ``-``; empty without an IP."""
@@ -442,11 +456,15 @@ def vm_settings(variables: Mapping[str, Any], host: str, managed_labels: Mapping
 
     ``managed_labels``: the labels of every object the role creates; ``group_label``: the label of
     the static WorkloadEntries that names their inventory group."""
+    missing = [name for name in SETTINGS_VARIABLES if name not in variables]
+    if missing:
+        raise MeshError("vm_settings: the variables %s are missing" % ", ".join(missing))
     v = variables
     namespace, name, mode = v["mesh_workload_namespace"], v["mesh_workload_name"], v["mesh_workload_mode"]
     labels, ports, network = v["mesh_workload_labels"], v["mesh_workload_ports"], v["mesh_workload_network"]
     probe, sidecar, account = v["mesh_workload_probe"], v["mesh_workload_sidecar"], v["mesh_workload_service_account"]
     entry_name, bootstrap_dir = v["mesh_workload_entry_name"], v["mesh_workload_bootstrap_dir"]
+    entry_key = "%s/%s" % (namespace, entry_name)
     address = str(v["mesh_workload_address"])
     internal_ip = announced_ip(v["mesh_workload_address"], v["mesh_workload_internal_ip"])
     registered_name = registered_entry_name(name, internal_ip, network)
@@ -468,7 +486,7 @@ def vm_settings(variables: Mapping[str, Any], host: str, managed_labels: Mapping
         "address": address,
         "internal_ip": internal_ip,
         "entry_name": entry_name,
-        "entry_key": "%s/%s" % (namespace, entry_name),
+        "entry_key": entry_key,
         # The name istiod gives the entry it auto-registers.
         "registered_entry_name": registered_name,
         "service_account": account,
@@ -497,22 +515,18 @@ def vm_settings(variables: Mapping[str, Any], host: str, managed_labels: Mapping
                             "workload_selector": labels, **sidecar} if sidecar else None),
         # What the state file records about this VM (prune reads it back in a later run).
         "record": {"host": host, "namespace": namespace, "workload": name, "mode": mode,
-                   "entry_key": "%s/%s" % (namespace, entry_name),
+                   "entry_key": entry_key,
                    "entry_ref": {"name": entry_name, "namespace": namespace}, "bootstrap_dir": bootstrap_dir},
     }
     static = mode == "static"
-    published = {
-        "host": host, "namespace": namespace, "workload": name, "mode": mode, "address": address,
-        "internal_ip": internal_ip, "service_account": account, "has_probe": vm["has_probe"], "bootstrap_dir": bootstrap_dir,
+    published = {key: vm[key] for key in PUBLISHED_FROM_VM}
+    published.update({
         # The VM's WorkloadEntry: the static one, or the one istiod registers, and what it must show.
         "entry_name": entry_name if static else registered_name,
         "entry": vm["entry_object"] if static else vm["registered_object"],
         # The workload namespace whose Lease the run holds for this VM (empty without the run lock).
         "lock_scope": namespace if boolean(v["mesh_workload_lock"], strict=False) else "",
-        # The workload's objects, as options of the modules (meshops.istio_vm.mesh_permissions reads them).
-        "group_object": vm["group_object"], "service_object": service,
-        "service_entry_objects": service_entry_objects, "sidecar_object": vm["sidecar_object"],
-    }
+    })
     # Copies: the facts share no dictionary with each other or with the inventory.
     return copy.deepcopy({"vm": vm, "published": published})
 
