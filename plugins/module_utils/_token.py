@@ -17,6 +17,8 @@ import base64
 import json
 from typing import Any, Dict, Optional
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+
 
 def claims(token: str) -> Optional[Dict[str, Any]]:
     """The JWT payload of ``token``, or None when it is not a JWT. The signature is not checked:
@@ -108,3 +110,31 @@ def status(token_text: Optional[str], record_file_text: Optional[str], now: floa
     if found:
         return dict(found, token=True)
     return dict(remaining(parse_record(record_file_text), now), token=False)
+
+
+def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False) -> Dict[str, Any]:
+    """Whether a VM keeps its token, and whether the controller holds one to give it.
+
+    ``bundle`` is ``status`` of the bundle's token (or of its record, once the controller removed the
+    token), ``vm`` ``status`` or ``remaining`` of the VM's token (``{}`` or None: it has none). The
+    VM's token is good when it has an expiry, is for the bundle's issuer and subject, and has more
+    than ``renew_before`` seconds left. ``install``: the bundle's token is to be copied (``force``,
+    or the VM's is not good); ``missing``: so, but the controller holds no token. ``vm_claims`` is
+    ``vm`` as given (claims only, never a token).
+    """
+    for name, value in (("bundle", bundle), ("vm", vm)):
+        if value is not None and not isinstance(value, dict):
+            raise MeshError("vm_token_status: %s must be the claims of a token as a dict, not %s"
+                            % (name, type(value).__name__))
+    try:
+        threshold = int(renew_before)
+    except (TypeError, ValueError):
+        raise MeshError("vm_token_status: renew_before must be a number of seconds, not %r" % (renew_before,))
+    held, own = bundle or {}, vm or {}
+    good = ("left" in own and "sub" in held
+            and own.get("iss") == held.get("iss") and own.get("sub") == held.get("sub")
+            and int(own["left"]) > threshold)
+    install = bool(force) or not good
+    controller_token = bool(held.get("token", False))
+    return {"controller_token": controller_token, "vm_token_good": good, "install": install,
+            "missing": install and not controller_token, "vm_claims": vm}

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: vm_token_status
+short_description: Whether a VM keeps its istio-token, and whether the controller holds one to give it
+version_added: 0.1.0
+description:
+  - Compares the claims of the VM's token with those of its bootstrap bundle's token (or of the bundle's
+    record C(istio-token.claims), once the controller removed the token), as
+    M(meshops.istio_vm.token_claims) reads them. Only claims, never a token.
+  - The VM's token is good when it has an expiry, is for the bundle's issuer and subject (the workload's
+    service account) and has more than O(renew_before) seconds left.
+  - Role C(meshops.istio_vm.vm_sidecar) sets its fact C(vm_sidecar_token_status) from it (entry point
+    C(token_status)).
+author:
+  - meshops.istio_vm maintainers (@meshops)
+options:
+  _input:
+    description:
+      - The claims of the bundle's token or record, C(claims) of M(meshops.istio_vm.token_claims) run on the
+        controller (C(iss), C(sub), C(left), and C(token), whether the bundle holds the token itself).
+    type: dict
+    required: true
+  vm:
+    description:
+      - The claims of the VM's token, C(claims) of M(meshops.istio_vm.token_claims) run on the VM; empty or
+        null when the VM has none.
+    type: dict
+    required: true
+  renew_before:
+    description: A token with this many seconds left or fewer is replaced.
+    type: int
+    required: true
+  force:
+    description: Install the bundle's token even when the VM's is good.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Decide whether the VM keeps its token
+  ansible.builtin.set_fact:
+    token_status: >-
+      {{ bundle_claims.claims | meshops.istio_vm.vm_token_status(vm_claims.claims, renew_before=1800) }}
+"""
+
+RETURN = r"""
+_value:
+  description: The decision.
+  type: dict
+  contains:
+    controller_token:
+      description: The bundle holds a token.
+      type: bool
+    vm_token_good:
+      description: The VM's token is for the bundle's identity and has more than O(renew_before) seconds left.
+      type: bool
+    install:
+      description: The bundle's token is to be installed on the VM (O(force), or the VM's token is not good).
+      type: bool
+    missing:
+      description: The VM needs a token that the controller does not hold.
+      type: bool
+    vm_claims:
+      description: O(vm), as given.
+      type: dict
+"""
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils import _token
+from ansible_collections.meshops.istio_vm.plugins.plugin_utils.filters import filter_of
+
+vm_token_status = filter_of(_token.vm_token_status)
+
+
+class FilterModule:
+    def filters(self):
+        return {"vm_token_status": vm_token_status}

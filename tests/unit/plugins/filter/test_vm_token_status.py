@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The vm_token_status filter: whether a VM keeps its istio-token (claims only, never a token)."""
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.meshops.istio_vm.plugins.filter.vm_token_status import FilterModule
+
+ISS = "https://kubernetes.default.svc.cluster.local"
+SUB = "system:serviceaccount:ns:vm"
+HELD = {"iss": ISS, "sub": SUB, "left": 3600, "token": True}       # the controller holds the token
+RECORDED = dict(HELD, token=False)                                  # only the bundle's record of it
+
+
+def vm_token_status(*args, **kwargs):
+    return FilterModule().filters()["vm_token_status"](*args, **kwargs)
+
+
+def decision(bundle, vm, renew_before=1800, force=False):
+    result = vm_token_status(bundle, vm, renew_before=renew_before, force=force)
+    return result["vm_token_good"], result["install"], result["missing"], result["controller_token"]
+
+
+@pytest.mark.parametrize("bundle,vm,expected", [
+    # good, install, missing, controller_token
+    (HELD, {"iss": ISS, "sub": SUB, "left": 1801, "token": True}, (True, False, False, True)),
+    (RECORDED, {"iss": ISS, "sub": SUB, "left": 1801, "token": True}, (True, False, False, False)),
+    # renewed once no more than renew_before seconds are left
+    (HELD, {"iss": ISS, "sub": SUB, "left": 1800, "token": True}, (False, True, False, True)),
+    (RECORDED, {"iss": ISS, "sub": SUB, "left": 1800, "token": True}, (False, True, True, False)),
+    (RECORDED, {"iss": ISS, "sub": SUB, "left": -5, "token": True}, (False, True, True, False)),
+    # another identity or issuer: the VM's token is not the bundle's
+    (HELD, {"iss": ISS, "sub": "system:serviceaccount:ns:other", "left": 9000}, (False, True, False, True)),
+    (HELD, {"iss": "https://other", "sub": SUB, "left": 9000}, (False, True, False, True)),
+    # the VM has no token (no claims), or one without an expiry
+    (HELD, {}, (False, True, False, True)),
+    (HELD, None, (False, True, False, True)),
+    (RECORDED, {"iss": ISS, "sub": SUB}, (False, True, True, False)),
+    # neither a token nor a record on the controller: nothing to compare with, nothing to give
+    ({"token": False}, {"iss": ISS, "sub": SUB, "left": 9000}, (False, True, True, False)),
+    ({}, {"iss": ISS, "sub": SUB, "left": 9000}, (False, True, True, False)),
+])
+def test_decision(bundle, vm, expected):
+    assert decision(bundle, vm) == expected
+
+
+def test_renew_before_is_the_threshold():
+    vm = {"iss": ISS, "sub": SUB, "left": 600}
+    assert decision(HELD, vm, renew_before=599)[0] is True
+    assert decision(HELD, vm, renew_before="600")[0] is False       # as the inventory may give it
+
+
+def test_force_installs_a_good_token_again():
+    vm = {"iss": ISS, "sub": SUB, "left": 9000}
+    assert decision(HELD, vm, force=True) == (True, True, False, True)
+    assert decision(RECORDED, vm, force=True) == (True, True, True, False)
+
+
+def test_vm_claims_returned_as_given():
+    vm = {"iss": ISS, "sub": SUB, "left": 9000, "token": True}
+    result = vm_token_status(HELD, vm, renew_before=1800)
+    assert result["vm_claims"] == vm
+    assert set(result) == {"controller_token", "vm_token_good", "install", "missing", "vm_claims"}
+    assert vm_token_status(HELD, None, renew_before=1800)["vm_claims"] is None
+
+
+@pytest.mark.parametrize("bundle,vm,renew_before,message", [
+    ("a.b.c", {}, 1800, "bundle must be the claims of a token as a dict, not str"),
+    (HELD, ["claims"], 1800, "vm must be the claims of a token as a dict, not list"),
+    (HELD, {}, "soon", "renew_before must be a number of seconds, not 'soon'"),
+    (HELD, {}, None, "renew_before must be a number of seconds, not None"),
+])
+def test_bad_input(bundle, vm, renew_before, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        vm_token_status(bundle, vm, renew_before=renew_before)
