@@ -108,3 +108,37 @@ def test_a_missing_variable_is_named():
 def test_app_protocols_of_an_unknown_port_are_refused():
     with pytest.raises(AnsibleFilterError, match="no port named 'grpc'"):
         settings(variables(service_app_protocols={"grpc": "grpc"}))
+
+
+class Lazy(dict):
+    """Stands in for Ansible's lazy containers, which a filter's input holds: a deep copy of one copies
+    every variable its templates can reach (seconds a VM), so the filter must never make one."""
+
+    def __deepcopy__(self, memo):
+        raise AssertionError("the filter deep-copied its input")
+
+
+class LazyList(list):
+    def __deepcopy__(self, memo):
+        raise AssertionError("the filter deep-copied its input")
+
+
+def test_the_settings_are_plain_data_that_share_nothing():
+    v = variables(labels=Lazy(app="app"), ports=Lazy(http=8080),
+                  service_entries=LazyList([Lazy(name="db", hosts=LazyList(["db.example"]))]),
+                  probe=Lazy(http_get=Lazy(path="/ready", port=8080)))
+    out = settings(v)
+    seen = {}
+
+    def walk(value, where):
+        if isinstance(value, (dict, list)):
+            assert type(value) in (dict, list), f"{where} is a {type(value).__name__}, not plain data"
+            assert id(value) not in seen, f"{where} is the same object as {seen.get(id(value))}"
+            seen[id(value)] = where
+            for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+                walk(item, f"{where}.{key}")
+    walk(out, "settings")
+    # the values themselves are unchanged
+    assert out["vm"]["group_object"]["labels"] == {"app": "app"}
+    assert out["vm"]["service_entry_objects"][0]["hosts"] == ["db.example"]
+    assert out["published"]["group_object"] == out["vm"]["group_object"]
