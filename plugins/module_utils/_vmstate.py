@@ -22,9 +22,8 @@ import ssl
 import time
 from typing import Any, Callable, Dict, Iterable, Optional
 
-from ansible.module_utils.urls import fetch_url
-
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
+from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
 
@@ -54,10 +53,12 @@ def cert_facts(text: Optional[str], now: float) -> Dict[str, Any]:
             "seconds_left": seconds_left}
 
 
-def ask_ready(module: Any, url: str, timeout: int) -> Dict[str, Any]:
-    """Ask the sidecar's readiness endpoint ``url`` once (GET) from the module's host: ready_facts
+def ask_ready(url: str, timeout: int) -> Dict[str, Any]:
+    """Ask the sidecar's readiness endpoint ``url`` once (GET) from this host: ready_facts
     of the answer (status -1 without one)."""
-    _response, info = fetch_url(module, url, method="GET", timeout=timeout)
+    response, info = get(url, timeout)
+    if response is not None:
+        response.close()
     return ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))
 
 

@@ -156,20 +156,20 @@ from http.client import HTTPException
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import ChecksumMismatch, Files, FilesError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
     DownloadFailed, read_package, with_retries)
+from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
 
 CHUNK = 1 << 20
 
 
-def open_download(module, url, timeout):
+def open_download(url, timeout):
     """The byte chunks of ``url`` (a generator), or DownloadFailed for an attempt that got no
     answer, an HTTP status other than 200 (ftp has none), a read that failed or stopped short."""
-    response, info = fetch_url(module, url, timeout=timeout)
+    response, info = get(url, timeout)
     status = int(info.get("status", -1))
     if status == -1 or response is None:
         raise DownloadFailed(str(info.get("msg") or "Request failed"), status)
@@ -208,7 +208,7 @@ def run(module):
 
     def fetch():
         fetches.append(url)
-        return open_download(module, url, params["timeout"])
+        return open_download(url, params["timeout"])
 
     def attempt():
         try:

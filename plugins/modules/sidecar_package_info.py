@@ -296,7 +296,7 @@ def run(module):
         result["token_claims"] = status(read_text(params["token_path"]), None, now)
     if params["ready_url"]:
         if result["service"] == "active":
-            result["ready"] = ask_ready(module, params["ready_url"], params["ready_timeout"])
+            result["ready"] = ask_ready(params["ready_url"], params["ready_timeout"])
         else:
             result["ready"] = ready_facts(-1, "not asked: %s is %s" % (params["service"], result["service"]))
         result["ready"]["url"] = params["ready_url"]

@@ -165,7 +165,7 @@ def run(module):
     # First: with a wait, the reads below show the VM once its sidecar is ready.
     ready = None
     if params["ready_url"]:
-        ready = wait_ready(lambda: ask_ready(module, params["ready_url"], params["ready_timeout"]),
+        ready = wait_ready(lambda: ask_ready(params["ready_url"], params["ready_timeout"]),
                            params["ready_wait"], params["ready_interval"])
         ready["url"] = params["ready_url"]
     now = time.time()

@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
+# without notice and without a changelog entry. Do not import it from other collections.
+
+"""One GET from the VM (the package download, the sidecar's readiness endpoint), answered as
+ansible.module_utils.urls.fetch_url answers, without what fetch_url needs the module for.
+
+fetch_url points Python's temporary files at the module's temporary directory, which
+AnsibleModule creates on first use under remote_tmp: on a VM without ``~/.ansible/tmp`` (a fresh
+one, with pipelining) that prints Ansible's warning "Module remote_tmp ... did not exist and was
+created with a mode of 0700" on every first run. ``get`` calls open_url with fetch_url's defaults
+for a module without URL options instead, and words its answer the same way.
+"""
+from __future__ import annotations
+
+import http.client
+import urllib.error
+from typing import Any, Dict, Optional, Tuple
+
+from ansible.module_utils.urls import get_user_agent, open_url
+
+
+def _headers(message: Any) -> Dict[str, str]:
+    """The headers of an answer, names in lower case; a repeated header's values joined by ", "."""
+    found: Dict[str, str] = {}
+    for name, value in message.items():
+        name = name.lower()
+        found[name] = ", ".join((found[name], value)) if name in found else value
+    return found
+
+
+def get(url: str, timeout: float) -> Tuple[Optional[Any], Dict[str, Any]]:
+    """GET ``url``: (the response, None without an answer; info). An HTTP error status comes as
+    fetch_url gives it: its HTTPError, closed, as the response. ``info`` holds the answer's
+    headers (names in lower case), ``url``, ``status`` (-1 without an answer) and ``msg``, worded as
+    fetch_url words them ("OK (N bytes)", "HTTP Error 404: Not Found", "Request failed: ...",
+    "Connection failure: ..."). As fetch_url does for a module without URL options: proxies from
+    the environment, certificates checked, redirects followed as urllib follows them, gzip
+    decoded, user agent ansible-httpget. A URL urllib cannot open (ValueError) or a ConnectionError
+    it did not wrap is an answer with status -1 (fetch_url would end the module)."""
+    info: Dict[str, Any] = {"url": url, "status": -1}
+    try:
+        response = open_url(url, method="GET", timeout=timeout, http_agent=get_user_agent())
+    except urllib.error.HTTPError as e:
+        try:
+            info.update(_headers(e.info()))
+        except Exception:  # pylint: disable=broad-except  # an HTTPError without headers
+            pass
+        info.update(msg=str(e), status=e.code)
+        e.close()
+        return e, info
+    except urllib.error.URLError as e:
+        info.update(msg="Request failed: %s" % e, status=int(getattr(e, "code", -1)))
+        return None, info
+    except (ConnectionError, ValueError) as e:
+        info.update(msg=str(e))
+        return None, info
+    except OSError as e:
+        info.update(msg="Connection failure: %s" % e)
+        return None, info
+    except http.client.BadStatusLine as e:
+        info.update(msg="Connection failure: connection was closed before a valid response was received: %s"
+                    % e.line)
+        return None, info
+    except Exception as e:  # pylint: disable=broad-except  # fetch_url's last resort, worded as it words it
+        info.update(msg="An unknown error occurred: %s" % e)
+        return None, info
+    info.update(_headers(response.headers))
+    info.update(msg="OK (%s bytes)" % response.headers.get("Content-Length", "unknown"), url=response.geturl(),
+                status=response.code)
+    return response, info

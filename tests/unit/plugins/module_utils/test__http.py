@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) meshops.istio_vm contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""_http.get against a real HTTP server on loopback, answer by answer the same as Ansible's own
+fetch_url, and without the module's temporary directory."""
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import urllib.error
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from ansible.module_utils.urls import fetch_url
+
+from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
+
+BODY = b"istio-sidecar"
+# path -> (status, headers, body)
+ANSWERS = {
+    "/ok": (200, [("Content-Length", str(len(BODY))), ("X-Mesh", "a"), ("X-Mesh", "b")], BODY),
+    "/missing": (404, [("Content-Length", "0")], b""),
+    "/unready": (503, [("Content-Length", "4")], b"down"),
+    "/gzip": (200, [("Content-Encoding", "gzip")], gzip.compress(BODY)),
+    "/moved": (302, [("Location", "/ok"), ("Content-Length", "0")], b""),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/stall":
+            self.server.stalled.wait(5)
+            return
+        status, headers, body = ANSWERS[self.path]
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(name="server")
+def fixture_server(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    httpd.stalled = threading.Event()
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % httpd.server_port
+    httpd.stalled.set()
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class FetchModule:
+    """What fetch_url reads of an AnsibleModule without URL options: the baseline to compare with."""
+
+    def __init__(self, tmpdir):
+        self.params = {}
+        self.tmpdir = tmpdir
+
+    def fail_json(self, **kwargs):
+        raise AssertionError("fetch_url ended the module: %s" % kwargs)
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("path,status,msg", [
+    ("/ok", 200, "OK (13 bytes)"),
+    ("/missing", 404, "HTTP Error 404: Not Found"),
+    ("/unready", 503, "HTTP Error 503: Service Unavailable"),
+    ("/gzip", 200, "OK (unknown bytes)"),
+    ("/moved", 200, "OK (13 bytes)"),          # redirects followed
+])
+def test_answers_as_fetch_url_answers(server, tmp_path, path, status, msg):
+    response, info = get(server + path, 5)
+    expected_response, expected = fetch_url(FetchModule(str(tmp_path)), server + path, timeout=5)
+    assert (info["status"], info["msg"]) == (status, msg)
+    assert {k: v for k, v in info.items() if k not in ("date", "cookies", "cookies_string", "body")} == \
+        {k: v for k, v in expected.items() if k not in ("date", "cookies", "cookies_string", "body")}
+    if status == 200:
+        assert response.read() == expected_response.read() == BODY        # gzip decoded
+        response.close()
+        expected_response.close()
+    else:       # the HTTPError, closed, as fetch_url gives it
+        assert type(response) is type(expected_response) is urllib.error.HTTPError and response.code == status
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_repeated_header_is_joined(server):
+    response, info = get(server + "/ok", 5)
+    response.close()
+    assert info["x-mesh"] == "a, b" and info["content-length"] == "13"
+
+
+def test_no_answer(server, tmp_path):
+    url = "http://127.0.0.1:%d/" % closed_port()
+    response, info = get(url, 5)
+    expected_response, expected = fetch_url(FetchModule(str(tmp_path)), url, timeout=5)
+    assert response is None and expected_response is None and info["status"] == -1
+    assert info["msg"] == expected["msg"] and info["msg"].startswith("Request failed: <urlopen error")
+
+
+def test_a_stalled_answer_times_out(server, tmp_path):
+    response, info = get(server + "/stall", 0.5)
+    expected_response, expected = fetch_url(FetchModule(str(tmp_path)), server + "/stall", timeout=0.5)
+    assert response is None and expected_response is None and info["status"] == -1
+    assert info["msg"] == expected["msg"] == "Connection failure: timed out"
+
+
+def test_a_bad_url_is_an_answer_not_the_end_of_the_module():
+    response, info = get("nowhere/istio-sidecar.deb", 5)
+    assert response is None and info["status"] == -1 and info["msg"] == "unknown url type: 'nowhere/istio-sidecar.deb'"
