@@ -170,8 +170,9 @@ def open_download(url, timeout):
     """The byte chunks of ``url`` (a generator), or DownloadFailed for an attempt that got no
     answer, an HTTP status other than 200 (ftp has none), a read that failed or stopped short."""
     response, info = get(url, timeout)
-    status = int(info.get("status", -1))
-    if status == -1 or response is None:
+    # An ftp answer has no status (None): reported as -1, not checked.
+    status = -1 if info.get("status") is None else int(info["status"])
+    if response is None:
         raise DownloadFailed(str(info.get("msg") or "Request failed"), status)
     if status != 200 and urlsplit(url).scheme != "ftp":
         raise DownloadFailed("Request failed", status)
