@@ -43,6 +43,7 @@ def get(url: str, timeout: float) -> Tuple[Optional[Any], Dict[str, Any]]:
     decoded, user agent ansible-httpget. A URL urllib cannot open (ValueError) or a ConnectionError
     it did not wrap is an answer with status -1 (fetch_url would end the module)."""
     info: Dict[str, Any] = {"url": url, "status": -1}
+    response: Optional[Any] = None
     try:
         response = open_url(url, method="GET", timeout=timeout, http_agent=get_user_agent())
     except urllib.error.HTTPError as e:
@@ -52,24 +53,20 @@ def get(url: str, timeout: float) -> Tuple[Optional[Any], Dict[str, Any]]:
             pass
         info.update(msg=str(e), status=e.code)
         e.close()
-        return e, info
+        response = e
     except urllib.error.URLError as e:
         info.update(msg="Request failed: %s" % e, status=int(getattr(e, "code", -1)))
-        return None, info
     except (ConnectionError, ValueError) as e:
         info.update(msg=str(e))
-        return None, info
     except OSError as e:
         info.update(msg="Connection failure: %s" % e)
-        return None, info
     except http.client.BadStatusLine as e:
         info.update(msg="Connection failure: connection was closed before a valid response was received: %s"
                     % e.line)
-        return None, info
     except Exception as e:  # pylint: disable=broad-except  # fetch_url's last resort, worded as it words it
         info.update(msg="An unknown error occurred: %s" % e)
-        return None, info
-    info.update(_headers(response.headers))
-    info.update(msg="OK (%s bytes)" % response.headers.get("Content-Length", "unknown"), url=response.geturl(),
-                status=response.code)
+    else:
+        info.update(_headers(response.headers))
+        info.update(msg="OK (%s bytes)" % response.headers.get("Content-Length", "unknown"),
+                    url=response.geturl(), status=response.code)
     return response, info

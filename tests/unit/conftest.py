@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,3 +35,11 @@ def _collections_root() -> Path:
 
 
 sys.path.insert(0, str(_collections_root()))
+
+
+@pytest.fixture(name="no_proxy_env")
+def fixture_no_proxy_env(monkeypatch):
+    """No proxy from the environment: the tests' servers listen on loopback, asked directly."""
+    for scheme in ("http", "https", "ftp", "all"):
+        for name in (scheme + "_proxy", scheme.upper() + "_PROXY"):
+            monkeypatch.delenv(name, raising=False)

@@ -46,9 +46,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(name="server")
-def fixture_server(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+def fixture_server(no_proxy_env):  # pylint: disable=unused-argument
     httpd = HTTPServer(("127.0.0.1", 0), Handler)
     httpd.stalled = threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -71,9 +71,7 @@ class FtpServer:
 
 
 @pytest.fixture(name="http_url")
-def fixture_http_url(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+def fixture_http_url(no_proxy_env):  # pylint: disable=unused-argument
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -103,9 +101,8 @@ def test_http(http_url):
     assert (failed.value.message, failed.value.status) == ("Request failed", 404)
 
 
-def test_ftp(monkeypatch):
-    for name in ("ftp_proxy", "FTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.usefixtures("no_proxy_env")
+def test_ftp():
     with FtpServer({"istio-sidecar.deb": PACKAGE}) as server:
         chunks = open_download("ftp://127.0.0.1:%d/istio-sidecar.deb" % server.port, 5)
         assert b"".join(chunks) == PACKAGE
