@@ -12,8 +12,10 @@ of tasks run, the peak RSS of the controller (the largest of ansible-playbook an
 workers, from wait4's rusage), the CPU time of the controller (ansible-playbook, its workers and
 their SSH clients, from the same rusage) and the CPU time of the whole machine during the run
 (/proc/stat: on the lab that adds the VMs, the API server and istiod, which share its cores).
+With --forks F1,F2,.. it also onboards the largest count of VMs once with each of those forks.
 With --existing K it first writes K WorkloadEntries into another namespace of the cluster (the
-batch form) and measures again, to show what a large cluster costs. With --by-process it also
+batch form), waits until the machine is quiet again (istiod pushes each new entry to the mesh) and
+measures 1 VM again, to show what a large cluster costs; it removes that namespace at the end. With --by-process it also
 turns the kernel's process accounting on during each fresh run (acct(2), as root: the lab runs as
 root) and prints the CPU time of the processes that ended during it, in the VMs too (they share the
 kernel), by kind: Ansible's main process and workers, the SSH clients, Python module runs on the VMs
@@ -73,6 +75,21 @@ def busy_seconds() -> float:
     first line but idle and iowait)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_quiet(busy=busy_seconds, clock=time.monotonic, sleep=time.sleep, cores=None,
+                     share=0.15, window=2.0, timeout=180.0) -> float:
+    """Wait until the machine's cores were busy less than ``share`` of a ``window`` (seconds), or
+    ``timeout`` passed; the seconds waited. Raises when the machine never got quiet."""
+    cores = cores or os.cpu_count() or 1
+    started = clock()
+    while True:
+        before, then = busy(), clock()
+        sleep(window)
+        if (busy() - before) / ((clock() - then) * cores) < share:
+            return round(clock() - started, 1)
+        if clock() - started > timeout:
+            raise SystemExit(f"the machine stayed busy for more than {timeout} s; measure on a quieter machine")
 
 
 # One record of the kernel's process accounting file, version 3 (struct acct_v3 of <linux/acct.h>):
@@ -158,11 +175,36 @@ def existing_entries(count: int) -> None:
     run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", str(path)], env=env)
 
 
+def remove_existing_entries() -> None:
+    """Delete namespace bench-existing and wait until it is gone (the lab's controller manager
+    deletes what it holds), so that the next run starts from the same cluster."""
+    from kubernetes import client, config      # pylint: disable=import-outside-toplevel
+    from kubernetes.client.rest import ApiException   # pylint: disable=import-outside-toplevel
+    api = client.CoreV1Api(config.new_client_from_config(str(STATE / "kubeconfig")))
+    try:
+        api.delete_namespace("bench-existing")
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            api.read_namespace("bench-existing")
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        time.sleep(1)
+    raise SystemExit("namespace bench-existing was not removed within 300 s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--counts", default="1,2,4,8")
     parser.add_argument("--existing", type=int, default=0,
                         help="also measure 1 VM with this many WorkloadEntries in the cluster")
+    parser.add_argument("--forks", default="",
+                        help="also onboard the largest count of VMs with each of these forks (comma-separated)")
     parser.add_argument("--by-process", action="store_true",
                         help="also the CPU time of the fresh runs by kind of process (process accounting)")
     args = parser.parse_args()
@@ -170,39 +212,46 @@ def main() -> int:
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for count in counts:
+    runs = [(count, max(5, count)) for count in counts]
+    runs += [(max(counts), int(forks)) for forks in args.forks.split(",") if forks]
+    for count, forks in runs:
         numbers = list(range(FIRST, FIRST + count))
         fresh(numbers)
         inv = inventory(numbers)
-        forks = max(5, count)
-        accounting = out / f"onboard-{count}-fresh.acct"
+        name = f"onboard-{count}-forks{forks}"
+        accounting = out / f"{name}-fresh.acct"
         with process_accounting(accounting) if args.by_process else contextlib.nullcontext():
-            first = onboard(inv, forks, out / f"onboard-{count}-fresh.log")
+            first = onboard(inv, forks, out / f"{name}-fresh.log")
         if args.by_process:
             first["by_process"] = by_kind(acct_records(accounting.read_bytes()))
             accounting.unlink()
-        again = onboard(inv, forks, out / f"onboard-{count}-again.log")
-        rows.append({"vms": count, "fresh": first, "again": again})
-        print(f"{count} VM(s): fresh {first['seconds']} s ({first['tasks']} tasks), unchanged {again['seconds']} s, "
-              f"peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, CPU fresh {first['controller_cpu_s']} s "
+        again = onboard(inv, forks, out / f"{name}-again.log")
+        rows.append({"vms": count, "forks": forks, "fresh": first, "again": again})
+        print(f"{count} VM(s), forks {forks}: fresh {first['seconds']} s ({first['tasks']} tasks), "
+              f"unchanged {again['seconds']} s, peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, CPU fresh {first['controller_cpu_s']} s "
               f"controller / {first['machine_cpu_s']} s machine", flush=True)
     if args.existing:
-        existing_entries(args.existing)
-        numbers = [FIRST]
-        fresh(numbers)
-        inv = inventory(numbers)
-        first = onboard(inv, 5, out / "onboard-existing-fresh.log")
-        again = onboard(inv, 5, out / "onboard-existing-again.log")
-        rows.append({"vms": 1, "existing_entries": args.existing, "fresh": first, "again": again})
+        try:
+            existing_entries(args.existing)
+            numbers = [FIRST]
+            fresh(numbers)
+            print(f"{args.existing} WorkloadEntries written; the machine was quiet again after "
+                  f"{wait_until_quiet()} s", flush=True)
+            inv = inventory(numbers)
+            first = onboard(inv, 5, out / "onboard-existing-fresh.log")
+            again = onboard(inv, 5, out / "onboard-existing-again.log")
+            rows.append({"vms": 1, "forks": 5, "existing_entries": args.existing, "fresh": first, "again": again})
+        finally:
+            remove_existing_entries()
     for n in range(FIRST, FIRST + max(counts)):
         run([str(LAB), "vm", "remove", str(n)])
     base, cores = rows[0], os.cpu_count() or 1
-    print("\n| VMs | existing entries | fresh onboard | ratio to 1 VM | unchanged re-run | tasks | peak RSS "
+    print("\n| VMs | forks | existing entries | fresh onboard | ratio to 1 VM | unchanged re-run | tasks | peak RSS "
           f"| CPU, fresh: controller / machine (of {cores} cores) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         fresh_run = row["fresh"]
-        print(f"| {row['vms']} | {row.get('existing_entries', 0)} | {fresh_run['seconds']} s | "
+        print(f"| {row['vms']} | {row['forks']} | {row.get('existing_entries', 0)} | {fresh_run['seconds']} s | "
               f"{fresh_run['seconds'] / base['fresh']['seconds']:.2f}x | {row['again']['seconds']} s | "
               f"{fresh_run['tasks']} | {max(fresh_run['peak_rss_mb'], row['again']['peak_rss_mb'])} MB | "
               f"{fresh_run['controller_cpu_s']} s / {fresh_run['machine_cpu_s']} s "
@@ -211,13 +260,13 @@ def main() -> int:
         kinds = [name for name, _commands in PROCESS_KINDS] + ["other"]
         print("\nCPU seconds of the processes that ended during each fresh run (process accounting; the API "
               "server, istiod and the sidecars run on and are not counted):\n")
-        print("| VMs | " + " | ".join(kinds) + " |")
-        print("|---|" + "---|" * len(kinds))
+        print("| VMs | forks | " + " | ".join(kinds) + " |")
+        print("|---|---|" + "---|" * len(kinds))
         for row in rows:
             spent = row["fresh"].get("by_process")
             if spent:
                 cells = [f"{spent[name]['cpu_s']} s ({spent[name]['processes']})" for name in kinds]
-                print(f"| {row['vms']} | " + " | ".join(cells) + " |")
+                print(f"| {row['vms']} | {row['forks']} | " + " | ".join(cells) + " |")
     (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps(rows, indent=2))
     return 0
 

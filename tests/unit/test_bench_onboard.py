@@ -49,3 +49,36 @@ def test_cpu_time_by_kind_of_process():
                      "python3 (module runs on the VMs)": {"cpu_s": 0.2, "processes": 1},
                      "dpkg, dpkg-deb": {"cpu_s": 0.9, "processes": 2},
                      "other": {"cpu_s": 0.01, "processes": 2}}
+
+
+class Machine:
+    """A clock and a /proc/stat busy counter that advance as the benchmark sleeps: the busy share of
+    each window comes from ``shares`` (of all cores), the last one repeated."""
+
+    def __init__(self, shares, cores=2):
+        self.shares, self.cores, self.now, self.busy = list(shares), cores, 0.0, 0.0
+
+    def clock(self):
+        return self.now
+
+    def busy_seconds(self):
+        return self.busy
+
+    def sleep(self, seconds):
+        share = self.shares.pop(0) if len(self.shares) > 1 else self.shares[0]
+        self.now += seconds
+        self.busy += share * seconds * self.cores
+
+
+def test_wait_until_quiet_returns_after_the_first_quiet_window():
+    machine = Machine([0.9, 0.5, 0.2, 0.05, 0.9])
+    waited = bench.wait_until_quiet(busy=machine.busy_seconds, clock=machine.clock, sleep=machine.sleep,
+                                    cores=2, share=0.15, window=2.0, timeout=60)
+    assert waited == 8.0        # four windows: the fourth was quiet
+
+
+def test_wait_until_quiet_gives_up_on_a_machine_that_stays_busy():
+    machine = Machine([0.5])
+    with pytest.raises(SystemExit, match="stayed busy for more than 10"):
+        bench.wait_until_quiet(busy=machine.busy_seconds, clock=machine.clock, sleep=machine.sleep,
+                               cores=2, share=0.15, window=2.0, timeout=10)
