@@ -239,6 +239,39 @@ def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab, onboarded):
     assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
+TOKEN_DROPIN = "/etc/systemd/system/istio.service.d/10-meshops-token.conf"
+
+
+def unit(lab, n: int, *properties: str) -> dict:
+    """Properties of VM n's istio.service, as systemd has them loaded."""
+    out = lab.ssh(n, "systemctl", "show", "istio.service", "--property=" + ",".join(properties)).stdout
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def test_the_restart_loads_a_rewritten_drop_in_and_enables_the_unit_as_wanted(lab, onboarded):
+    """The restart handler, one raw command: connection tracking on, a daemon-reload when a drop-in
+    changed, the unit enabled or disabled as vm_sidecar_enabled says, then the restart."""
+    def restart_with(*extra):
+        before = unit(lab, 1, "MainPID")["MainPID"]
+        lab.ssh(1, "rm", "-f", TOKEN_DROPIN)       # systemd keeps it loaded until a daemon-reload
+        assert unit(lab, 1, "NeedDaemonReload")["NeedDaemonReload"] == "yes"
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", *extra)
+        restart = res.stdout.split("RUNNING HANDLER [meshops.istio_vm.vm_sidecar : Restart istio]")[1][:300]
+        assert "changed: [mlab-vm1]" in restart, res.stdout[-3000:]
+        loaded = unit(lab, 1, "NeedDaemonReload", "DropInPaths", "MainPID", "ActiveState")
+        assert loaded["NeedDaemonReload"] == "no" and TOKEN_DROPIN in loaded["DropInPaths"].split(), loaded
+        assert loaded["ActiveState"] == "active" and loaded["MainPID"] not in ("0", before), (before, loaded)
+        return lab.ssh(1, "systemctl", "is-enabled", "istio", check=False).stdout.strip()
+
+    # enabled already: the daemon-reload is the handler's own (systemctl enable would reload too)
+    assert restart_with() == "enabled"
+    assert restart_with("-e", "vm_sidecar_enabled=false") == "disabled"
+    # wanted enabled again: an unchanged run enables it (tasks/service.yml), its one change
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert recap(res.stdout)["mlab-vm1"]["changed"] == 1, res.stdout[-3000:]
+    assert lab.ssh(1, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
+
+
 def test_health_follows_the_probe(lab, api_client, onboarded):
     name = f"{GROUP}-10.213.0.11-meshlab-net"
 
