@@ -15,11 +15,11 @@ their SSH clients, from the same rusage) and the CPU time of the whole machine d
 With --forks F1,F2,.. it also onboards the largest count of VMs once with each of those forks.
 With --existing K it first writes K WorkloadEntries into another namespace of the cluster (the
 batch form), waits until the machine is quiet again (istiod pushes each new entry to the mesh) and
-measures 1 VM again, to show what a large cluster costs; it removes that namespace at the end. With --by-process it also
-turns the kernel's process accounting on during each fresh run (acct(2), as root: the lab runs as
-root) and prints the CPU time of the processes that ended during it, in the VMs too (they share the
-kernel), by kind: Ansible's main process and workers, the SSH clients, Python module runs on the VMs
-(`python3`), the package install (`dpkg`, `dpkg-deb`) and the rest. Needs a running lab
+measures 1 VM again, to show what a large cluster costs; it removes that namespace at the end.
+With --by-process it also turns the kernel's process accounting on during each fresh run (acct(2),
+as root: the lab runs as root) and prints the CPU time of the processes that ended during it, in
+the VMs too (they share the kernel), by kind: Ansible's main process and workers, the SSH clients,
+Python module runs on the VMs (`python3`), the package install (`dpkg`, `dpkg-deb`) and the rest. Needs a running lab
 (`tests/lab/lab up`). Run through `make bench-onboard`.
 """
 from __future__ import annotations
@@ -178,24 +178,10 @@ def existing_entries(count: int) -> None:
 def remove_existing_entries() -> None:
     """Delete namespace bench-existing and wait until it is gone (the lab's controller manager
     deletes what it holds), so that the next run starts from the same cluster."""
-    from kubernetes import client, config      # pylint: disable=import-outside-toplevel
-    from kubernetes.client.rest import ApiException   # pylint: disable=import-outside-toplevel
-    api = client.CoreV1Api(config.new_client_from_config(str(STATE / "kubeconfig")))
-    try:
-        api.delete_namespace("bench-existing")
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            api.read_namespace("bench-existing")
-        except ApiException as exc:
-            if exc.status == 404:
-                return
-            raise
-        time.sleep(1)
-    raise SystemExit("namespace bench-existing was not removed within 300 s")
+    from kubernetes import config      # pylint: disable=import-outside-toplevel
+    sys.path[:0] = [str(REPO / "tests" / "integration")]
+    from conftest import delete_namespace      # pylint: disable=import-outside-toplevel
+    delete_namespace(config.new_client_from_config(str(STATE / "kubeconfig")), "bench-existing")
 
 
 def main() -> int:
@@ -228,8 +214,8 @@ def main() -> int:
         again = onboard(inv, forks, out / f"{name}-again.log")
         rows.append({"vms": count, "forks": forks, "fresh": first, "again": again})
         print(f"{count} VM(s), forks {forks}: fresh {first['seconds']} s ({first['tasks']} tasks), "
-              f"unchanged {again['seconds']} s, peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, CPU fresh {first['controller_cpu_s']} s "
-              f"controller / {first['machine_cpu_s']} s machine", flush=True)
+              f"unchanged {again['seconds']} s, peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, "
+              f"CPU fresh {first['controller_cpu_s']} s controller / {first['machine_cpu_s']} s machine", flush=True)
     if args.existing:
         try:
             existing_entries(args.existing)
