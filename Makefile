@@ -164,12 +164,13 @@ bench: deps venv .venv-bench/.stamp
 
 # Onboard wall time and controller peak RSS for 1, 2, 4 and 8 fresh lab VMs (numbers 11..), then
 # unchanged; BENCH_EXISTING=2000 also measures 1 VM with that many WorkloadEntries in the cluster;
-# BENCH_FORKS=1,2,4 also onboards the largest count with each of those forks;
+# BENCH_FORKS=1,2,4 also onboards the largest count with each of those forks; BENCH_REPEAT=3 onboards
+# each count 3 times (rounds of all counts) and prints the medians;
 # BENCH_BY_PROCESS=1 also the CPU time of each fresh run by kind of process (process accounting).
 bench-onboard: deps venv collection-link
 	$(LAB) up
 	$(PY) bench/bench_onboard.py --counts $${BENCH_COUNTS:-1,2,4,8} --existing $${BENCH_EXISTING:-0} \
-	  --forks "$${BENCH_FORKS:-}" $${BENCH_BY_PROCESS:+--by-process}
+	  --forks "$${BENCH_FORKS:-}" --repeat $${BENCH_REPEAT:-1} $${BENCH_BY_PROCESS:+--by-process}
 
 # Latency of one request between two lab VMs through the mesh vs without sidecars (median of N).
 bench-traffic: deps venv collection-link

@@ -12,6 +12,10 @@ of tasks run, the peak RSS of the controller (the largest of ansible-playbook an
 workers, from wait4's rusage), the CPU time of the controller (ansible-playbook, its workers and
 their SSH clients, from the same rusage) and the CPU time of the whole machine during the run
 (/proc/stat: on the lab that adds the VMs, the API server and istiod, which share its cores).
+With --repeat R it onboards each count R times, in R rounds of all counts (1, 2, 4, 8, then again
+1, 2, 4, 8, ..), so that a slow minute of the machine hits the counts alike; the table then shows
+the median of each column, the range of the wall times, and each count's ratio to 1 VM as the
+median of the ratios within a round (the runs an hour apart on the lab spread by up to 10 %).
 With --forks F1,F2,.. it also onboards the largest count of VMs once with each of those forks.
 With --existing K it first writes K WorkloadEntries into another namespace of the cluster (the
 batch form), waits until the machine is quiet again (istiod pushes each new entry to the mesh) and
@@ -68,6 +72,34 @@ def fresh(numbers) -> None:
     # (no bundles to remove: each inventory() is a new directory, where the bundles go)
     run([str(LAB), "vm", "remove", *map(str, numbers)])
     run([str(LAB), "vm", "start", *map(str, numbers)])     # side by side
+
+
+def median(values):
+    """The median of a non-empty list of numbers (the mean of the middle two for an even count)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def summarize(runs: list, base_runs: list) -> dict:
+    """One table row from the repeats of a count: ``runs`` and ``base_runs`` (the runs of 1 VM)
+    are lists of {"fresh": .., "again": ..} results, one per round, in the same order. The median of
+    each number, the range of the wall times, and the ratio to 1 VM as the median of the ratios of
+    the rounds (each round's runs are minutes apart, the rounds' are not)."""
+    ratios = [run["fresh"]["seconds"] / base["fresh"]["seconds"] for run, base in zip(runs, base_runs)]
+    row = {"ratio": round(median(ratios), 2), "ratios": [round(r, 2) for r in ratios]}
+    for phase in ("fresh", "again"):
+        row[phase] = {key: round(median([run[phase][key] for run in runs]), 1)
+                      for key in ("seconds", "peak_rss_mb", "controller_cpu_s", "machine_cpu_s")}
+        row[phase]["tasks"] = round(median([run[phase]["tasks"] for run in runs]))
+        row[phase]["range"] = (min(run[phase]["seconds"] for run in runs), max(run[phase]["seconds"] for run in runs))
+    return row
+
+
+def seconds_cell(phase: dict) -> str:
+    """A wall time for the table, with its range when there were repeats."""
+    low, high = phase.get("range", (phase["seconds"], phase["seconds"]))
+    return f"{phase['seconds']} s" + (f" ({low}-{high})" if low != high else "")
 
 
 def busy_seconds() -> float:
@@ -191,6 +223,8 @@ def main() -> int:
                         help="also measure 1 VM with this many WorkloadEntries in the cluster")
     parser.add_argument("--forks", default="",
                         help="also onboard the largest count of VMs with each of these forks (comma-separated)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="onboard each count this many times, in rounds of all counts; the table shows medians")
     parser.add_argument("--by-process", action="store_true",
                         help="also the CPU time of the fresh runs by kind of process (process accounting)")
     args = parser.parse_args()
@@ -198,13 +232,13 @@ def main() -> int:
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    runs = [(count, max(5, count)) for count in counts]
-    runs += [(max(counts), int(forks)) for forks in args.forks.split(",") if forks]
-    for count, forks in runs:
+    runs = [(count, max(5, count), turn) for turn in range(max(1, args.repeat)) for count in counts]
+    runs += [(max(counts), int(forks), 0) for forks in args.forks.split(",") if forks]
+    for count, forks, turn in runs:
         numbers = list(range(FIRST, FIRST + count))
         fresh(numbers)
         inv = inventory(numbers)
-        name = f"onboard-{count}-forks{forks}"
+        name = f"onboard-{count}-forks{forks}" + (f"-round{turn + 1}" if args.repeat > 1 else "")
         accounting = out / f"{name}-fresh.acct"
         with process_accounting(accounting) if args.by_process else contextlib.nullcontext():
             first = onboard(inv, forks, out / f"{name}-fresh.log")
@@ -212,8 +246,9 @@ def main() -> int:
             first["by_process"] = by_kind(acct_records(accounting.read_bytes()))
             accounting.unlink()
         again = onboard(inv, forks, out / f"{name}-again.log")
-        rows.append({"vms": count, "forks": forks, "fresh": first, "again": again})
-        print(f"{count} VM(s), forks {forks}: fresh {first['seconds']} s ({first['tasks']} tasks), "
+        rows.append({"vms": count, "forks": forks, "round": turn + 1, "fresh": first, "again": again})
+        print(f"{count} VM(s), forks {forks}" + (f", round {turn + 1}" if args.repeat > 1 else "")
+              + f": fresh {first['seconds']} s ({first['tasks']} tasks), "
               f"unchanged {again['seconds']} s, peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, "
               f"CPU fresh {first['controller_cpu_s']} s controller / {first['machine_cpu_s']} s machine", flush=True)
     if args.existing:
@@ -231,29 +266,40 @@ def main() -> int:
             remove_existing_entries()
     for n in range(FIRST, FIRST + max(counts)):
         run([str(LAB), "vm", "remove", str(n)])
-    base, cores = rows[0], os.cpu_count() or 1
+    cores = os.cpu_count() or 1
+    base_runs = [row for row in rows if row["vms"] == counts[0] and row["forks"] == max(5, counts[0])
+                 and "existing_entries" not in row]
+    table = []
+    for count, forks in dict.fromkeys((row["vms"], row["forks"]) for row in rows if "existing_entries" not in row):
+        same = [row for row in rows if (row["vms"], row["forks"]) == (count, forks) and "existing_entries" not in row]
+        table.append(dict(summarize(same, base_runs[:len(same)]), vms=count, forks=forks, existing_entries=0))
+    table += [dict(summarize([row], base_runs[:1]), vms=1, forks=row["forks"], existing_entries=row["existing_entries"])
+              for row in rows if "existing_entries" in row]
+    if args.repeat > 1:
+        print(f"\nMedians of {args.repeat} rounds (the range of the wall times in brackets; the ratio is the "
+              "median of the ratios within a round):")
     print("\n| VMs | forks | existing entries | fresh onboard | ratio to 1 VM | unchanged re-run | tasks | peak RSS "
           f"| CPU, fresh: controller / machine (of {cores} cores) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        fresh_run = row["fresh"]
-        print(f"| {row['vms']} | {row['forks']} | {row.get('existing_entries', 0)} | {fresh_run['seconds']} s | "
-              f"{fresh_run['seconds'] / base['fresh']['seconds']:.2f}x | {row['again']['seconds']} s | "
-              f"{fresh_run['tasks']} | {max(fresh_run['peak_rss_mb'], row['again']['peak_rss_mb'])} MB | "
+    for row in table:
+        fresh_run, again_run = row["fresh"], row["again"]
+        print(f"| {row['vms']} | {row['forks']} | {row['existing_entries']} | {seconds_cell(fresh_run)} | "
+              f"{row['ratio']:.2f}x | {seconds_cell(again_run)} | "
+              f"{fresh_run['tasks']} | {max(fresh_run['peak_rss_mb'], again_run['peak_rss_mb'])} MB | "
               f"{fresh_run['controller_cpu_s']} s / {fresh_run['machine_cpu_s']} s "
               f"({fresh_run['machine_cpu_s'] / (fresh_run['seconds'] * cores):.0%}) |")
     if args.by_process:
         kinds = [name for name, _commands in PROCESS_KINDS] + ["other"]
         print("\nCPU seconds of the processes that ended during each fresh run (process accounting; the API "
               "server, istiod and the sidecars run on and are not counted):\n")
-        print("| VMs | forks | " + " | ".join(kinds) + " |")
-        print("|---|---|" + "---|" * len(kinds))
+        print("| VMs | forks | round | " + " | ".join(kinds) + " |")
+        print("|---|---|---|" + "---|" * len(kinds))
         for row in rows:
             spent = row["fresh"].get("by_process")
             if spent:
                 cells = [f"{spent[name]['cpu_s']} s ({spent[name]['processes']})" for name in kinds]
-                print(f"| {row['vms']} | {row['forks']} | " + " | ".join(cells) + " |")
-    (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps(rows, indent=2))
+                print(f"| {row['vms']} | {row['forks']} | {row.get('round', 1)} | " + " | ".join(cells) + " |")
+    (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps({"runs": rows, "table": table}, indent=2))
     return 0
 
 

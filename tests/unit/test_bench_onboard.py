@@ -82,3 +82,37 @@ def test_wait_until_quiet_gives_up_on_a_machine_that_stays_busy():
     with pytest.raises(SystemExit, match="stayed busy for more than 10"):
         bench.wait_until_quiet(busy=machine.busy_seconds, clock=machine.clock, sleep=machine.sleep,
                                cores=2, share=0.15, window=2.0, timeout=10)
+
+
+def result(seconds, again=4.5, tasks=94, rss=80.0, controller=5.0, machine=8.0):
+    """One onboard's results as bench_onboard.onboard returns them, a fresh run and the unchanged one."""
+    return {"fresh": {"seconds": seconds, "tasks": tasks, "peak_rss_mb": rss, "controller_cpu_s": controller,
+                      "machine_cpu_s": machine},
+            "again": {"seconds": again, "tasks": tasks, "peak_rss_mb": rss, "controller_cpu_s": 2.0,
+                      "machine_cpu_s": 3.0}}
+
+
+@pytest.mark.parametrize("values,expected", [([3.0], 3.0), ([9.0, 1.0, 5.0], 5.0), ([4.0, 1.0, 3.0, 2.0], 2.5)])
+def test_median(values, expected):
+    assert bench.median(values) == expected
+
+
+def test_repeats_give_medians_and_the_median_of_the_ratios_within_each_round():
+    ones = [result(8.0), result(10.0), result(8.6)]
+    # a slow second round slows both counts: its ratio is 1.5 like the first one's
+    fours = [result(12.0, again=7.0, machine=22.0), result(15.0, again=9.0, machine=26.0),
+             result(14.62, again=8.0, machine=24.0)]
+    row = bench.summarize(fours, ones)
+    assert row["ratios"] == [1.5, 1.5, 1.7]
+    assert row["ratio"] == 1.5          # the ratio of the medians would be 14.62 / 8.6 = 1.7
+    assert row["fresh"]["seconds"] == 14.6 and row["fresh"]["range"] == (12.0, 15.0)
+    assert row["again"]["seconds"] == 8.0 and row["again"]["range"] == (7.0, 9.0)
+    assert row["fresh"]["machine_cpu_s"] == 24.0 and row["fresh"]["tasks"] == 94
+    assert bench.seconds_cell(row["fresh"]) == "14.6 s (12.0-15.0)"
+    assert bench.summarize(ones, ones)["ratio"] == 1.0
+
+
+def test_one_run_is_its_own_median_and_shows_no_range():
+    row = bench.summarize([result(13.7)], [result(8.6)])
+    assert row["ratio"] == 1.59 and row["ratios"] == [1.59]
+    assert bench.seconds_cell(row["fresh"]) == "13.7 s"
