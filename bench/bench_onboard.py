@@ -234,38 +234,40 @@ def main() -> int:
     rows = []
     runs = [(count, max(5, count), turn) for turn in range(max(1, args.repeat)) for count in counts]
     runs += [(max(counts), int(forks), 0) for forks in args.forks.split(",") if forks]
-    for count, forks, turn in runs:
-        numbers = list(range(FIRST, FIRST + count))
-        fresh(numbers)
-        inv = inventory(numbers)
-        name = f"onboard-{count}-forks{forks}" + (f"-round{turn + 1}" if args.repeat > 1 else "")
-        accounting = out / f"{name}-fresh.acct"
-        with process_accounting(accounting) if args.by_process else contextlib.nullcontext():
-            first = onboard(inv, forks, out / f"{name}-fresh.log")
-        if args.by_process:
-            first["by_process"] = by_kind(acct_records(accounting.read_bytes()))
-            accounting.unlink()
-        again = onboard(inv, forks, out / f"{name}-again.log")
-        rows.append({"vms": count, "forks": forks, "round": turn + 1, "fresh": first, "again": again})
-        print(f"{count} VM(s), forks {forks}" + (f", round {turn + 1}" if args.repeat > 1 else "")
-              + f": fresh {first['seconds']} s ({first['tasks']} tasks), "
-              f"unchanged {again['seconds']} s, peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, "
-              f"CPU fresh {first['controller_cpu_s']} s controller / {first['machine_cpu_s']} s machine", flush=True)
-    if args.existing:
-        try:
-            existing_entries(args.existing)
-            numbers = [FIRST]
+    try:
+        for count, forks, turn in runs:
+            numbers = list(range(FIRST, FIRST + count))
             fresh(numbers)
-            print(f"{args.existing} WorkloadEntries written; the machine was quiet again after "
-                  f"{wait_until_quiet()} s", flush=True)
             inv = inventory(numbers)
-            first = onboard(inv, 5, out / "onboard-existing-fresh.log")
-            again = onboard(inv, 5, out / "onboard-existing-again.log")
-            rows.append({"vms": 1, "forks": 5, "existing_entries": args.existing, "fresh": first, "again": again})
-        finally:
-            remove_existing_entries()
-    for n in range(FIRST, FIRST + max(counts)):
-        run([str(LAB), "vm", "remove", str(n)])
+            name = f"onboard-{count}-forks{forks}" + (f"-round{turn + 1}" if args.repeat > 1 else "")
+            accounting = out / f"{name}-fresh.acct"
+            with process_accounting(accounting) if args.by_process else contextlib.nullcontext():
+                first = onboard(inv, forks, out / f"{name}-fresh.log")
+            if args.by_process:
+                first["by_process"] = by_kind(acct_records(accounting.read_bytes()))
+                accounting.unlink()
+            again = onboard(inv, forks, out / f"{name}-again.log")
+            rows.append({"vms": count, "forks": forks, "round": turn + 1, "fresh": first, "again": again})
+            print(f"{count} VM(s), forks {forks}" + (f", round {turn + 1}" if args.repeat > 1 else "")
+                  + f": fresh {first['seconds']} s ({first['tasks']} tasks), "
+                  f"unchanged {again['seconds']} s, peak RSS {max(first['peak_rss_mb'], again['peak_rss_mb'])} MB, "
+                  f"CPU fresh {first['controller_cpu_s']} s controller / {first['machine_cpu_s']} s machine", flush=True)
+        if args.existing:
+            try:
+                existing_entries(args.existing)
+                numbers = [FIRST]
+                fresh(numbers)
+                print(f"{args.existing} WorkloadEntries written; the machine was quiet again after "
+                      f"{wait_until_quiet()} s", flush=True)
+                inv = inventory(numbers)
+                first = onboard(inv, 5, out / "onboard-existing-fresh.log")
+                again = onboard(inv, 5, out / "onboard-existing-again.log")
+                rows.append({"vms": 1, "forks": 5, "existing_entries": args.existing, "fresh": first, "again": again})
+            finally:
+                remove_existing_entries()
+    finally:
+        # the benchmark's VMs go, whether it finished or not (a failed onboard leaves its log in bench/results)
+        run([str(LAB), "vm", "remove", *map(str, range(FIRST, FIRST + max(counts)))])
     cores = os.cpu_count() or 1
     base_runs = [row for row in rows if row["vms"] == counts[0] and row["forks"] == max(5, counts[0])
                  and "existing_entries" not in row]
