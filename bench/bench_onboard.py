@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import yaml
 
@@ -72,13 +73,6 @@ def fresh(numbers) -> None:
     # (no bundles to remove: each inventory() is a new directory, where the bundles go)
     run([str(LAB), "vm", "remove", *map(str, numbers)])
     run([str(LAB), "vm", "start", *map(str, numbers)])     # side by side
-
-
-def median(values):
-    """The median of a non-empty list of numbers (the mean of the middle two for an even count)."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def summarize(runs: list, base_runs: list) -> dict:
@@ -269,13 +263,15 @@ def main() -> int:
         # the benchmark's VMs go, whether it finished or not (a failed onboard leaves its log in bench/results)
         run([str(LAB), "vm", "remove", *map(str, range(FIRST, FIRST + max(counts)))])
     cores = os.cpu_count() or 1
-    base_runs = [row for row in rows if row["vms"] == counts[0] and row["forks"] == max(5, counts[0])
-                 and "existing_entries" not in row]
-    table = []
-    for count, forks in dict.fromkeys((row["vms"], row["forks"]) for row in rows if "existing_entries" not in row):
-        same = [row for row in rows if (row["vms"], row["forks"]) == (count, forks) and "existing_entries" not in row]
-        table.append(dict(summarize(same, base_runs[:len(same)]), vms=count, forks=forks, existing_entries=0))
-    table += [dict(summarize([row], base_runs[:1]), vms=1, forks=row["forks"], existing_entries=row["existing_entries"])
+    groups: dict = {}      # (VMs, forks) -> its runs, round by round
+    for row in rows:
+        if "existing_entries" not in row:
+            groups.setdefault((row["vms"], row["forks"]), []).append(row)
+    base_runs = groups[(counts[0], max(5, counts[0]))]
+    # (summarize pairs each run with the base run of its round; a single run with the first)
+    table = [dict(summarize(same, base_runs), vms=count, forks=forks, existing_entries=0)
+             for (count, forks), same in groups.items()]
+    table += [dict(summarize([row], base_runs), vms=1, forks=row["forks"], existing_entries=row["existing_entries"])
               for row in rows if "existing_entries" in row]
     if args.repeat > 1:
         print(f"\nMedians of {args.repeat} rounds (the range of the wall times in brackets; the ratio is the "
