@@ -468,6 +468,20 @@ def warm_up() -> None:
             getattr(k8s_client, name, None)
 
 
+def remove_credential_files() -> None:
+    """Remove the files the kubernetes library wrote a kubeconfig's inline credentials to
+    (``client-key-data``, ``client-certificate-data``, ``certificate-authority-data``: the private key
+    among them). The library removes them when the process exits normally (atexit); an Ansible worker
+    ends with ``os._exit``, so the action plugins call this when their task is done, or every cluster
+    task run in the controller's worker left the key behind in the temporary directory."""
+    if HAS_KUBERNETES:
+        from kubernetes.config import kube_config  # pylint: disable=import-outside-toplevel
+
+        cleanup = getattr(kube_config, "_cleanup_temp_files", None)
+        if cleanup is not None:
+            cleanup()
+
+
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
     """Poll ``check`` until it returns something truthy (_poll.poll); raise MeshError naming ``what``
     on timeout."""

@@ -123,6 +123,7 @@ class InProcessAction(ActionBase):
         try:
             result.update(run_direct(self.SPEC, dict(self._task.args), bool(self._task.check_mode)))
         finally:
+            _client.remove_credential_files()   # the worker ends with os._exit: no atexit
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)
