@@ -15,21 +15,23 @@ description:
     (C(mesh_workload_state_file)) and the static WorkloadEntries that carry the group's label in the cluster.
   - "Entries: every listed entry that no static VM of the group names (namespace and
     C(mesh_workload_entry_name)), so also the entry of a VM that stayed but was renamed, moved or switched
-    to auto-registration."
+    to auto-registration; and only an entry of this inventory: in the namespace of one of the group's VMs,
+    or named by the record (C(entry_ref)). Another inventory may use the same group name: its entries in
+    other namespaces are left."
   - "Bundles: the bootstrap directory of each recorded VM that is no longer in the group, unless a VM of the
-    group uses that directory (however it is spelled), and only when it is a safe path to delete
-    (P(meshops.istio_vm.path_problem#filter)); each once."
+    group uses that directory or one inside it (however it is spelled), and only when it is a safe path to
+    delete (P(meshops.istio_vm.path_problem#filter)); each once."
   - The VMs must be all of the group (the role refuses prune on a partial view first).
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:
   _input:
-    description: The settings of every VM of the group (C(__mesh_workload_vm)); read are C(mode), C(entry_key) and C(bootstrap_dir).
+    description: The settings of every VM of the group (C(__mesh_workload_vm)); read are C(mode), C(namespace), C(entry_key) and C(bootstrap_dir).
     type: list
     elements: dict
     required: true
   records:
-    description: The record of what the group managed (items with C(host) and C(bootstrap_dir)).
+    description: The record of what the group managed (items with C(host), C(bootstrap_dir) and C(entry_ref)).
     type: list
     elements: dict
     required: true
@@ -81,17 +83,31 @@ def _norm(path):
     return posixpath.normpath(str(path))
 
 
+def _ours(entry, namespaces, recorded):
+    """Whether a listed entry is this inventory's: in a namespace of one of its VMs, or named by its
+    record. The group label alone does not say so: another inventory's group may have the same name."""
+    return entry["namespace"] in namespaces or "%s/%s" % (entry["namespace"], entry["name"]) in recorded
+
+
+def _inside(path, directory):
+    return directory == "/" or path == directory or path.startswith(directory + "/")
+
+
 def prune_plan(vms, records, members, entries=None):
-    vms, members = list(vms), list(members)
+    vms, members, records = list(vms), list(members), list(records or [])
     wanted = {str(vm.get("entry_key")) for vm in vms if vm.get("mode") == "static"}
+    namespaces = {vm.get("namespace") for vm in vms}
+    recorded = {"%s/%s" % (ref.get("namespace"), ref.get("name"))
+                for ref in (record.get("entry_ref") for record in records) if isinstance(ref, dict)}
     doomed = [{"name": entry["name"], "namespace": entry["namespace"]} for entry in entries or []
-              if "%s/%s" % (entry["namespace"], entry["name"]) not in wanted]
+              if "%s/%s" % (entry["namespace"], entry["name"]) not in wanted and _ours(entry, namespaces, recorded)]
     in_use = {_norm(vm["bootstrap_dir"]) for vm in vms if vm.get("bootstrap_dir")}
     bundles = []
-    for record in records or []:
+    for record in records:
         path = record.get("bootstrap_dir")
-        if (record.get("host") not in members and path and path not in bundles
-                and _norm(path) not in in_use and check_path(path) is None):
+        # Not a directory a VM of the group uses, nor one that holds such a directory.
+        if (record.get("host") not in members and path and path not in bundles and check_path(path) is None
+                and not any(_inside(used, _norm(path)) for used in in_use)):
             bundles.append(path)
     return {"entries": doomed, "bundles": bundles}
 

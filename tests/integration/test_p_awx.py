@@ -57,10 +57,10 @@ def unsliced(lab, api_client):
     return res, snapshot(lab, api_client)
 
 
-def labelled_entry(lab, name, address, group):
+def labelled_entry(lab, name, address, group, namespace=NS):
     """A static WorkloadEntry labelled as inventory group ``group``'s, the way onboard labels them."""
     r = run_module(lab.kubeconfig, "workload_entry", {
-        "name": name, "namespace": NS, "address": address, "labels": {"app": GROUP}, "service_account": GROUP,
+        "name": name, "namespace": namespace, "address": address, "labels": {"app": GROUP}, "service_account": GROUP,
         "metadata_labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm", "istio-vm.meshops.io/group": group}})
     assert r["changed"], r.get("msg")
 
@@ -133,13 +133,21 @@ def test_prune_in_a_slice_is_refused_and_deletes_nothing(lab, api_client):
 
 
 def test_prune_in_the_whole_inventory_deletes_only_what_left_this_group(lab, api_client):
-    # one entry of this group whose VM left the inventory, one of another inventory group
+    # one entry of this group whose VM left the inventory, one of another inventory group, and one
+    # of another inventory's group of the same name, in a namespace none of this inventory's VMs uses
     labelled_entry(lab, "other-group-vm", "10.213.0.201", "db_vms")
+    labelled_entry(lab, "other-inventory-vm", "10.213.0.202", "mesh_vms", namespace="default")
     res = run(lab, "onboard.yml", extravars={"mesh_workload_prune": True})
     assert res.rc == 0, res.stdout[-5000:]
     names = [e["metadata"]["name"] for e in entries(api_client)]
     assert "vm-of-slice-2" not in names, "prune kept an entry whose VM left the group"
     assert "other-group-vm" in names, "prune deleted an entry of another inventory group"
+    objects = client.CustomObjectsApi(api_client)
+    other = objects.list_namespaced_custom_object("networking.istio.io", "v1", "default", "workloadentries")
+    assert [e["metadata"]["name"] for e in other["items"]] == ["other-inventory-vm"], \
+        "prune deleted another inventory's entry"
+    objects.delete_namespaced_custom_object("networking.istio.io", "v1", "default", "workloadentries",
+                                            "other-inventory-vm")
     assert sorted(n for n in names if n.startswith(GROUP)) == sorted(
         f"{GROUP}-10.213.0.{10 + n}-meshlab-net" for n in range(1, len(lab.vms) + 1))
     client.CustomObjectsApi(api_client).delete_namespaced_custom_object(

@@ -15,12 +15,13 @@ BOOTSTRAP = "/work/main/playbooks/../.bootstrap"
 
 
 def vm(host, mode="static", namespace="ns", entry=None, bootstrap_dir=None):
-    return {"host": host, "mode": mode, "entry_key": "%s/%s" % (namespace, entry or host),
+    return {"host": host, "mode": mode, "namespace": namespace, "entry_key": "%s/%s" % (namespace, entry or host),
             "bootstrap_dir": bootstrap_dir or "%s/%s" % (BOOTSTRAP, host)}
 
 
-def record(host, bootstrap_dir=None):
-    return {"host": host, "bootstrap_dir": bootstrap_dir or "%s/%s" % (BOOTSTRAP, host)}
+def record(host, bootstrap_dir=None, namespace="ns", entry=None):
+    return {"host": host, "bootstrap_dir": bootstrap_dir or "%s/%s" % (BOOTSTRAP, host), "namespace": namespace,
+            "entry_ref": {"name": entry or host, "namespace": namespace}}
 
 
 def listed(*keys):
@@ -46,6 +47,31 @@ def test_a_vm_that_left_loses_its_entry_and_bundle():
 ])
 def test_entries_of_vms_that_stayed_but_changed(vms, entries):
     assert prune_plan(vms, [record("vm1")], ["vm1"], listed("ns/vm1"))["entries"] == entries
+
+
+def test_another_inventorys_entries_stay():
+    """Another inventory's group has the same name (mesh_vms): its entries carry the same label. Only
+    an entry in a namespace of this group's VMs, or one its record names, is this inventory's."""
+    listing = listed("ns/vm2", "team-b/b-vm1", "old/vm3")
+    plan = prune_plan([vm("vm1")], [record("vm1"), record("vm3", namespace="old")], ["vm1"], listing)
+    assert plan["entries"] == [{"namespace": "ns", "name": "vm2"}, {"namespace": "old", "name": "vm3"}]
+
+
+def test_without_a_record_an_entry_in_a_namespace_no_vm_uses_stays():
+    assert prune_plan([vm("vm1")], [], ["vm1"], listed("gone/vm2", "ns/vm2"))["entries"] == [
+        {"namespace": "ns", "name": "vm2"}]
+
+
+@pytest.mark.parametrize("path", ["/srv/mesh", "/srv/mesh/", "/srv"])
+def test_a_bundle_that_holds_a_vms_bundle_stays(path):
+    """vm2 left; its recorded directory holds vm1's: deleting it would delete vm1's bundle."""
+    assert prune_plan([vm("vm1", bootstrap_dir="/srv/mesh/vm1")], [record("vm2", path)], ["vm1"])["bundles"] == []
+
+
+def test_a_bundle_beside_or_inside_a_vms_bundle_goes():
+    vms = [vm("vm1", bootstrap_dir="/srv/mesh")]
+    plan = prune_plan(vms, [record("vm2", "/srv/mesh/vm2"), record("vm3", "/srv/mesh-old")], ["vm1"])
+    assert plan["bundles"] == ["/srv/mesh/vm2", "/srv/mesh-old"]
 
 
 def test_without_a_listing_no_entry():
