@@ -41,6 +41,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import (
     validate_workload_group,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import (
+    as_int,
     check_dns1123_label,
     check_dns1123_subdomain,
     check_int_range,
@@ -127,6 +128,11 @@ def _names(v: Mapping[str, Any]) -> List[str]:
                    "and '.')" % workload)
     if "mesh_workload_mode" in v and mode not in MODES:
         out.append("mesh_workload_mode '%s' is unknown: use one of %s" % (mode, ", ".join(MODES)))
+    if "mesh_workload_group" in v:
+        problem = check_label_value(_text(v["mesh_workload_group"]))
+        if problem:
+            out.append("mesh_workload_group: %s (it becomes the label istio-vm.meshops.io/group of the static "
+                       "WorkloadEntries)" % problem)
     return out
 
 
@@ -136,9 +142,17 @@ def _address(v: Mapping[str, Any]) -> List[str]:
     address = _text(v["mesh_workload_address"])
     if not address:
         return ["the VM has no address: set ansible_host or mesh_workload_address"]
-    if v.get("mesh_workload_mode") == "autoregister" and not announced_ip(address, v.get("mesh_workload_internal_ip")):
+    if v.get("mesh_workload_mode") != "autoregister":
+        return []
+    ip = announced_ip(address, v.get("mesh_workload_internal_ip"))
+    if not ip:
         return ["mesh_workload_address '%s' is not an IP address; auto-registration needs the VM's mesh IP: set "
                 "mesh_workload_internal_ip" % address]
+    name = registered_entry_name(_text(v.get("mesh_workload_name")), ip, _text(v.get("mesh_workload_network")))
+    if check_dns1123_subdomain(name) and not check_dns1123_subdomain(_text(v.get("mesh_workload_name"))):
+        return ["the WorkloadEntry istiod registers for this VM would be named '%s', which is not a Kubernetes "
+                "object name (lower-case letters, digits, inner '-' and '.'): it is mesh_workload_name, the VM's "
+                "IP and mesh_workload_network joined by '-'" % name]
     return []
 
 
@@ -204,7 +218,7 @@ def _labels(v: Mapping[str, Any]) -> List[str]:
 
 def _service(v: Mapping[str, Any]) -> List[str]:
     ports, app_protocols = v.get("mesh_workload_ports") or {}, v.get("mesh_workload_service_app_protocols") or {}
-    if not v.get("mesh_workload_service") or not ports or not isinstance(ports, Mapping):
+    if not boolean(v.get("mesh_workload_service") or False, strict=False) or not ports or not isinstance(ports, Mapping):
         return []  # no Service, or _ports names the problem
     if any(check_port_name(name) or check_port(number) for name, number in ports.items()):
         return []  # _ports names them
@@ -311,14 +325,15 @@ def _control_plane(v: Mapping[str, Any], revisions: Optional[Sequence[str]]) -> 
 
 def _token(v: Mapping[str, Any]) -> List[str]:
     out = []
-    duration, renew = v.get("mesh_workload_token_duration"), v.get("mesh_workload_token_renew_before")
+    # as_int: a number given as text (-e name=300, a template) is checked like one given as a number
+    duration, renew = as_int(v.get("mesh_workload_token_duration")), as_int(v.get("mesh_workload_token_renew_before"))
     if isinstance(duration, int) and duration < TOKEN_MIN_SECONDS:
         out.append("mesh_workload_token_duration: %d is less than %d; the apiserver refuses shorter tokens"
                    % (duration, TOKEN_MIN_SECONDS))
     if isinstance(duration, int) and isinstance(renew, int) and not 0 <= renew < duration:
         out.append("mesh_workload_token_renew_before: %d must be at least 0 and less than mesh_workload_token_duration "
                    "(%d), or every run mints a new token" % (renew, duration))
-    timeout = v.get("mesh_workload_wait_timeout")
+    timeout = as_int(v.get("mesh_workload_wait_timeout"))
     if isinstance(timeout, int) and timeout < 0:
         out.append("mesh_workload_wait_timeout: %d is negative" % timeout)
     for index, name in enumerate(v.get("mesh_workload_allow_proxy_metadata") or []):
@@ -440,11 +455,12 @@ PUBLISHED_FROM_VM = ("host", "namespace", "workload", "mode", "address", "intern
 
 def registered_entry_name(group: Any, ip: Any, network: Any = "") -> str:
     """The name istiod gives the WorkloadEntry it auto-registers: ``<group>-<ip>[-<network>]``, each
-    ``:`` of the IP turned into ``-``; empty without an IP."""
+    ``:`` of the IP turned into ``-``, its last 253 characters when longer; empty without an IP."""
     ip = _text(ip)
     if not ip:
         return ""
-    return "-".join([str(group), ip.replace(":", "-")] + ([str(network)] if network else []))
+    name = "-".join([str(group), ip.replace(":", "-")] + ([str(network)] if network else []))
+    return name[-253:]   # istiod keeps the last 253 characters of a longer name
 
 
 def vm_settings(variables: Mapping[str, Any], host: str, managed_labels: Mapping[str, Any],

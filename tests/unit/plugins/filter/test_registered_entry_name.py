@@ -29,3 +29,9 @@ def test_group_ip_and_network(group, ip, network, name):
 
 def test_network_defaults_to_none():
     assert registered_entry_name("lab-app", "10.213.0.11") == "lab-app-10.213.0.11"
+
+
+def test_a_long_name_keeps_its_last_253_characters_as_istiod_does():
+    group = "w" * 250
+    name = registered_entry_name(group, "10.0.0.1", "net")
+    assert len(name) == 253 and name.endswith("w-10.0.0.1-net") and (group + "-10.0.0.1-net").endswith(name)

@@ -65,6 +65,17 @@ def test_the_lab_inventory_is_fine():
     ({"mesh_workload_revision": "canary"}, "mesh_workload_revision: istiod serves no revision 'canary'"),
     ({"mesh_workload_revision": "1.30.3"}, "mesh_workload_revision: '1.30.3' is not a DNS-1123 label"),
     ({"mesh_workload_token_duration": 300}, "mesh_workload_token_duration: 300 is less than 600"),
+    # numbers as text (-e name=300) are checked as numbers
+    ({"mesh_workload_token_duration": "300"}, "mesh_workload_token_duration: 300 is less than 600"),
+    ({"mesh_workload_token_renew_before": "3600"}, "mesh_workload_token_renew_before: 3600 must be at least 0"),
+    ({"mesh_workload_wait_timeout": "-1"}, "mesh_workload_wait_timeout: -1 is negative"),
+    # the label of the static entries
+    ({"mesh_workload_group": "mesh_vms_"}, "mesh_workload_group: "),
+    ({"mesh_workload_group": "g" * 64}, "mesh_workload_group: "),
+    # the name istiod gives the auto-registered entry: workload, IP and network
+    ({"mesh_workload_network": "Net_1"}, "the WorkloadEntry istiod registers for this VM would be named "
+                                         "'lab-app-10.213.0.11-Net_1'"),
+    ({"mesh_workload_internal_ip": "fe80::1%eth0"}, "would be named 'lab-app-fe80--1%eth0-meshlab-net'"),
     ({"mesh_workload_token_renew_before": 3600}, "mesh_workload_token_renew_before: 3600 must be"),
     ({"mesh_workload_wait_timeout": -5}, "mesh_workload_wait_timeout: -5 is negative"),
     ({"mesh_workload_allow_proxy_metadata": ["LD PRELOAD"]}, "mesh_workload_allow_proxy_metadata[0]: 'LD PRELOAD'"),
