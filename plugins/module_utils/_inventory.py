@@ -25,7 +25,7 @@ import json
 import os
 import posixpath
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -570,6 +570,31 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _services(vm: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+    return [vm["service_object"]] if vm.get("service_object") else []
+
+
+def _service_entries_of(vm: Mapping[str, Any]) -> List[Mapping[str, Any]]:
+    return list(vm.get("service_entry_objects") or [])
+
+
+def _claimed_by_workloads(vms: Sequence[Mapping[str, Any]], objects: Callable[[Mapping[str, Any]], List[Mapping[str, Any]]]
+                          ) -> List[Any]:
+    """The objects (namespace/name) that more than one workload makes, each with those workloads, sorted."""
+    makers: Dict[str, set] = {}
+    for vm in vms:
+        for obj in objects(vm):
+            makers.setdefault("%s/%s" % (_text(obj.get("namespace")), _text(obj.get("name"))), set()).add(_text(vm.get("key")))
+    return [(ref, sorted(keys)) for ref, keys in sorted(makers.items()) if len(keys) > 1]
+
+
+def _nested_dirs(vms: Sequence[Mapping[str, Any]]) -> List[Any]:
+    """(outer, its host, inner, its host) for each VM's bootstrap directory inside another VM's."""
+    dirs = [(_text(vm.get("bootstrap_key")), _text(vm.get("host"))) for vm in vms if vm.get("bootstrap_key")]
+    return [(outer, outer_host, inner, inner_host) for outer, outer_host in dirs for inner, inner_host in dirs
+            if inner != outer and inner.startswith(outer.rstrip("/") + "/")]
+
+
 def vm_conflicts(vms: Sequence[Mapping[str, Any]]) -> List[str]:
     """What the VMs of one group claim twice (address, static entry, auto-registered entry, bundle
     directory), and what the VMs of one workload disagree on (the settings of its shared objects);
@@ -584,6 +609,13 @@ def vm_conflicts(vms: Sequence[Mapping[str, Any]]) -> List[str]:
     out += ["Auto-registered WorkloadEntry %s is claimed by %s (mesh_workload_internal_ip / mesh_workload_address)."
             % (value, ", ".join(hosts)) for value, hosts in
             _claimed(vms, "registered_entry_name", lambda vm: vm.get("mode") == "autoregister" and vm.get("internal_ip"))]
+    out += ["Bootstrap directory %s of %s holds the bootstrap directory %s of %s (mesh_workload_bootstrap_dir): "
+            "prune and offboarding delete a directory with all it holds." % (outer, outer_host, inner, inner_host)
+            for outer, outer_host, inner, inner_host in _nested_dirs(vms)]
+    for kind, objects in (("Service", _services), ("ServiceEntry", _service_entries_of)):
+        out += ["%s %s is made by workloads %s (mesh_workload_service_name / mesh_workload_service_entries): each would "
+                "overwrite the other's, and offboarding one would delete the other's." % (kind, ref, ", ".join(keys))
+                for ref, keys in _claimed_by_workloads(vms, objects)]
     workloads: Dict[str, List[Mapping[str, Any]]] = {}
     for vm in vms:
         workloads.setdefault(_text(vm.get("key")), []).append(vm)

@@ -43,6 +43,18 @@ def test_distinct_vms_do_not_conflict():
       vm(2, internal_ip="10.213.0.50", registered_entry_name="lab-app-10.213.0.50")],
      "Auto-registered WorkloadEntry lab-app-10.213.0.50 is claimed by mlab-vm1, mlab-vm2 (mesh_workload_internal_ip / "
      "mesh_workload_address)."),
+    ([vm(1, bootstrap_key="/srv/mesh"), vm(2, bootstrap_key="/srv/mesh/vm2")],
+     "Bootstrap directory /srv/mesh of mlab-vm1 holds the bootstrap directory /srv/mesh/vm2 of mlab-vm2 "
+     "(mesh_workload_bootstrap_dir): prune and offboarding delete a directory with all it holds."),
+    ([vm(1, service_object={"name": "web", "namespace": "lab-vms"}),
+      vm(2, key="lab-vms/other", service_object={"name": "web", "namespace": "lab-vms"})],
+     "Service lab-vms/web is made by workloads lab-vms/lab-app, lab-vms/other (mesh_workload_service_name / "
+     "mesh_workload_service_entries): each would overwrite the other's, and offboarding one would delete the other's."),
+    ([vm(1, service_entry_objects=[{"name": "ext", "namespace": "lab-vms"}]),
+      vm(2, key="lab-vms/other", service_entry_objects=[{"name": "db", "namespace": "lab-vms"},
+                                                        {"name": "ext", "namespace": "lab-vms"}])],
+     "ServiceEntry lab-vms/ext is made by workloads lab-vms/lab-app, lab-vms/other (mesh_workload_service_name / "
+     "mesh_workload_service_entries): each would overwrite the other's, and offboarding one would delete the other's."),
     ([vm(1), vm(2, shared=dict(SHARED, ports={"http": 9090}))],
      "The VMs of workload lab-vms/lab-app (mlab-vm1, mlab-vm2) share one WorkloadGroup, but differ in: "
      "mesh_workload_ports"),
@@ -62,6 +74,13 @@ def test_each_conflict_is_named(vms, message):
     # static VMs register no entry
     [vm(1, mode="static", registered_entry_name="x"), vm(2, mode="static", registered_entry_name="x",
                                                          entry_key="lab-vms/other")],
+    # the VMs of one workload make its Service and ServiceEntries together; names alike in other namespaces
+    [vm(1, service_object={"name": "web", "namespace": "lab-vms"}, service_entry_objects=[{"name": "e", "namespace": "a"}]),
+     vm(2, service_object={"name": "web", "namespace": "lab-vms"}, service_entry_objects=[{"name": "e", "namespace": "a"}]),
+     vm(3, key="b/other", service_object={"name": "web", "namespace": "b"},
+        service_entry_objects=[{"name": "e", "namespace": "b"}])],
+    # sibling directories, and one whose name only starts like another's
+    [vm(1, bootstrap_key="/srv/mesh/vm1"), vm(2, bootstrap_key="/srv/mesh/vm2"), vm(3, bootstrap_key="/srv/mesh/vm1x")],
     # workloads of their own may differ
     [vm(1), vm(2, key="lab-vms/other", shared=dict(SHARED, ports={"http": 9090}))],
     # equal settings, whatever the order of their keys
