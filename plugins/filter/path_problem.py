@@ -13,7 +13,8 @@ description:
   - Returns an empty string for a path that is safe to hand to a recursive delete, a root-run
     unit line or a shell; otherwise the rule it breaks.
   - "The rules: a string; absolute; not C(/) (nor anything that normalizes to it, like C(/var/..));
-    only letters, digits and C(. _ - + @ % = : , /) (no white space, no shell metacharacters)."
+    only letters, digits and C(. _ - + @ = : , /) (no white space, no shell metacharacters, no C(%):
+    systemd expands C(%) specifiers in unit lines)."
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:

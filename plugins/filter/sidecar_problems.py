@@ -15,7 +15,10 @@ description:
   - "The rules: with C(vm_sidecar_state=present), the package SHA-256 (64 hex digits), a package URL
     (C(http), C(https) or C(ftp)) or an absolute package file on the controller, not both, a package
     format C(deb) or C(rpm) that matches the file's suffix; an unprivileged port start in 0-65535; an
-    C(http(s)) readiness URL; the bundle directory where mesh_workload writes it."
+    C(http(s)) readiness URL; the bundle directory where mesh_workload writes it; the directory of
+    C(vm_sidecar_token_path) (made C(istio-proxy)'s with mode C(0700)) and C(vm_sidecar_package_cache_dir)
+    (deleted recursively when offboarding) neither a system directory (C(/etc), C(/var/lib), C(/var/cache),
+    C(/usr/local), ...) nor one with fewer than 3 components (C(/srv/tokens))."
   - The paths are checked by P(meshops.istio_vm.path_problem#filter).
 author:
   - meshops.istio_vm maintainers (@meshops)

@@ -48,6 +48,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
     check_ip,
     check_label_value,
     check_labels,
+    check_owned_dir,
     check_path,
     check_port,
     check_port_name,
@@ -389,11 +390,30 @@ def _package(v: Mapping[str, Any]) -> List[str]:
     return out
 
 
+def _owned_dirs(v: Mapping[str, Any]) -> List[str]:
+    """The directories the role takes over: the token's (chowned to istio-proxy, 0700) and the package
+    cache (deleted recursively when offboarding). Their other path rules are path_problem's."""
+    out = []
+    token = v.get("vm_sidecar_token_path")
+    if isinstance(token, str) and not check_path(token):
+        problem = check_owned_dir(posixpath.dirname(posixpath.normpath(token)))
+        if problem:
+            out.append("vm_sidecar_token_path: the role makes the directory of %r istio-proxy's with mode 0700, but "
+                       "%s: keep the token in a directory of its own (the default is "
+                       "/var/lib/istio/tokens/istio-token)" % (token, problem))
+    problem = check_owned_dir(v.get("vm_sidecar_package_cache_dir"))
+    if problem:
+        out.append("vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it holds, "
+                   "but %s: use a directory of its own (the default is /var/cache/meshops-istio-vm)" % problem)
+    return out
+
+
 def sidecar_problems(variables: Mapping[str, Any], bootstrap_dir: Optional[str] = None) -> List[str]:
     """Problems of one VM's vm_sidecar variables (the paths are path_problem's); ``bootstrap_dir``:
     where mesh_workload writes this VM's bundle, when the play runs both roles."""
     v = variables
     out = _package(v) if v.get("vm_sidecar_state", "present") == "present" else []
+    out += _owned_dirs(v)
     start = v.get("vm_sidecar_unprivileged_port_start")
     if start is not None:
         problem = check_int_range(start, 0, 65535)

@@ -40,8 +40,28 @@ _ISTIO_WILDCARD_LABEL_RE = re.compile(r"^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z
 _QUALIFIED_NAME_RE = re.compile(r"^(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE_RE = re.compile(r"^(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-# Characters of a path that a role may hand to a recursive delete, a root-run unit line or a shell.
-_SAFE_PATH_RE = re.compile(r"[A-Za-z0-9._+@%=:,/-]+")
+# Characters of a path that a role may hand to a recursive delete, a root-run unit line or a shell
+# (no '%': systemd expands % specifiers in unit lines, so "tok%i" would not be the path written).
+_SAFE_PATH_RE = re.compile(r"[A-Za-z0-9._+@=:,/-]+")
+# Directories a role must never own (chown, chmod 0700) or delete recursively: they are the system's,
+# shared with other software. Any directory with fewer than 3 components is refused as well.
+SYSTEM_DIRECTORIES = frozenset((
+    "/", "/etc", "/var", "/usr", "/opt", "/home", "/root", "/tmp", "/srv", "/run", "/boot", "/dev", "/proc",
+    "/sys", "/mnt", "/media", "/bin", "/sbin", "/lib", "/lib64",
+    "/var/lib", "/var/run", "/var/cache", "/var/tmp", "/var/log", "/var/spool", "/var/opt", "/var/local",
+    "/var/mail", "/var/lock", "/var/lib/dpkg", "/var/lib/rpm", "/var/lib/apt", "/var/lib/dnf",
+    "/var/lib/systemd", "/var/cache/apt", "/var/cache/dnf", "/var/cache/yum", "/var/run/secrets",
+    "/run/secrets", "/run/user", "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/usr/libexec",
+    "/usr/share", "/usr/include", "/usr/src", "/usr/local", "/usr/local/bin", "/usr/local/sbin",
+    "/usr/local/lib", "/usr/local/share", "/usr/local/etc", "/usr/local/src", "/usr/local/include",
+    "/etc/systemd", "/etc/systemd/system", "/etc/ssh", "/etc/ssl", "/etc/ssl/certs", "/etc/pki",
+    "/etc/pki/tls", "/etc/default", "/etc/sysconfig", "/etc/security", "/etc/sudoers.d", "/etc/cron.d",
+    "/etc/apt", "/etc/yum.repos.d",
+    # the sidecar's own directories (roles/vm_sidecar/vars/main.yml sets their owner and mode)
+    "/etc/istio", "/etc/istio/proxy", "/etc/istio/config", "/etc/certs", "/var/lib/istio", "/var/lib/istio/envoy",
+    "/etc/systemd/system/istio.service.d",
+))
+OWNED_DIR_MIN_COMPONENTS = 3
 
 
 def join_key(path: str, key: Any) -> str:
@@ -262,16 +282,32 @@ def check_selector(path: str, labels: Any) -> List[str]:
 def check_path(value: Any) -> Optional[str]:
     """A path a role deletes recursively, writes as root or puts in a unit line: a non-empty absolute
     path, not the root directory (nor anything that normalizes to it), only letters, digits and
-    ``. _ - + @ % = : , /`` (no white space, no shell metacharacters)."""
+    ``. _ - + @ = : , /`` (no white space, no shell metacharacters, no systemd ``%`` specifier)."""
     if not isinstance(value, str) or not value:
         return "must be a non-empty path, got %r" % (value,)
     if not value.startswith("/"):
         return "%r is not an absolute path" % value
     if not _SAFE_PATH_RE.fullmatch(value):
-        return "%r has characters other than letters, digits and . _ - + @ %% = : , / (white space or shell " \
-               "metacharacters)" % value
+        return "%r has characters other than letters, digits and . _ - + @ = : , / (white space, shell " \
+               "metacharacters or a systemd %% specifier)" % value
     if posixpath.normpath(value) in ("/", "//"):
         return "%r is the root directory" % value
+    return None
+
+
+def check_owned_dir(value: Any) -> Optional[str]:
+    """A directory a role takes over (chowns and makes 0700, or deletes recursively), after
+    ``check_path``: at least 3 components once normalized (``/var/lib/istio/tokens``, not ``/srv/x``)
+    and none of the system's shared directories (``SYSTEM_DIRECTORIES``)."""
+    if not isinstance(value, str) or check_path(value):
+        return None  # check_path's problem is reported on its own
+    parts = [part for part in posixpath.normpath(value).split("/") if part]
+    directory = "/" + "/".join(parts)
+    if directory in SYSTEM_DIRECTORIES:
+        return "%r is a system directory" % directory
+    if len(parts) < OWNED_DIR_MIN_COMPONENTS:
+        return "%r is too close to / (a directory of its own needs at least %d components, like " \
+               "/var/lib/<name>/<dir>)" % (directory, OWNED_DIR_MIN_COMPONENTS)
     return None
 
 

@@ -6,10 +6,16 @@
 """sidecar_problems: one VM's vm_sidecar variables, before anything reaches the VM."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from ansible_collections.meshops.istio_vm.plugins.filter.sidecar_problems import FilterModule
+from ansible_collections.meshops.istio_vm.plugins.filter.path_problem import path_problem
 from ansible_collections.meshops.istio_vm.plugins.module_utils._inventory import sidecar_problems
+
+DEFAULTS = Path(__file__).resolve().parents[4] / "roles" / "vm_sidecar" / "defaults" / "main.yml"
 
 BUNDLE = "/work/playbooks/../.bootstrap/vm1"
 GOOD = {
@@ -17,7 +23,8 @@ GOOD = {
     "vm_sidecar_package_src": "", "vm_sidecar_package_sha256": "ab" * 32, "vm_sidecar_package_format": "",
     "vm_sidecar_package_base_url": "https://storage.googleapis.com/istio-release/releases",
     "vm_sidecar_unprivileged_port_start": None, "vm_sidecar_ready_url": "http://localhost:15021/healthz/ready",
-    "vm_sidecar_bundle_dir": BUNDLE,
+    "vm_sidecar_bundle_dir": BUNDLE, "vm_sidecar_token_path": "/var/lib/istio/tokens/istio-token",
+    "vm_sidecar_package_cache_dir": "/var/cache/meshops-istio-vm",
 }
 
 
@@ -29,8 +36,29 @@ def test_good():
     assert FilterModule().filters()["sidecar_problems"] is sidecar_problems
 
 
+def test_the_role_defaults_pass():
+    defaults = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8"))
+    paths = {name: defaults[name] for name in ("vm_sidecar_token_path", "vm_sidecar_package_cache_dir",
+                                               "vm_sidecar_cert_path")}
+    assert [path_problem(path) for path in paths.values()] == ["", "", ""]
+    assert sidecar_problems(dict(GOOD, **paths), BUNDLE) == []
+
+
 def test_absent_needs_no_package():
     assert sidecar_problems(dict(GOOD, vm_sidecar_state="absent", vm_sidecar_package_sha256=""), BUNDLE) == []
+
+
+def test_owned_directories_also_when_offboarding():
+    # offboarding is what deletes the package cache
+    problems = sidecar_problems(dict(GOOD, vm_sidecar_state="absent", vm_sidecar_package_cache_dir="/var/cache"), BUNDLE)
+    assert problems == ["vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it "
+                        "holds, but '/var/cache' is a system directory: use a directory of its own (the default is "
+                        "/var/cache/meshops-istio-vm)"]
+
+
+def test_owned_directories_leave_other_path_rules_to_path_problem():
+    problems = sidecar_problems(dict(GOOD, vm_sidecar_token_path="istio-token", vm_sidecar_package_cache_dir=""), BUNDLE)
+    assert problems == []
 
 
 def test_package_file(tmp_path):
@@ -54,6 +82,20 @@ def test_package_file(tmp_path):
     ({"vm_sidecar_unprivileged_port_start": 70000}, "vm_sidecar_unprivileged_port_start: 70000 is not in 0..65535"),
     ({"vm_sidecar_ready_url": "localhost:15021/healthz"}, "vm_sidecar_ready_url"),
     ({"vm_sidecar_bundle_dir": "/srv/b"}, "vm_sidecar_bundle_dir: '/srv/b' is not where mesh_workload_bootstrap_dir"),
+    # the role makes the token's directory istio-proxy's, mode 0700: never /etc or /var/lib
+    ({"vm_sidecar_token_path": "/etc/istio-token"},
+     "vm_sidecar_token_path: the role makes the directory of '/etc/istio-token' istio-proxy's with mode 0700, but "
+     "'/etc' is a system directory"),
+    ({"vm_sidecar_token_path": "/var/lib/istio-token"}, "vm_sidecar_token_path: the role makes the directory of "
+                                                        "'/var/lib/istio-token' istio-proxy's with mode 0700, but '/var/lib'"),
+    ({"vm_sidecar_token_path": "/var/lib/istio/istio-token"}, "'/var/lib/istio' is a system directory"),
+    ({"vm_sidecar_token_path": "/srv/tokens/istio-token"}, "'/srv/tokens' is too close to /"),
+    # offboarding deletes the package cache recursively
+    ({"vm_sidecar_package_cache_dir": "/var/cache"},
+     "vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it holds, but "
+     "'/var/cache' is a system directory"),
+    ({"vm_sidecar_package_cache_dir": "/var/cache/meshops/../"}, "'/var/cache' is a system directory"),
+    ({"vm_sidecar_package_cache_dir": "/opt/cache"}, "vm_sidecar_package_cache_dir: offboarding deletes"),
 ])
 def test_bad(overrides, problem):
     problems = sidecar_problems(dict(GOOD, **overrides), BUNDLE)

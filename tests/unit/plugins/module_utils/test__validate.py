@@ -50,6 +50,17 @@ CHECKS = [
     (v.check_qualified_name, "Mixed_Case.1", OK), (v.check_qualified_name, "", "non-empty"),
     (v.check_qualified_name, "http 2", "is not a qualified name"), (v.check_qualified_name, "a" * 64, "is not a qualified name"),
     (v.check_qualified_name, "/h2c", "invalid prefix"), (v.check_qualified_name, "a/b/c", "invalid prefix"),
+    # a directory a role chowns to istio-proxy 0700 or deletes recursively
+    (v.check_owned_dir, "/var/lib/istio/tokens", OK), (v.check_owned_dir, "/var/cache/meshops-istio-vm", OK),
+    (v.check_owned_dir, "/srv/mesh/tokens/", OK), (v.check_owned_dir, "relative/dir", OK),  # check_path's to refuse
+    (v.check_owned_dir, "/etc", "'/etc' is a system directory"), (v.check_owned_dir, "/var/lib/", "'/var/lib' is a system"),
+    (v.check_owned_dir, "/var/cache", "'/var/cache' is a system"), (v.check_owned_dir, "//var/./run", "'/var/run' is a system"),
+    (v.check_owned_dir, "/usr/local/bin", "'/usr/local/bin' is a system"),
+    (v.check_owned_dir, "/etc/systemd/system", "is a system directory"),
+    (v.check_owned_dir, "/var/lib/istio", "is a system directory"),
+    (v.check_owned_dir, "/var/lib/istio/tokens/..", "'/var/lib/istio' is a system directory"),
+    (v.check_owned_dir, "/srv/tokens", "'/srv/tokens' is too close to /"), (v.check_owned_dir, "/home/alice", "too close to /"),
+    (v.check_owned_dir, "/istio", "too close to /"),
 ]
 
 
