@@ -91,14 +91,16 @@ def hosts_with_block(text: str, marker: str, block: str) -> str:
     for BEGIN or END), the way ``ansible.builtin.blockinfile`` writes it with its defaults: an
     existing block (both markers, the last of each) is replaced where it is, otherwise the block
     is appended at the end; an empty block removes it. So a file blockinfile wrote converges
-    without a second block."""
+    without a second block. A marker line is matched without its line ending, as blockinfile
+    does: the last line of the file may lack its newline, and a file may end its lines with CRLF."""
     begin, end = _markers(marker)
     lines = text.splitlines(True)
     first = last = None
     for number, line in enumerate(lines):
-        if line == begin:
+        bare = line.rstrip("\r\n")
+        if bare == begin[:-1]:
             first = number
-        if line == end:
+        if bare == end[:-1]:
             last = number
     if first is not None and last is not None:
         start, stop = min(first, last), max(first, last)

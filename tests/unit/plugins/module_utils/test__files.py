@@ -49,6 +49,13 @@ MY_GROUP = grp.getgrgid(os.getgid()).gr_name
     # an empty block removes the block and its markers
     (HOSTS + BEGIN + BLOCK + "\n" + END + "z\n", "", HOSTS + "z\n"),
     (HOSTS, "", HOSTS),
+    # the END marker is the last line, without its newline: still the block, replaced, not a second one
+    (HOSTS + BEGIN + "10.0.0.9 old\n" + END.rstrip("\n"), BLOCK, HOSTS + BEGIN + BLOCK + "\n" + END),
+    (HOSTS + BEGIN + "10.0.0.9 old\n" + END.rstrip("\n"), "", HOSTS),
+    # CRLF line endings (a file edited on Windows): the markers still match; other lines are kept as they are
+    ("127.0.0.1 localhost\r\n" + BEGIN.replace("\n", "\r\n") + "10.0.0.9 old\r\n" + END.replace("\n", "\r\n")
+     + "10.1.1.1 mine\r\n", BLOCK,
+     "127.0.0.1 localhost\r\n" + BEGIN + BLOCK + "\n" + END + "10.1.1.1 mine\r\n"),
 ])
 def test_hosts_with_block(text, block, expected):
     assert hosts_with_block(text, MARKER, block) == expected
