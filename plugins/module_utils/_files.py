@@ -205,7 +205,8 @@ class Files:
         if changed and not self.check_mode:
             if info is None:
                 os.makedirs(path, 0o700)
-            self._set_attrs(path, todo)
+            # the attributes were read from the directory a symlink points to: set them there too
+            self._set_attrs(path, todo, follow=True)
         after = describe({**(current or {}), **todo})
         self._record(path, "directory", changed, describe(current), after if info else "state: directory\n" + after)
 
@@ -297,10 +298,11 @@ class Files:
         except UnicodeDecodeError:
             return ""  # not text: rewritten with the content asked for
 
-    def _set_attrs(self, path: str, attrs: Dict[str, Any]) -> None:
+    def _set_attrs(self, path: str, attrs: Dict[str, Any], follow: bool = False) -> None:
+        """Owner, group and mode of ``path``; of what a symlink points to only with ``follow``."""
         uid, gid = self._ids(attrs.get("owner"), attrs.get("group"))
         if uid != -1 or gid != -1:
-            os.chown(path, uid, gid, follow_symlinks=False)
+            os.chown(path, uid, gid, follow_symlinks=follow)
         if attrs.get("mode") is not None:
             os.chmod(path, int(attrs["mode"], 8))
 

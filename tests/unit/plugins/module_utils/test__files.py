@@ -221,6 +221,23 @@ def test_block_follows_a_symlink_and_keeps_the_mode(tmp_path):
     assert list(files.paths) == [str(tmp_path / "hosts")]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the directory another owner first needs root")
+def test_directory_through_a_symlink_converges_on_its_target(tmp_path):
+    # the owner is read from the directory the link points to, so it must be set there, not on the link
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir(mode=0o755)
+    os.chown(real, 65534, 65534)
+    link.symlink_to(real)
+    first = Files(False)
+    first.directory(str(link), ME, MY_GROUP, "0700")
+    assert first.changed
+    assert (real.stat().st_uid, real.stat().st_gid, mode_of(real)) == (os.getuid(), os.getgid(), 0o700)
+    assert link.is_symlink()
+    second = Files(False)
+    second.directory(str(link), ME, MY_GROUP, "0700")
+    assert not second.changed and second.diff == []
+
+
 def test_read_text_gives_none_for_what_it_cannot_read(tmp_path):
     text = tmp_path / "cluster.env"
     text.write_text("ISTIO_NAMESPACE=istio-system\n")
