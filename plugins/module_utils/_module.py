@@ -100,17 +100,39 @@ def missing_libraries(spec: ModuleSpec) -> List[str]:
     return missing + [name for name, present in spec.libraries if not present]
 
 
+class _MeshModule(AnsibleModule):
+    """AnsibleModule that masks ``secret_values()`` (the credentials in a kubeconfig given as a
+    dictionary, a proxy's password) in everything it reports, also when the argument validation
+    in its constructor fails."""
+
+    def _load_params(self) -> None:
+        super()._load_params()
+        # before the constructor validates, logs the invocation or fails
+        self.no_log_values.update(secret_values(self.params))
+
+    def _add_secret_values(self) -> None:
+        # again after validation: the options' values may come from the environment
+        self.no_log_values.update(secret_values(getattr(self, "params", None) or {}))
+
+    def exit_json(self, **kwargs):
+        self._add_secret_values()
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
+        self._add_secret_values()
+        super().fail_json(msg, **kwargs)
+
+
 def execute(spec: ModuleSpec) -> None:
     """The body of every module's main(): check the libraries, run, and turn the one error type
     into fail_json, once."""
-    module = AnsibleModule(argument_spec=spec.argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[list(group) for group in spec.mutually_exclusive],
-                           required_one_of=[list(group) for group in spec.required_one_of])
+    module = _MeshModule(argument_spec=spec.argument_spec, supports_check_mode=True,
+                         mutually_exclusive=[list(group) for group in spec.mutually_exclusive],
+                         required_one_of=[list(group) for group in spec.required_one_of])
     missing = missing_libraries(spec)
     if missing:
         module.fail_json(msg=missing_required_lib(" and ".join(missing)),
                          exception=str(_client.KUBERNETES_IMPORT_ERROR or ""))
-    module.no_log_values.update(secret_values(module.params))
     try:
         module.exit_json(**spec.run(module))
     except MeshError as exc:
@@ -145,13 +167,16 @@ def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool, diff: b
     The arguments go through JSON as they do on their way to a module: plain ``str``, ``dict``
     and ``list`` (the controller's templated values are subclasses that carry Ansible's tags,
     which PyYAML's safe dumper, for one, refuses)."""
+    raw = json.loads(json.dumps(args, default=str))
     validation = ArgumentSpecValidator(
         spec.argument_spec, mutually_exclusive=[list(group) for group in spec.mutually_exclusive],
-        required_one_of=[list(group) for group in spec.required_one_of]).validate(json.loads(json.dumps(args, default=str)))
+        required_one_of=[list(group) for group in spec.required_one_of]).validate(raw)
     params = validation.validated_parameters
     # the no_log option values, including those set from the environment: AnsibleModule reads the
-    # same attribute (ansible-core has no public accessor for it)
+    # same attribute (ansible-core has no public accessor for it); and the secrets inside options,
+    # of the arguments as given and as validated, before any of the returns below
     secrets = set(validation._no_log_values)  # pylint: disable=protected-access
+    secrets |= secret_values(raw) | secret_values(params)
     invocation = {"module_args": params}
     try:
         first_error = validation.errors[0]
@@ -166,7 +191,6 @@ def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool, diff: b
     if missing:
         return _masked({"failed": True, "msg": missing_required_lib(" and ".join(missing)),
                         "exception": str(_client.KUBERNETES_IMPORT_ERROR or ""), "invocation": invocation}, secrets)
-    secrets |= secret_values(params)
     task = DirectTask(params, check_mode, diff)
     try:
         with warnings.catch_warnings():     # a module's Python warnings go to its stderr, unseen

@@ -43,6 +43,12 @@ CASES = {
                                           "external_ip": "10.0.0.2"}, False),
     "required missing": (vm_bootstrap, {"workload_group": "g"}, False),
     "secret in a failing validation": (workload_group, {"name": "g", "api_key": SECRET, "bogus": SECRET}, False),
+    "kubeconfig dict secret in a failing validation": (workload_group, {"name": "g", "bogus": 1, "kubeconfig": {
+        "users": [{"name": "u", "user": {"token": SECRET}}]}}, False),
+    "kubeconfig dict secret with name and objects": (workload_group, {"name": "g", "objects": [], "kubeconfig": {
+        "users": [{"name": "u", "user": {"token": SECRET}}]}}, False),
+    "proxy password in a failing validation": (workload_entry, {"name": "e", "address": "10.0.0.1", "weight": "heavy",
+                                                                "proxy": "http://user:%s@proxy:3128" % SECRET}, False),
     "toy result": (direct_toy, {"name": "n", "api_key": SECRET, "count": "7"}, False),
     "toy check mode": (direct_toy, {"name": "n", "check": True}, True),
     "toy warning": (direct_toy, {"name": "n", "warn": True}, False),
@@ -76,6 +82,7 @@ def test_run_direct_returns_what_the_module_returns(case, monkeypatch):
         monkeypatch.setenv(key, value)
     expected = module_result(module, args, check_mode, env)
     got = run_direct(module.SPEC, args, check_mode)
+    assert SECRET not in json.dumps(expected)
     assert got == expected
     assert SECRET not in json.dumps(got)
 
