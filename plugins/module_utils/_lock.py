@@ -153,7 +153,8 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
             sleep: Callable[[float], None] = time.sleep) -> Dict[str, Any]:
     """Hold the Lease of each namespace, in sorted order (two runs never wait for each other in a
     circle), taking over those whose run is ``gone`` or expired, waiting up to ``timeout`` seconds in all for Leases another run holds; on timeout
-    give back what this call took and raise MeshError naming the holder. A namespace that does not
+    raise MeshError naming the holder. On any MeshError (the timeout, a refused or failed call)
+    give back the Leases this call created or took over before raising it. A namespace that does not
     exist yet is created first with ``create_namespaces`` (the run would create it anyway), else
     ``deferred`` (the next acquire, once it exists, takes it). ``check``: only read, and report
     what would happen."""
@@ -162,42 +163,57 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
     holders: Dict[str, str] = {}
     deferred: List[str] = []
     created: List[str] = []
-    for namespace in sorted(set(namespaces)):
-        while True:
-            found = client.lease(namespace, name)
-            action = decide(found, me, now(), gone)
-            if action == WAIT:
-                holders[namespace] = holder(found)
-            if check:
+    try:
+        for namespace in sorted(set(namespaces)):
+            while True:
+                found = client.lease(namespace, name)
+                action = decide(found, me, now(), gone)
+                if action == WAIT:
+                    holders[namespace] = holder(found)
+                if check:
+                    actions[namespace] = action
+                    break
+                if action == WAIT:
+                    waited = clock() - started
+                    if waited >= timeout:
+                        raise MeshError(held_message(namespace, found, waited, now()),
+                                        {"namespace": namespace, "holder": holder(found), "waited": round(waited, 1)})
+                    sleep(interval)
+                    continue
+                if action == CREATE:
+                    body = lease(namespace, me, duration, now(), name)
+                else:
+                    body = renewed(found, me, duration, now())
+                written = client.write_lease(body, create=action == CREATE)
+                if written is False and create_namespaces and namespace not in created:
+                    client.create_namespace(namespace)
+                    created.append(namespace)
+                    continue
+                if written is False:
+                    deferred.append(namespace)
+                    break
+                if written is None:     # another run wrote in between: read again
+                    continue
                 actions[namespace] = action
                 break
-            if action == WAIT:
-                waited = clock() - started
-                if waited >= timeout:
-                    _give_back(client, [ns for ns, act in actions.items() if act != RENEW], me, name)
-                    raise MeshError(held_message(namespace, found, waited, now()),
-                                    {"namespace": namespace, "holder": holder(found), "waited": round(waited, 1)})
-                sleep(interval)
-                continue
-            if action == CREATE:
-                body = lease(namespace, me, duration, now(), name)
-            else:
-                body = renewed(found, me, duration, now())
-            written = client.write_lease(body, create=action == CREATE)
-            if written is False and create_namespaces and namespace not in created:
-                client.create_namespace(namespace)
-                created.append(namespace)
-                continue
-            if written is False:
-                deferred.append(namespace)
-                break
-            if written is None:     # another run wrote in between: read again
-                continue
-            actions[namespace] = action
-            break
+    except MeshError as exc:
+        if not check:   # the Leases this call created or took over; those it renewed were held before
+            _give_back_after(exc, client, [ns for ns, act in actions.items() if act in (CREATE, TAKE)], me, name)
+        raise
     return {"changed": any(act != WAIT for act in actions.values()) if check else bool(actions),
             "acquired": sorted(ns for ns, act in actions.items() if act != WAIT), "actions": actions,
             "holders": holders, "deferred": deferred, "created_namespaces": created, "waited": round(clock() - started, 1), "holder": me}
+
+
+def _give_back_after(error: MeshError, client: Any, namespaces: Sequence[str], me: str, name: str) -> None:
+    """Give back ``namespaces`` because acquiring failed with ``error``; when that fails too, say so
+    in ``error`` (which the caller raises) rather than hide it."""
+    try:
+        _give_back(client, namespaces, me, name)
+    except MeshError as failed:
+        error.message += " The locks this run took (namespaces %s) could not be given back: %s" % (
+            ", ".join(namespaces), failed.message)
+        error.details["kept"] = list(namespaces)
 
 
 def _give_back(client: Any, namespaces: Sequence[str], me: str, name: str) -> List[str]:

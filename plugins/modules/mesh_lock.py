@@ -22,7 +22,9 @@ description:
     resourceVersion read, so only one run gets it), or when O(holder) names a process on this
     controller (C(on HOST pid PID)) that is no longer running. A Lease another run holds is read again
     every second, for up to O(timeout) seconds in all; then the module gives back the Leases
-    this call took and fails, naming the holder and how to break a stale lock.
+    this call took and fails, naming the holder and how to break a stale lock. It gives them back
+    as well when any other call fails (for example a Lease it may not read), and fails with that
+    error.
   - A namespace that does not exist yet is created first with O(create_namespaces) (bare; the run
     labels it later), else reported in RV(deferred) and not locked (the next O(state=acquired),
     once it exists, locks it).

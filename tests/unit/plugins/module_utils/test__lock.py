@@ -104,14 +104,20 @@ class Store:
         self.version = 100
         self.calls = []
         self.before_write = None    # another run's write, between our read and our write
+        self.refuse = {}            # (call, namespace) -> the MeshError the API call raises
+
+    def _call(self, call, namespace):
+        self.calls.append((call, namespace))
+        if (call, namespace) in self.refuse:
+            raise self.refuse[(call, namespace)]
 
     def lease(self, namespace, name):
-        self.calls.append(("read", namespace))
+        self._call("read", namespace)
         return copy.deepcopy(self.leases.get(namespace))
 
     def write_lease(self, body, create):
         namespace = body["metadata"]["namespace"]
-        self.calls.append(("create" if create else "update", namespace))
+        self._call("create" if create else "update", namespace)
         if self.before_write:
             self.before_write, hook = None, self.before_write
             hook(self)
@@ -130,7 +136,7 @@ class Store:
         return stored
 
     def delete_lease(self, namespace, name, resource_version):
-        self.calls.append(("delete", namespace))
+        self._call("delete", namespace)
         current = self.leases.get(namespace)
         if current is None or current["metadata"]["resourceVersion"] != resource_version:
             return False
@@ -190,6 +196,44 @@ def test_a_held_lease_past_the_timeout_fails_naming_the_holder_and_gives_back_wh
     assert "holds the lock of namespace b" in err.value.message and OTHER in err.value.message
     assert err.value.details == {"namespace": "b", "holder": OTHER, "waited": 10}
     assert "a" not in store.leases and store.leases["b"]["spec"]["holderIdentity"] == OTHER
+
+
+FORBIDDEN = MeshError("Failed to read Lease b/meshops-istio-vm: forbidden", {"status": 403})
+
+
+@pytest.mark.parametrize("call", ["read", "create"])
+def test_a_failed_call_gives_back_the_leases_this_acquire_took_and_keeps_the_error(call):
+    expired = held(OTHER, duration=20)
+    expired["metadata"]["namespace"] = "a"
+    store, clock = Store([expired], namespaces=("a", "aa", "b")), Clock()
+    clock.t = 30        # OTHER's Lease of a expired: taken over; aa's created; b's refused
+    store.refuse[(call, "b")] = FORBIDDEN
+    with pytest.raises(MeshError) as err:
+        acquire(store, clock, namespaces=["b", "aa", "a"])
+    assert err.value is FORBIDDEN and err.value.details == {"status": 403}
+    assert [c for c in store.calls if c[0] != "read"] == [("update", "a"), ("create", "aa")] + \
+        ([("create", "b")] if call == "create" else []) + [("delete", "a"), ("delete", "aa")]
+    assert store.leases == {}
+
+
+def test_a_failed_call_keeps_the_leases_the_run_held_before():
+    store, clock = Store(), Clock()
+    acquire(store, clock, namespaces=["a"])
+    store.refuse[("read", "b")] = FORBIDDEN
+    with pytest.raises(MeshError, match="forbidden"):
+        acquire(store, clock, namespaces=["a", "b"])      # a: renewed, so still this run's
+    assert _lock.holder(store.leases["a"]) == ME
+
+
+def test_when_giving_back_fails_too_the_error_says_which_locks_are_kept():
+    store, clock = Store(), Clock()
+    store.refuse[("read", "b")] = MeshError("Failed to read Lease b/meshops-istio-vm: forbidden", {"status": 403})
+    store.refuse[("delete", "a")] = MeshError("Failed to delete Lease a/meshops-istio-vm: connection refused")
+    with pytest.raises(MeshError) as err:
+        acquire(store, clock, namespaces=["a", "b"])
+    assert err.value.message.startswith("Failed to read Lease b/meshops-istio-vm: forbidden")
+    assert "could not be given back: Failed to delete Lease a/meshops-istio-vm: connection refused" in err.value.message
+    assert err.value.details == {"status": 403, "kept": ["a"]}
 
 
 def test_a_race_lost_between_read_and_write_reads_again():
