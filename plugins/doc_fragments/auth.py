@@ -95,8 +95,9 @@ options:
     description:
       - Batch form. A list of dictionaries, each holding the options of one object (the same
         names as this module's options, including O(name) and O(namespace)).
-      - All objects are validated before any is written. One LIST per namespace reads them,
-        only the objects that differ are written, several at a time.
+      - All objects are validated before any is written; each namespace and name may be given
+        only once. One LIST per namespace reads them, only the objects that differ are written,
+        several at a time.
       - Every object is tried. When some fail, the task fails naming each, and still returns
         C(changed) and the C(results) of all objects (those that failed with C(failed) and C(msg)).
       - Mutually exclusive with O(name).

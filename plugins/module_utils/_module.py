@@ -244,6 +244,7 @@ def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after, 
     objects: List[Dict[str, Any]] = []
     warnings: List[str] = []
     errors: List[str] = []
+    first: Dict[Tuple[str, str], int] = {}      # (namespace, name) -> the index of the object that has it
     for i, params in enumerate(param_sets):       # validate everything before any write
         try:
             obj, warns = _identity(kind, params) if state == "absent" else build(kind, params)
@@ -251,6 +252,12 @@ def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after, 
             where = "objects[%d] (%s): " % (i, params.get("name")) if module.params["objects"] is not None else ""
             errors.extend(where + e for e in exc.errors)
             continue
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        if key in first:    # the batch writes in parallel: which of the two would win is chance
+            errors.append("objects[%d] (%s): the same namespace and name (%s/%s) as objects[%d]; give each object "
+                          "once" % (i, key[1], key[0], key[1], first[key]))
+            continue
+        first[key] = i
         objects.append(obj)
         warnings.extend(warns)
     if errors:

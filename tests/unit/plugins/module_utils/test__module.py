@@ -154,6 +154,19 @@ def test_absent_still_refuses_a_bad_identity(no_credential, args, error):
     assert info.value.errors[0].startswith(error)
 
 
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_an_object_given_twice_is_refused_before_any_client_is_built(no_credential, state):
+    # The batch writes in parallel: the last write of the same object would win at random.
+    with pytest.raises(ValidationError) as info:
+        run({"state": state, "namespace": "vms", "objects": [
+            {"name": "a", "address": "10.0.0.1"}, {"name": "b", "address": "10.0.0.2"},
+            {"name": "a", "address": "10.0.0.3"}, {"name": "b", "namespace": "other", "address": "10.0.0.4"},
+            {"name": "a", "namespace": "vms", "address": "10.0.0.5"}]})
+    assert info.value.errors == [
+        "objects[2] (a): the same namespace and name (vms/a) as objects[0]; give each object once",
+        "objects[4] (a): the same namespace and name (vms/a) as objects[0]; give each object once"]
+
+
 def test_an_empty_batch_changes_nothing_and_calls_no_api(tmp_path, monkeypatch):
     # A real client to a port where nothing listens: any API call would fail (after its retries).
     kubeconfig = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
