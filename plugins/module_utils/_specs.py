@@ -610,9 +610,11 @@ def _service_port_names(ports: Any) -> List[str]:
 
 
 def _port_protocols(ports: Any) -> List[Tuple[int, str]]:
+    """(index, protocol) of the ports whose protocol is unset or supported (_check_se_ports reports the others)."""
     if not isinstance(ports, (list, tuple)):
         return []
-    return [(index, protocol(port.get("protocol"))) for index, port in enumerate(ports) if isinstance(port, Mapping)]
+    found = [(index, protocol(port.get("protocol"))) for index, port in enumerate(ports) if isinstance(port, Mapping)]
+    return [(index, proto) for index, proto in found if proto != "UNSUPPORTED"]
 
 
 def _check_endpoint(path: str, endpoint: Params, resolution: str, service_ports: List[str]) -> Tuple[Errors, Errors]:
@@ -698,8 +700,9 @@ def _check_dynamic_dns(params: Params, hosts: Sequence[Any], protocols: List[Tup
         if proto not in ("HTTP", "TLS", "GRPC", "HTTP2"):
             errors.append("%s.protocol: resolution DYNAMIC_DNS supports only HTTP, TLS, GRPC and HTTP2, got %r"
                           % (join_index("ports", index), proto or "unset"))
-    waypoint = (params.get("metadata_labels") or {}).get(USE_WAYPOINT_LABEL)
-    if params.get("location") == "MESH_INTERNAL" and waypoint and waypoint.lower() != "none":
+    labels = params.get("metadata_labels")     # _check_metadata reports labels that are not strings
+    waypoint = labels.get(USE_WAYPOINT_LABEL) if isinstance(labels, Mapping) else None
+    if params.get("location") == "MESH_INTERNAL" and isinstance(waypoint, str) and waypoint.lower() not in ("", "none"):
         errors.append("location: MESH_INTERNAL with resolution DYNAMIC_DNS is not supported when using waypoints")
     return errors
 
@@ -708,9 +711,13 @@ def _check_export_to(export_to: Any, namespace: Optional[str], service_entry: bo
     errors = _list_at("export_to", export_to)
     if errors or not export_to:
         return errors
+    namespace = namespace if isinstance(namespace, str) else ""    # _check_metadata reports another type
     seen = set()
     for index, entry in enumerate(export_to):
         path = join_index("export_to", index)
+        if not isinstance(entry, str):
+            errors.append("%s: %r must be a string" % (path, entry))
+            continue
         key = (namespace or "") if entry == "." else entry
         if key in seen:
             errors.append("%s: duplicate entry %r (with '.' meaning namespace %r)" % (path, entry, namespace or ""))

@@ -426,10 +426,12 @@ def split_host_port(value: str) -> Tuple[str, str]:
 PROTOCOLS = ("TCP", "UDP", "GRPC", "GRPC-WEB", "HTTP", "HTTP_PROXY", "HTTP2", "HTTPS", "TLS", "MONGO", "REDIS", "MYSQL")
 
 
-def protocol(value: Optional[str]) -> str:
-    """The canonical upper-case protocol, "" when unset, "UNSUPPORTED" when unknown."""
-    if not value:
+def protocol(value: Any) -> str:
+    """The canonical upper-case protocol, "" when unset, "UNSUPPORTED" when unknown or not a string."""
+    if value is None or value == "":
         return ""
+    if not isinstance(value, str):
+        return "UNSUPPORTED"
     upper = value.upper()
     return upper if upper in PROTOCOLS else "UNSUPPORTED"
 

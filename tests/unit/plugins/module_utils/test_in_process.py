@@ -23,7 +23,7 @@ import pytest
 
 import ansible_collections
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import run_direct
-from ansible_collections.meshops.istio_vm.plugins.modules import vm_bootstrap, workload_entry, workload_group
+from ansible_collections.meshops.istio_vm.plugins.modules import service_entry, vm_bootstrap, workload_entry, workload_group
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -39,6 +39,10 @@ CASES = {
     "wrong type": (workload_entry, {"name": "e", "address": "10.0.0.1", "weight": "heavy"}, False),
     "collection's validation": (workload_group, {"name": "Bad_Name", "template": {"labels": {"a b": "c"}}}, True),
     "batch validation": (workload_entry, {"objects": [{"name": "a", "address": "x y"}, {"nme": "b"}]}, False),
+    "batch with wrongly typed values": (service_entry, {"objects": [
+        {"name": "se", "hosts": ["*.example.com"], "resolution": "DYNAMIC_DNS", "location": "MESH_INTERNAL",
+         "metadata_labels": {"istio.io/use-waypoint": 5}, "ports": [{"number": 443, "name": "tls", "protocol": 443}],
+         "export_to": [["vms"]]}]}, False),
     "mutually exclusive": (vm_bootstrap, {"workload_group": "g", "dest": "/tmp/x", "internal_ip": "10.0.0.1",
                                           "external_ip": "10.0.0.2"}, False),
     "required missing": (vm_bootstrap, {"workload_group": "g"}, False),
@@ -97,6 +101,11 @@ def test_the_cases_cover_failure_success_warnings_and_masking():
     assert "Unsupported parameters for (meshops.istio_vm.workload_group) module: bogus" in \
         results["unsupported option"]["msg"]
     assert "Bad_Name" in results["collection's validation"]["msg"]
+    assert results["batch with wrongly typed values"]["msg"] == "; ".join([
+        'service_entry: objects[0] (se): metadata_labels["istio.io/use-waypoint"]: value 5 is not a string',
+        "objects[0] (se): ports[0].protocol: unsupported protocol 443 (one of TCP, UDP, GRPC, GRPC-WEB, HTTP, "
+        "HTTP_PROXY, HTTP2, HTTPS, TLS, MONGO, REDIS, MYSQL)",
+        "objects[0] (se): export_to[0]: ['vms'] must be a string"])
     assert all(results[c].get("failed") for c in CASES if not c.startswith("toy") or "failure" in c)
     assert "invocation" in results["toy result"]
 
