@@ -187,6 +187,14 @@ def _api_message(exc: ApiException) -> str:
         return str(getattr(exc, "body", "") or getattr(exc, "reason", "") or exc)
 
 
+class NotJsonAnswer(ValueError):
+    """A 2xx answer whose body is not JSON: not the API server's (a proxy's or a login page's)."""
+
+    def __init__(self, status: int, content_type: str, size: int) -> None:
+        super().__init__("status %d, Content-Type %s, %d bytes" % (status, content_type or "unset", size))
+        self.status = status
+
+
 class MeshClient:
     """Reads and writes the objects the modules manage. Raises MeshError only."""
 
@@ -198,7 +206,8 @@ class MeshClient:
     def request(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None,
                 content_type: str = "application/json") -> Any:
         """One call of the REST API, its answer's JSON (None when empty). Raises the client's
-        ApiException for any status other than 2xx, urllib3's errors when the API is not reached.
+        ApiException for any status other than 2xx, urllib3's errors when the API is not reached,
+        NotJsonAnswer for a 2xx answer that is not JSON.
 
         The ApiClient gives the configuration (server, TLS, proxy, the credential and its refresh
         hook) and the connection pool; the typed API classes are not used: their modules import
@@ -218,7 +227,12 @@ class MeshClient:
                                                          body=payload, headers=headers, preload_content=True)
         if not 200 <= resp.status <= 299:
             raise ApiException(http_resp=_Answer(resp.status, resp.reason, resp.data, resp.headers))
-        return json.loads(resp.data) if resp.data else None
+        if not resp.data:
+            return None
+        try:
+            return json.loads(resp.data)
+        except ValueError as exc:   # the body is not shown: it may be anything, even a credential
+            raise NotJsonAnswer(resp.status, (resp.headers or {}).get("Content-Type", ""), len(resp.data)) from exc
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -303,6 +317,10 @@ class MeshClient:
         while True:
             try:
                 return fn(*args, **kwargs)
+            except NotJsonAnswer as exc:
+                raise MeshError("Failed to %s %s: the answer from %s is not JSON (%s); is host or the proxy "
+                                "the Kubernetes API server?" % (verb, what, self.host, exc),
+                                {"status": exc.status}) from exc
             except (ApiException, Urllib3Error, OSError) as exc:
                 if (missing is not _RAISE and isinstance(exc, ApiException) and exc.status == 404
                         and "could not find the requested resource" not in _api_message(exc)):

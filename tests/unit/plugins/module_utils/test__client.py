@@ -397,7 +397,7 @@ class _Server:
                 server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                         "body": json.loads(self.rfile.read(length)) if length else None})
                 status, headers, body = server.answers.pop(0)
-                data = json.dumps(body).encode() if body is not None else b""
+                data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
                 self.send_response(status)
                 for key, value in dict(headers, **{"Content-Length": str(len(data))}).items():
                     self.send_header(key, value)
@@ -477,6 +477,26 @@ def test_a_missing_object_is_none_and_an_error_keeps_status_body_and_headers(no_
     assert err.value.message == "Failed to create Namespace vms: forbidden by RBAC: nope. Grant the credential's user " \
                                 "this permission."
     assert err.value.details == {"status": 403}
+
+
+def test_a_2xx_answer_that_is_not_json_names_the_host_not_a_python_error(no_ambient_credential):
+    page = b"<html><title>Sign in</title>secret-session-0042</html>"
+    with _Server((200, {"Content-Type": "text/html"}, page), (200, {}, b"\xff{"),
+                 (200, {}, {"status": {"userInfo": {"username": "u"}}})) as server:
+        mesh = server.client()
+        with pytest.raises(MeshError) as err:
+            mesh.get("WorkloadEntry", "vms", "a")
+        with pytest.raises(MeshError) as undecodable:
+            mesh.list("WorkloadEntry", "vms")
+        assert mesh.whoami() == "u"
+    assert err.value.message == (
+        "Failed to read WorkloadEntry vms/a: the answer from %s is not JSON (status 200, Content-Type text/html, "
+        "%d bytes); is host or the proxy the Kubernetes API server?" % (mesh.host, len(page)))
+    assert err.value.details == {"status": 200}
+    assert "secret-session-0042" not in err.value.message
+    assert undecodable.value.message.startswith("Failed to list WorkloadEntry in namespace vms: the answer from %s "
+                                                "is not JSON (status 200, Content-Type unset, 2 bytes)" % mesh.host)
+    assert len(server.requests) == 3        # not retried
 
 
 def test_a_lease_is_deleted_only_at_its_resource_version(no_ambient_credential):
