@@ -28,7 +28,7 @@ import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 from urllib.parse import quote, urlencode
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError, WaitTimeout
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
 
 try:
@@ -501,9 +501,9 @@ def remove_credential_files() -> None:
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:
-    """Poll ``check`` until it returns something truthy (_poll.poll); raise MeshError naming ``what``
-    on timeout."""
+    """Poll ``check`` until it returns something truthy (_poll.poll); raise WaitTimeout (a MeshError)
+    naming ``what`` on timeout. An error of ``check`` itself passes through."""
     result, _attempts = poll(check, bool, timeout, interval)
     if not result:
-        raise MeshError("Timed out after %ss waiting for %s" % (timeout, what))
+        raise WaitTimeout("Timed out after %ss waiting for %s" % (timeout, what))
     return result

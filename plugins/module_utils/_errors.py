@@ -39,3 +39,8 @@ class ValidationError(MeshError):
         self.prefix = prefix
         self.errors = list(errors)
         super().__init__("%s: %s" % (prefix, "; ".join(self.errors)), {"errors": self.errors})
+
+
+class WaitTimeout(MeshError):
+    """A wait for a condition ran out of time (_client.wait_until): what the caller may add its
+    own detail to, unlike an error of the API calls the wait made."""

@@ -55,10 +55,12 @@ options:
     default: false
   wait:
     description:
-      - V(healthy) waits until istiod reports the C(Healthy) condition as C(True).
+      - V(healthy) waits until istiod reports the C(Healthy) condition as C(True). On timeout the task
+        fails with C(changed), C(result) and C(diff) of the entry it applied.
       - With O(objects), one wait for all the entries that ask for it (one LIST per namespace and
         poll); on timeout the task fails naming the entries that are not Healthy, with the results
         of all of them.
+      - An error of the API while waiting (a refused read) fails the task with that error at once.
     type: str
     choices: [none, healthy]
     default: none
@@ -151,7 +153,7 @@ diff:
 """
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._client import wait_until
-from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError, WaitTimeout
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import execute, resource_spec
 
 KIND_SPEC = {
@@ -184,7 +186,12 @@ def wait_healthy(client, params, result, check_mode):
         entry = client.get("WorkloadEntry", ns, name)
         return entry if _healthy(entry) else None
 
-    live = wait_until("WorkloadEntry %s/%s to be Healthy" % (ns, name), healthy_entry, params["wait_timeout"])
+    try:
+        live = wait_until("WorkloadEntry %s/%s to be Healthy" % (ns, name), healthy_entry, params["wait_timeout"])
+    except WaitTimeout as exc:
+        # the entry is applied: say so, with what was written
+        raise MeshError("%s (the entry is applied, see result)" % exc.message,
+                        {key: result[key] for key in ("changed", "method", "result", "diff") if key in result})
     result["result"]["status"] = live.get("status", {})
     return result
 
@@ -205,7 +212,7 @@ def wait_healthy_many(client, params, param_sets, result, check_mode):
     timeout = max(p["wait_timeout"] for p in param_sets if p["wait"] == "healthy")
     try:
         live = wait_until("%d WorkloadEntries to be Healthy" % len(wanted), all_healthy, timeout)
-    except MeshError:
+    except WaitTimeout:   # an error of the API calls themselves passes through as it is
         names = ", ".join("%s/%s" % key for key in waiting["for"])
         raise MeshError("Timed out after %ss waiting for %d of %d WorkloadEntries to be Healthy: %s (the entries "
                         "are applied, see results)" % (timeout, len(waiting["for"]), len(wanted), names),

@@ -17,7 +17,7 @@ import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure_many
-from ansible_collections.meshops.istio_vm.plugins.modules.workload_entry import wait_healthy_many
+from ansible_collections.meshops.istio_vm.plugins.modules.workload_entry import wait_healthy, wait_healthy_many
 
 
 class MemoryApi:
@@ -115,3 +115,36 @@ def test_no_wait_for_absent():
     api = MemoryApi()
     assert wait_healthy_many(api, {"state": "absent"}, [params("a")], batch_result("a"), False) == batch_result("a")
     assert api.lists == 0
+
+
+class Forbidden(MemoryApi):
+    def list(self, kind, namespace, selector=""):
+        self.lists += 1
+        raise MeshError("Failed to list WorkloadEntry in namespace vms: forbidden")
+
+    def get(self, kind, namespace, name):
+        raise MeshError("Failed to read WorkloadEntry vms/%s: forbidden" % name)
+
+
+def test_an_api_error_in_the_wait_is_that_error_not_a_timeout():
+    api = Forbidden()
+    with pytest.raises(MeshError) as info:
+        wait_healthy_many(api, PRESENT, [params("a", timeout=60)], batch_result("a"), False)
+    assert info.value.message == "Failed to list WorkloadEntry in namespace vms: forbidden" and api.lists == 1
+    with pytest.raises(MeshError) as info:
+        wait_healthy(api, dict(params("a", timeout=60), state="present"), {"changed": True, "result": {}}, False)
+    assert info.value.message == "Failed to read WorkloadEntry vms/a: forbidden"
+
+
+def test_the_single_forms_timeout_keeps_what_was_written():
+    class Unhealthy(MemoryApi):
+        def get(self, kind, namespace, name):
+            return entry(name, "10.0.0.1")
+
+    written = {"changed": True, "method": "created", "result": entry("a", "10.0.0.1"),
+               "diff": {"before": {}, "after": {"spec": {"address": "10.0.0.1"}}}}
+    with pytest.raises(MeshError) as info:
+        wait_healthy(Unhealthy(), dict(params("a", timeout=0), state="present"), written, False)
+    assert info.value.message == ("Timed out after 0s waiting for WorkloadEntry vms/a to be Healthy "
+                                  "(the entry is applied, see result)")
+    assert info.value.details == written
