@@ -80,15 +80,17 @@ def _token(vms: Sequence[Mapping[str, Any]]) -> List[Need]:
 
 
 def _objects(vm: Mapping[str, Any]) -> List[tuple]:
-    """(group, resource, what) of the objects one VM's workload puts in its namespace."""
-    out = [(ISTIO, "workloadgroups", "the WorkloadGroups"),
-           (ISTIO, "workloadentries", "the WorkloadEntries")]
+    """(group, resource, what, namespace) of the objects one VM's workload makes: in its namespace,
+    a ServiceEntry also where its item's ``namespace`` puts it."""
+    ns = vm["namespace"]
+    out = [(ISTIO, "workloadgroups", "the WorkloadGroups", ns),
+           (ISTIO, "workloadentries", "the WorkloadEntries", ns)]
     if vm.get("service_object"):
-        out.append(("", "services", "the Services"))
-    if vm.get("service_entry_objects"):
-        out.append((ISTIO, "serviceentries", "the ServiceEntries"))
+        out.append(("", "services", "the Services", ns))
+    for where in sorted({str(item.get("namespace") or ns) for item in vm.get("service_entry_objects") or []}):
+        out.append((ISTIO, "serviceentries", "the ServiceEntries", where))
     if vm.get("sidecar_object"):
-        out.append((ISTIO, "sidecars", "the Sidecars"))
+        out.append((ISTIO, "sidecars", "the Sidecars", ns))
     return out
 
 
@@ -103,13 +105,14 @@ def _apply(vms: Sequence[Mapping[str, Any]], create_identity: bool, prune: bool)
             out += [Need(verb, "", "namespaces", "", ns, why) for verb in ("get", "patch")]
             out += [Need(verb, "", "serviceaccounts", ns, vm["service_account"], why)
                     for verb in ("get", "patch", "create")]
-        for group, resource, what in _objects(vm):
-            out += [Need("list", group, resource, ns, "", "compare " + what),
-                    Need("patch", group, resource, ns, "", "apply " + what),
-                    Need("create", group, resource, ns, "", "apply " + what)]
+        for group, resource, what, where in _objects(vm):
+            out += [Need("list", group, resource, where, "", "compare " + what),
+                    Need("patch", group, resource, where, "", "apply " + what),
+                    Need("create", group, resource, where, "", "apply " + what)]
         if prune:
-            out.append(Need("delete", ISTIO, "workloadentries", ns, "",
-                            "delete the entries of VMs that left the inventory (mesh_workload_prune)"))
+            # each delete reads the entry first (get), then deletes it
+            why = "delete the entries of VMs that left the inventory (mesh_workload_prune)"
+            out += [Need(verb, ISTIO, "workloadentries", ns, "", why) for verb in ("get", "delete")]
     if prune:
         out.append(Need("list", ISTIO, "workloadentries", "", "",
                         "find this group's static entries in every namespace (mesh_workload_prune)"))
@@ -136,11 +139,11 @@ def _remove(vms: Sequence[Mapping[str, Any]], create_identity: bool) -> List[Nee
     out = []
     for vm in vms:
         ns = vm["namespace"]
-        for group, resource, what in _objects(vm):
+        for group, resource, what, where in _objects(vm):
             if resource == "workloadentries" and vm.get("mode") != "static":
                 continue    # istiod removes the entries it registered
-            out += [Need("list", group, resource, ns, "", "find " + what),
-                    Need("delete", group, resource, ns, "", "delete " + what)]
+            out += [Need("list", group, resource, where, "", "find " + what),
+                    Need("delete", group, resource, where, "", "delete " + what)]
         if create_identity:
             why = "delete the ServiceAccount (mesh_workload_create_identity)"
             out += [Need("get", "", "serviceaccounts", ns, vm["service_account"], why),

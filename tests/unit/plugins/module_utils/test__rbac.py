@@ -66,7 +66,9 @@ def test_objects_follow_the_inventory():
 def test_identity_and_prune_add_cluster_wide_needs():
     got = keys(needs("onboard", [VM], create_identity=True, prune=True))
     assert {("get", "", "namespaces", "", "vms"), ("patch", "", "namespaces", "", "vms"),
-            ("list", ISTIO, "workloadentries", "", ""), ("delete", ISTIO, "workloadentries", "vms", "")} <= got
+            ("list", ISTIO, "workloadentries", "", ""), ("delete", ISTIO, "workloadentries", "vms", ""),
+            # prune's delete of one named entry reads it first
+            ("get", ISTIO, "workloadentries", "vms", "")} <= got
 
 
 def test_cluster_facts_read_only_when_the_inventory_lacks_them():
@@ -138,6 +140,15 @@ def test_an_apply_that_creates_needs_create_of_that_name():
     assert {("create", "", "serviceaccounts", "vms", "db"), ("create", ISTIO, "workloadgroups", "vms", "")} <= got
     # the namespace must exist (the Roles live in it): it is only labelled
     assert ("create", "", "namespaces", "", "vms") not in got
+
+
+def test_a_service_entry_in_another_namespace_is_applied_and_removed_there():
+    vm = dict(STATIC, service_entry_objects=[{"name": "ext", "namespace": "web"},
+                                             {"name": "shared-api", "namespace": "shared"}])
+    onboard, offboard = keys(needs("onboard", [vm])), keys(needs("offboard", [vm]))
+    assert {(verb, ISTIO, "serviceentries", ns, "") for verb in ("list", "patch", "create")
+            for ns in ("web", "shared")} <= onboard
+    assert {(verb, ISTIO, "serviceentries", ns, "") for verb in ("list", "delete") for ns in ("web", "shared")} <= offboard
 
 
 def test_a_list_across_namespaces_covers_one_namespace():
