@@ -243,11 +243,21 @@ def test_lifecycle_under_least_privilege(removals, lab, api_client, cluster):
         return res
 
     # with prune on the first run: prune's cluster-wide list is used, and it finds nothing to delete
+    # (a second run below finds one)
     run(operator, "onboard.yml", "-e", "mesh_workload_prune=true")
     names = sorted(e["metadata"]["name"] for e in entries(api_client))
     assert names == sorted([REGISTERED_ENTRY, STATIC_ENTRY])
     assert group(api_client)["spec"]["template"]["serviceAccount"] == SA
     assert "0 of 2 VMs drift" in run(verifier, "verify.yml").stdout
+    # a static entry of this group whose VM left the inventory: prune reads and deletes it
+    client.CustomObjectsApi(api_client).create_namespaced_custom_object(
+        "networking.istio.io", "v1", NS, "workloadentries", {
+            "apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+            "metadata": {"name": "departed-vm", "labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm",
+                                                           "istio-vm.meshops.io/group": "mesh_vms"}},
+            "spec": {"address": "10.213.0.250", "labels": {"app": STATIC}, "serviceAccount": SA}})
+    run(operator, "onboard.yml", "-e", "mesh_workload_prune=true")
+    assert sorted(e["metadata"]["name"] for e in entries(api_client)) == sorted([REGISTERED_ENTRY, STATIC_ENTRY])
     res = run(operator, "rotate.yml", "-e", "rotate_force=true")
     assert all(r["failed"] == 0 for r in recap(res.stdout).values())
     run(operator, "offboard.yml")
