@@ -192,6 +192,9 @@ def run_direct(spec: ModuleSpec, args: Dict[str, Any], check_mode: bool, diff: b
         return _masked({"failed": True, "msg": missing_required_lib(" and ".join(missing)),
                         "exception": str(_client.KUBERNETES_IMPORT_ERROR or ""), "invocation": invocation}, secrets)
     task = DirectTask(params, check_mode, diff)
+    # what AnsibleModule's validator warns of (ModuleArgumentSpecValidator): an option and its alias both set
+    task.warnings.extend("Both option {option} and its alias {alias} are set.".format(**found)
+                         for found in validation._warnings)  # pylint: disable=protected-access
     try:
         with warnings.catch_warnings():     # a module's Python warnings go to its stderr, unseen
             warnings.simplefilter("ignore")

@@ -56,6 +56,7 @@ CASES = {
     "toy result": (direct_toy, {"name": "n", "api_key": SECRET, "count": "7"}, False),
     "toy check mode": (direct_toy, {"name": "n", "check": True}, True),
     "toy warning": (direct_toy, {"name": "n", "warn": True}, False),
+    "toy option and its alias": (direct_toy, {"name": "n", "validate_certs": True, "verify_ssl": True}, False),
     "toy failure with details": (direct_toy, {"name": "n", "fail": True, "api_key": SECRET,
                                               "proxy": "http://user:%s@proxy:3128" % SECRET}, False),
     "toy kubeconfig dict secret": (direct_toy, {"name": "n", "kubeconfig": {"users": [{"name": "u", "user": {
