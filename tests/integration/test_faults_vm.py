@@ -92,6 +92,32 @@ def test_a_stalled_download_times_out_after_the_bounded_retries_then_the_good_ur
     assert ready(lab, DOWNLOAD_VM)
 
 
+def changed(stdout: str, task: str) -> bool:
+    """Whether the role's task ``task`` (a regular expression) reported a change."""
+    return re.search(rf"TASK \[meshops\.istio_vm\.vm_sidecar : {task}\] \**\nchanged", stdout) is not None
+
+
+DPKG_INSTALL = r"Install istio-sidecar from the \.deb with dpkg"
+
+
+def test_a_dry_run_reports_the_install_of_a_package_file_already_on_the_vm(lab, download_vm):
+    n = DOWNLOAD_VM
+    res, _took = onboard(lab, download_vm)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert lab.ssh(n, "find", "/var/cache/meshops-istio-vm", "-name", "*.deb").stdout.strip(), "no package file kept"
+    lab.ssh(n, "systemctl", "stop", "istio")
+    lab.ssh(n, "dpkg", "--purge", "istio-sidecar")
+
+    res, _took = onboard(lab, download_vm, "--check")
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert changed(res.stdout, DPKG_INSTALL), "the dry run did not report the install it would do"
+    assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0, "the dry run installed"
+
+    res, _took = onboard(lab, download_vm)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert changed(res.stdout, DPKG_INSTALL) and package_state(lab, n).startswith("ii ") and ready(lab, n)
+
+
 @pytest.fixture(scope="module")
 def reboot_vm(lab, api_client, tmp_path_factory):
     yield from own_vm(lab, api_client, tmp_path_factory, REBOOT_VM, "reboot")
@@ -126,9 +152,9 @@ def test_a_reboot_in_the_middle_of_the_install_is_repaired_by_the_next_run(lab, 
     hosts.wait_vm(lab.cfg, n)
     assert package_state(lab, n) == state, "the reboot changed dpkg's state"
 
-    res, _took = onboard(lab, reboot_vm, "--check")          # a dry run repairs nothing
+    res, _took = onboard(lab, reboot_vm, "--check")          # a dry run repairs nothing, and says it would
     assert package_state(lab, n) == state, "check mode ran dpkg"
-    assert "Finish an interrupted dpkg run" in res.stdout
+    assert changed(res.stdout, r"Finish an interrupted dpkg run \(dpkg --configure -a\)"), res.stdout[-4000:]
 
     res, took = onboard(lab, reboot_vm)
     print(f"repairing onboard: {took:.1f} s")
