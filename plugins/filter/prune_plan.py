@@ -76,7 +76,7 @@ _value:
 
 import posixpath
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import check_path
+from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import check_path, path_within
 
 
 def _norm(path):
@@ -87,10 +87,6 @@ def _ours(entry, namespaces, recorded):
     """Whether a listed entry is this inventory's: in a namespace of one of its VMs, or named by its
     record. The group label alone does not say so: another inventory's group may have the same name."""
     return entry["namespace"] in namespaces or "%s/%s" % (entry["namespace"], entry["name"]) in recorded
-
-
-def _inside(path, directory):
-    return directory == "/" or path == directory or path.startswith(directory + "/")
 
 
 def prune_plan(vms, records, members, entries=None):
@@ -107,7 +103,7 @@ def prune_plan(vms, records, members, entries=None):
         path = record.get("bootstrap_dir")
         # Not a directory a VM of the group uses, nor one that holds such a directory.
         if (record.get("host") not in members and path and path not in bundles and check_path(path) is None
-                and not any(_inside(used, _norm(path)) for used in in_use)):
+                and not any(path_within(used, _norm(path)) for used in in_use)):
             bundles.append(path)
     return {"entries": doomed, "bundles": bundles}
 

@@ -53,6 +53,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
     check_port,
     check_port_name,
     is_ip,
+    path_within,
 )
 
 # The options of the service_entry and sidecar modules an inventory item may set (their KIND_SPEC
@@ -590,14 +591,6 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _services(vm: Mapping[str, Any]) -> List[Mapping[str, Any]]:
-    return [vm["service_object"]] if vm.get("service_object") else []
-
-
-def _service_entries_of(vm: Mapping[str, Any]) -> List[Mapping[str, Any]]:
-    return list(vm.get("service_entry_objects") or [])
-
-
 def _claimed_by_workloads(vms: Sequence[Mapping[str, Any]], objects: Callable[[Mapping[str, Any]], List[Mapping[str, Any]]]
                           ) -> List[Any]:
     """The objects (namespace/name) that more than one workload makes, each with those workloads, sorted."""
@@ -612,7 +605,7 @@ def _nested_dirs(vms: Sequence[Mapping[str, Any]]) -> List[Any]:
     """(outer, its host, inner, its host) for each VM's bootstrap directory inside another VM's."""
     dirs = [(_text(vm.get("bootstrap_key")), _text(vm.get("host"))) for vm in vms if vm.get("bootstrap_key")]
     return [(outer, outer_host, inner, inner_host) for outer, outer_host in dirs for inner, inner_host in dirs
-            if inner != outer and inner.startswith(outer.rstrip("/") + "/")]
+            if inner != outer and path_within(inner, outer)]
 
 
 def vm_conflicts(vms: Sequence[Mapping[str, Any]]) -> List[str]:
@@ -632,7 +625,8 @@ def vm_conflicts(vms: Sequence[Mapping[str, Any]]) -> List[str]:
     out += ["Bootstrap directory %s of %s holds the bootstrap directory %s of %s (mesh_workload_bootstrap_dir): "
             "prune and offboarding delete a directory with all it holds." % (outer, outer_host, inner, inner_host)
             for outer, outer_host, inner, inner_host in _nested_dirs(vms)]
-    for kind, objects in (("Service", _services), ("ServiceEntry", _service_entries_of)):
+    for kind, objects in (("Service", lambda vm: [vm["service_object"]] if vm.get("service_object") else []),
+                          ("ServiceEntry", lambda vm: vm.get("service_entry_objects") or [])):
         out += ["%s %s is made by workloads %s (mesh_workload_service_name / mesh_workload_service_entries): each would "
                 "overwrite the other's, and offboarding one would delete the other's." % (kind, ref, ", ".join(keys))
                 for ref, keys in _claimed_by_workloads(vms, objects)]

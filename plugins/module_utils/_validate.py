@@ -295,6 +295,11 @@ def check_path(value: Any) -> Optional[str]:
     return None
 
 
+def path_within(path: str, directory: str) -> bool:
+    """Whether the normalized ``path`` is ``directory`` or lies below it (both normalized)."""
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
 def check_owned_dir(value: Any) -> Optional[str]:
     """A directory a role takes over (chowns and makes 0700, or deletes recursively), after
     ``check_path``: at least 3 components once normalized (``/var/lib/istio/tokens``, not ``/srv/x``)
