@@ -492,12 +492,9 @@ def remove_credential_files() -> None:
     among them). The library removes them when the process exits normally (atexit); an Ansible worker
     ends with ``os._exit``, so the action plugins call this when their task is done, or every cluster
     task run in the controller's worker left the key behind in the temporary directory."""
-    if HAS_KUBERNETES:
-        from kubernetes.config import kube_config  # pylint: disable=import-outside-toplevel
-
-        cleanup = getattr(kube_config, "_cleanup_temp_files", None)
-        if cleanup is not None:
-            cleanup()
+    cleanup = getattr(k8s_config.kube_config, "_cleanup_temp_files", None) if HAS_KUBERNETES else None
+    if cleanup is not None:
+        cleanup()
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 0.5) -> Any:

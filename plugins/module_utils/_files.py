@@ -94,13 +94,14 @@ def hosts_with_block(text: str, marker: str, block: str) -> str:
     without a second block. A marker line is matched without its line ending, as blockinfile
     does: the last line of the file may lack its newline, and a file may end its lines with CRLF."""
     begin, end = _markers(marker)
+    bare_begin, bare_end = begin.rstrip("\n"), end.rstrip("\n")
     lines = text.splitlines(True)
     first = last = None
     for number, line in enumerate(lines):
         bare = line.rstrip("\r\n")
-        if bare == begin[:-1]:
+        if bare == bare_begin:
             first = number
-        if bare == end[:-1]:
+        if bare == bare_end:
             last = number
     if first is not None and last is not None:
         start, stop = min(first, last), max(first, last)
