@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from typing import Any, Callable, Tuple
 
@@ -183,6 +184,27 @@ def unit_state(module, verb, service):
         return "unknown"
     _rc, out, _err = module.run_command([systemctl, verb, service])
     return out.strip() or "unknown"
+
+
+# systemd's ID of one run of a unit: 128 bits as 32 lowercase hex digits (sd_id128_to_string).
+_INVOCATION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def parse_invocation_id(text: str) -> str:
+    """The InvocationID of ``systemctl show --property=InvocationID --value``; empty when it printed
+    none (a unit that never ran) or anything else."""
+    value = (text or "").strip()
+    return value if _INVOCATION_ID.fullmatch(value) else ""
+
+
+def unit_invocation(module, service):
+    """The ID systemd gave the current (or last) run of ``service``: a new one on every start, so a
+    caller that lost the answer of a restart can tell whether it ran. Empty without one."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return ""
+    _rc, out, _err = module.run_command([systemctl, "show", "--property=InvocationID", "--value", service])
+    return parse_invocation_id(out)
 
 
 def read_deb_file(module, path):

@@ -12,8 +12,9 @@ short_description: What a VM has of the sidecar's package and service, in one mo
 version_added: 0.2.0
 description:
   - Reads on the VM, in one run, what deciding on the install of the sidecar's package needs,
-    whether its service is active and enabled, the package file (present, SHA-256, version, whether the packages
-    it depends on are installed), the installed package, and whether a dpkg run was interrupted. It replaces a
+    whether its service is active and enabled and the ID of its current run, the package file (present,
+    SHA-256, version, whether the packages it depends on are installed), the installed package, and whether a
+    dpkg run was interrupted. It replaces a
     C(systemctl is-active), C(systemctl is-enabled), M(ansible.builtin.stat), C(dpkg-deb), C(dpkg-query) and
     M(ansible.builtin.find) task, each of which costs a round trip to the VM.
   - With O(facts) and O(token_path) it also reads, in the same run, the few facts the role
@@ -157,6 +158,14 @@ enabled:
   returned: always
   type: str
   sample: enabled
+invocation_id:
+  description:
+    - The ID systemd gave the current (or last) run of O(service) (its C(InvocationID), 32 hexadecimal digits),
+      new on every start; empty when the unit has none (for example without the unit). A caller that lost the
+      answer of a restart compares it with the ID read again to tell whether the restart ran.
+  returned: always
+  type: str
+  sample: 6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d
 file:
   description: The package file.
   returned: always
@@ -266,7 +275,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, os_facts, parse_os_release, read_package, unit_state)
+    NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, os_facts, parse_os_release, read_package, unit_invocation,
+    unit_state)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts, vm_reads
 
@@ -287,7 +297,8 @@ def run(module):
 
     result = {"changed": False, "format": fmt, "path": path,
               "service": unit_state(module, "is-active", params["service"]),
-              "enabled": unit_state(module, "is-enabled", params["service"])}
+              "enabled": unit_state(module, "is-enabled", params["service"]),
+              "invocation_id": unit_invocation(module, params["service"])}
     result.update(read_package(module, path, fmt == "deb", params["name"]) if fmt else NO_PACKAGE)
     if params["facts"]:
         result["ansible_facts"] = facts

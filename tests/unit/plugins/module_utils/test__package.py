@@ -14,7 +14,8 @@ import pytest
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
     DownloadFailed, choose_package, deb_depends_installed, deb_depends_names, journal_interrupted, os_facts,
-    parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_os_release, sha256_of, with_retries)
+    parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_invocation_id, parse_os_release, sha256_of,
+    with_retries)
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -214,3 +215,17 @@ def test_no_retries_is_one_attempt():
     with pytest.raises(MeshError) as caught:
         with_retries(attempt, 0, 5, slept.append)
     assert caught.value.details["attempts"] == 1 and slept == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d\n", "6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d"),
+    ("\n", ""),                                        # a unit that never ran
+    ("", ""),
+    ("6F1C8A3E0B9D4C2A8E7F5D3B1A0C9E8D\n", ""),        # not as systemd prints it
+    ("6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8\n", ""),         # 31 digits
+    ("6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d; reboot\n", ""),
+    (None, ""),
+])
+def test_parse_invocation_id(text, expected):
+    """The ID reaches a shell on the VM (tasks/service.yml): only 32 lowercase hex digits pass."""
+    assert parse_invocation_id(text) == expected
