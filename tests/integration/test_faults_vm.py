@@ -5,8 +5,8 @@
 
 """Faults on the VM side, each on a lab VM of its own (7, 8 and 31) with its own inventory and
 namespace: a package URL that answers 404, a download that stalls, a reboot in the middle
-of the package install, and the interception a crashed sidecar left. Each fails clearly or is
-repaired, and the next run converges."""
+of the package install, the interception a crashed sidecar left, and a restart whose connection
+was lost before it ran. Each fails clearly or is repaired, and the next run converges."""
 from __future__ import annotations
 
 import re
@@ -230,6 +230,65 @@ def test_interception_a_crashed_sidecar_left_is_removed_before_the_package_downl
     assert not [r for r in rules if "ISTIO_DIVERT" in r], rules
     assert lab.ssh(n, "sh", "-c", "iptables-nft-save 2>/dev/null | grep -c ISTIO_ || true").stdout.strip() == "0"
     assert package_reachable(lab, n), "the sidecar's own interception does not pass the package server"
+
+    res, _took = onboard(lab, leftover_vm)
+    assert res.returncode == 0 and recap(res.stdout)[lab.cfg.vm_name(n)]["changed"] == 0, "the next run changed"
+
+
+# The connection of a restart lost before `systemctl restart` ran, or after it ran and before its
+# answer came back: a `systemctl` that /usr/local/sbin puts first in root's PATH kills, once, the
+# SSH session's process that runs the restart (the child of sshd), as a dropped connection ends
+# it. ssh then exits with 255, its code for a connection error, and Ansible sees the VM unreachable.
+# $1: whether the restart runs first (after) or not (before).
+CUT_RESTART_ONCE = r"""
+cat > /usr/local/sbin/systemctl <<END
+#!/bin/sh
+if [ "\$1 \$2" = "restart istio.service" ] && rm /run/cut-restart-once 2>/dev/null; then
+  [ $1 = before ] || /usr/bin/systemctl "\$@"
+  pid=\$\$
+  while parent=\$(cut -d' ' -f4 /proc/\$pid/stat) && [ "\$(cat /proc/\$parent/comm)" != sshd ]; do pid=\$parent; done
+  kill -KILL \$pid
+  exit 255
+fi
+exec /usr/bin/systemctl "\$@"
+END
+chmod 0755 /usr/local/sbin/systemctl
+touch /run/cut-restart-once
+"""
+
+
+def invocation(lab, n: int) -> str:
+    """The ID of the sidecar unit's current run: systemd gives each start a new one."""
+    return lab.ssh(n, "systemctl", "show", "--property=InvocationID", "--value", "istio.service").stdout.strip()
+
+
+@pytest.mark.parametrize("playbook, cut", [("onboard.yml", "before"), ("onboard.yml", "after"),
+                                           ("rotate.yml", "before")])
+def test_a_restart_whose_connection_was_lost_runs_again_unless_it_ran(lab, leftover_vm, playbook, cut):
+    n = LEFTOVER_VM
+    res, _took = onboard(lab, leftover_vm)
+    assert res.returncode == 0, res.stdout[-4000:]
+    before = invocation(lab, n)
+    assert len(before) == 32, before
+    if playbook == "onboard.yml":      # a changed file, which the run writes back and restarts the sidecar for
+        lab.ssh(n, "sh", "-c", "echo ISTIO_META_DRIFT=1 >> /var/lib/istio/envoy/cluster.env")
+    lab.ssh(n, "sh", "-c", CUT_RESTART_ONCE, "-", cut)
+    try:
+        started = time.monotonic()
+        res = run_playbook(leftover_vm, lab.kubeconfig, playbook, "-e", "rotate_force=true", check=False)
+        print(f"{playbook} with the restart's connection lost {cut} it ran: {time.monotonic() - started:.1f} s")
+        assert res.returncode == 0, res.stdout[-4000:]
+        assert lab.ssh(n, "test", "-e", "/run/cut-restart-once", check=False).returncode != 0, \
+            "the restart's connection was not cut"
+    finally:
+        lab.ssh(n, "rm", "-f", "/usr/local/sbin/systemctl", "/run/cut-restart-once")
+    assert invocation(lab, n) != before, "the sidecar still runs as started before the run, without its files"
+    # restarted again only when the restart had not run
+    again = re.search(r"TASK \[meshops\.istio_vm\.vm_sidecar : Restart istio(?:\.service)? when the lost connection "
+                      r"kept the restart from running\] \**\nchanged", res.stdout)
+    assert bool(again) == (cut == "before"), res.stdout[-4000:]
+    assert "ISTIO_META_DRIFT" not in lab.ssh(n, "cat", "/var/lib/istio/envoy/cluster.env").stdout
+    assert ready(lab, n)
 
     res, _took = onboard(lab, leftover_vm)
     assert res.returncode == 0 and recap(res.stdout)[lab.cfg.vm_name(n)]["changed"] == 0, "the next run changed"
