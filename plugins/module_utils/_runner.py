@@ -26,6 +26,15 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import Me
 
 IDENTITY = ("apiVersion", "kind")
 
+# Kinds that Kubernetes workloads use too, so that a VM workload may join one made by other means
+# (a Service that selects pods and VMs, the ServiceAccount pods run as). The first apply marks the
+# object with ORIGIN: ``created`` when this collection created it, ``adopted`` when it existed.
+# Later applies keep the mark. Removing an adopted object gives it back instead of deleting it
+# (release): an apply of the bare object takes this collection's fields off, and the fields
+# another manager set stay, with the object.
+ADOPTABLE_KINDS = frozenset(("Service", "ServiceAccount"))
+ORIGIN = "istio-vm.meshops.io/origin"
+
 
 def _extract(value: Any, fields: Mapping[str, Any]) -> Any:
     """The part of ``value`` named by a managedFields ``fieldsV1`` tree."""
@@ -102,6 +111,39 @@ def outcome(kind: str, before: Optional[Mapping[str, Any]], after: Optional[Mapp
             "diff": diff(before, after)}
 
 
+def origin(live: Optional[Mapping[str, Any]]) -> str:
+    """The ORIGIN mark of a live object: ``created``, ``adopted`` or empty (none, or not ours)."""
+    value = (((live or {}).get("metadata") or {}).get("annotations") or {}).get(ORIGIN, "")
+    return value if value in ("created", "adopted") else ""
+
+
+def with_origin(desired: Dict[str, Any], live: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """``desired`` with the ORIGIN mark when its kind is adoptable: the live object's mark, else
+    ``created`` when there is no live object and ``adopted`` when there is one."""
+    if desired.get("kind") not in ADOPTABLE_KINDS:
+        return desired
+    mark = origin(live) or ("adopted" if live is not None else "created")
+    out = copy.deepcopy(desired)
+    out["metadata"]["annotations"] = dict(out["metadata"].get("annotations") or {}, **{ORIGIN: mark})
+    return out
+
+
+def removal(live: Mapping[str, Any]) -> str:
+    """How to remove a live object of an adoptable kind: ``delete`` one this collection created (or
+    applied before it marked objects), ``release`` one it adopted, ``keep`` one it has no fields of
+    (given back already, or never its own)."""
+    mark = origin(live)
+    if mark:
+        return "delete" if mark == "created" else "release"
+    return "delete" if managed_view(live) is not None else "keep"
+
+
+def bare(desired: Mapping[str, Any]) -> Dict[str, Any]:
+    """The object with nothing but its identity: applied, it takes this manager's fields off."""
+    meta = {key: desired["metadata"][key] for key in ("name", "namespace") if key in desired["metadata"]}
+    return {"apiVersion": desired["apiVersion"], "kind": desired["kind"], "metadata": meta}
+
+
 def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, force_conflicts: bool,
            live: Any = "read") -> Dict[str, Any]:
     """Make one object present or absent. ``live`` may be passed in when already listed."""
@@ -111,8 +153,14 @@ def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, f
     if state == "absent":
         if live is None:
             return outcome(kind, None, None)
+        if kind in ADOPTABLE_KINDS and removal(live) == "release":
+            after = client.apply(bare(desired), dry_run=check_mode, force=False)
+            return dict(outcome(kind, live, after), method="released")
+        if kind in ADOPTABLE_KINDS and removal(live) == "keep":
+            return dict(outcome(kind, live, live), method="released")
         client.delete(kind, meta.get("namespace"), meta["name"], dry_run=check_mode)
         return outcome(kind, live, None)
+    desired = with_origin(desired, live)
     if in_sync(desired, live):
         return outcome(kind, live, live)
     after = client.apply(desired, dry_run=check_mode, force=force_conflicts)

@@ -14,7 +14,12 @@ description:
   - Makes a Kubernetes ServiceAccount (the VM workload's mesh identity,
     C(spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/NAME)) present or absent with server-side apply,
     and with O(create_namespace) its namespace too.
-  - O(state=absent) deletes only the ServiceAccount, never the namespace.
+  - The first apply marks the ServiceAccount with the annotation C(istio-vm.meshops.io/origin), C(created) when
+    this module created it and C(adopted) when it existed before (one that pods run as, for example); later
+    applies keep the mark.
+  - O(state=absent) deletes only the ServiceAccount, never the namespace, and only one marked C(created) or
+    without the mark. One marked C(adopted) is given back instead (RV(method) C(released)); an apply of the bare
+    ServiceAccount takes off the fields that only this collection set (the mark among them), and it stays.
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:
@@ -77,6 +82,7 @@ method:
   returned: always
   type: str
   sample: created
+  choices: [created, updated, unchanged, deleted, released, absent]
 namespace_method:
   description: What happened to the namespace (C(skipped) without O(create_namespace) or with O(state=absent)).
   returned: always
@@ -96,7 +102,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils import _client
 from ansible_collections.meshops.istio_vm.plugins.module_utils._args import AUTH_ARG_SPEC, auth_params
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import ValidationError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
-from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure
+from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure, with_origin
 from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import (
     check_annotations,
     check_dns1123_label,
@@ -139,6 +145,7 @@ def run(module):
         ns_result = ensure(client, namespace, "present", check, params["force_conflicts"])
     if check and ns_result["method"] == "created":
         # the namespace does not exist yet: a dry run of the account inside it would fail
+        account = with_origin(account, None)
         result = {"changed": True, "method": "created", "result": account,
                   "diff": {"before": {}, "after": account}}
     else:

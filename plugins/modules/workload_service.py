@@ -61,10 +61,15 @@ extends_documentation_fragment:
 notes:
   - The API server's defaults are written out (C(protocol=TCP), C(target_port) equal to C(port),
     C(type=ClusterIP)), so the stored Service equals what was applied and a second run changes nothing.
-  - A Service made by other means (by hand, as in Istio's guide) can be taken over. A field that both
-    set to different values fails with a conflict until O(force_conflicts=true); ports that only
-    another field manager set stay on the Service.
-  - With O(state=absent) only O(name) and O(namespace) matter.
+  - A Service made by other means (by hand, as in Istio's guide, or one that also selects pods) can be taken
+    over. A field that both set to different values fails with a conflict until O(force_conflicts=true); ports
+    that only another field manager set stay on the Service.
+  - The first apply marks the Service with the annotation C(istio-vm.meshops.io/origin), C(created) when this
+    module created it and C(adopted) when it existed before; later applies keep the mark.
+  - With O(state=absent) only O(name) and O(namespace) matter. A Service marked C(created), or without the mark,
+    is deleted. A Service marked C(adopted) is given back, not deleted (RV(method) C(released)); an apply of
+    the bare Service takes off the fields that only this collection set (the mark among them), and the Service
+    stays with the fields its other managers set.
 seealso:
   - module: meshops.istio_vm.workload_group
   - module: meshops.istio_vm.workload_entry
@@ -136,7 +141,7 @@ method:
   returned: when O(name) is given
   type: str
   sample: created
-  choices: [created, updated, unchanged, deleted, absent]
+  choices: [created, updated, unchanged, deleted, released, absent]
 result:
   description:
     - The Service as the API server stores it (without server-owned metadata), with the allocated

@@ -338,6 +338,58 @@ def test_workload_service_read_back(lab, api_client, namespace):
     assert _read(api_client, "workload_service", namespace, "ratings") is None
 
 
+ORIGIN = "istio-vm.meshops.io/origin"
+
+
+def test_a_service_and_account_made_by_other_means_are_given_back_not_deleted(lab, api_client, namespace):
+    """A Service that pods use too and the ServiceAccount they run as, made with kubectl's field
+    manager before the VM workload joins them: adopted (marked), then given back on state=absent,
+    with what their owner set, and a second absent leaves them alone. One the module created goes."""
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_service(namespace, {
+        "metadata": {"name": "shared", "labels": {"team": "pods"}},
+        "spec": {"selector": {"app": "shared"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+        field_manager="kubectl-create")
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "shared"}}, field_manager="kubectl-create")
+    service = {"name": "shared", "namespace": namespace, "selector": {"app": "shared"},
+               "ports": [{"name": "http", "port": 80, "target_port": 8080, "app_protocol": "http"}]}
+    account = {"name": "shared", "namespace": namespace, "create_namespace": False, "metadata_labels": {"mesh": "vm"}}
+    ours = {"name": "ours", "namespace": namespace, "create_namespace": False}
+
+    for module, args, method in (("workload_service", service, "updated"), ("service_account", account, "updated"),
+                                 ("service_account", ours, "created")):
+        r = run_module(lab.kubeconfig, module, args)
+        assert not r["failed"] and r["changed"] and r["method"] == method, r
+        assert not run_module(lab.kubeconfig, module, args)["changed"], f"{module} {args['name']}: not idempotent"
+    svc = core.read_namespaced_service("shared", namespace)
+    assert svc.metadata.annotations[ORIGIN] == "adopted" and svc.spec.ports[0].app_protocol == "http"
+    sa = core.read_namespaced_service_account("shared", namespace)
+    assert sa.metadata.annotations[ORIGIN] == "adopted" and sa.metadata.labels == {"mesh": "vm"}
+    assert core.read_namespaced_service_account("ours", namespace).metadata.annotations[ORIGIN] == "created"
+
+    for check in (True, False):
+        for module, args, method in (("workload_service", service, "released"), ("service_account", account, "released"),
+                                     ("service_account", ours, "deleted")):
+            r = run_module(lab.kubeconfig, module, dict(args, state="absent"), check=check)
+            assert not r["failed"] and r["changed"] and r["method"] == method, r
+            if check:
+                assert core.read_namespaced_service_account(args["name"], namespace).metadata.annotations[ORIGIN], \
+                    "check mode changed the object"
+    svc = core.read_namespaced_service("shared", namespace)
+    assert ORIGIN not in (svc.metadata.annotations or {}) and svc.metadata.labels == {"team": "pods"}
+    assert svc.spec.selector == {"app": "shared"}
+    assert [(p.name, p.port, p.target_port, p.app_protocol) for p in svc.spec.ports] == [("http", 80, 8080, None)]
+    sa = core.read_namespaced_service_account("shared", namespace)
+    assert not sa.metadata.annotations and not sa.metadata.labels
+    assert "ours" not in [a.metadata.name for a in core.list_namespaced_service_account(namespace).items]
+
+    for module, args in (("workload_service", service), ("service_account", account)):
+        r = run_module(lab.kubeconfig, module, dict(args, state="absent"))
+        assert not r["failed"] and not r["changed"] and r["method"] == "released", r
+    assert core.read_namespaced_service("shared", namespace).spec.selector == {"app": "shared"}
+    assert core.read_namespaced_service_account("shared", namespace).metadata.name == "shared"
+
+
 def test_workload_service_validates_before_any_api_call(lab):
     """An unreachable host: the validation errors must come first, every one of them."""
     r = run_module(lab.kubeconfig, "workload_service",

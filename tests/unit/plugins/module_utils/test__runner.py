@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import in_sync, managed_view, outcome
+from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import (
+    ORIGIN, bare, in_sync, managed_view, origin, outcome, removal, with_origin)
 
 DESIRED = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
            "metadata": {"name": "vm1", "namespace": "ns"},
@@ -106,3 +107,66 @@ SERVICE_IN_SYNC = [
 @pytest.mark.parametrize("name,obj,expected", SERVICE_IN_SYNC, ids=[c[0] for c in SERVICE_IN_SYNC])
 def test_service_in_sync(name, obj, expected):
     assert in_sync(SERVICE, obj) is expected
+
+
+SA = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "vm", "namespace": "ns"}}
+
+
+def annotated(obj, **annotations):
+    return dict(obj, metadata=dict(obj["metadata"], annotations=annotations))
+
+
+@pytest.mark.parametrize("live, expected", [
+    (None, ""),
+    (SA, ""),
+    (annotated(SA), ""),
+    ({"metadata": {"annotations": None}}, ""),
+    (annotated(SA, **{ORIGIN: "created"}), "created"),
+    (annotated(SA, **{ORIGIN: "adopted"}), "adopted"),
+    (annotated(SA, **{ORIGIN: "mine"}), ""),           # anything else is no mark of ours
+])
+def test_origin(live, expected):
+    assert origin(live) == expected
+
+
+@pytest.mark.parametrize("live, expected", [
+    (None, "created"),                                   # this apply creates it
+    (SA, "adopted"),                                     # it was there before this collection
+    (annotated(SA, **{ORIGIN: "created"}), "created"),   # a later apply keeps the mark
+    (annotated(SA, **{ORIGIN: "adopted"}), "adopted"),
+])
+def test_with_origin_marks_adoptable_kinds(live, expected):
+    desired = annotated(SA, keep="me")
+    marked = with_origin(desired, live)
+    assert marked["metadata"]["annotations"] == {"keep": "me", ORIGIN: expected}
+    assert desired["metadata"]["annotations"] == {"keep": "me"}, "the desired object was changed"
+
+
+def test_with_origin_leaves_other_kinds_alone():
+    group = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadGroup", "metadata": {"name": "g", "namespace": "n"}}
+    assert with_origin(group, None) is group
+
+
+def test_bare_keeps_only_the_identity():
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n", "labels": {"a": "b"}},
+               "spec": {"selector": {"app": "s"}}}
+    assert bare(service) == {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "n"}}
+
+
+APPLIED = {"manager": "meshops.istio_vm", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:a": {}}}}}
+UPDATED = {"manager": "kubectl-create", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:a": {}}}}}
+
+
+def with_managers(obj, *entries):
+    return dict(obj, metadata=dict(obj["metadata"], managedFields=list(entries)))
+
+
+@pytest.mark.parametrize("live, expected", [
+    (with_managers(annotated(SA, **{ORIGIN: "created"}), APPLIED), "delete"),
+    (with_managers(annotated(SA, **{ORIGIN: "adopted"}), APPLIED, UPDATED), "release"),
+    (with_managers(SA, APPLIED), "delete"),             # applied before objects were marked
+    (with_managers(SA, UPDATED), "keep"),               # given back already, or never ours
+    (SA, "keep"),                                       # made without fields (kubectl create serviceaccount)
+])
+def test_removal(live, expected):
+    assert removal(live) == expected
