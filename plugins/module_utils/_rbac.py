@@ -144,10 +144,14 @@ def _remove(vms: Sequence[Mapping[str, Any]], create_identity: bool) -> List[Nee
                 continue    # istiod removes the entries it registered
             out += [Need("list", group, resource, where, "", "find " + what),
                     Need("delete", group, resource, where, "", "delete " + what)]
+            if resource == "services":      # an adopted one is given back with an apply (_runner.removal)
+                out.append(Need("patch", group, resource, where, "", "give back " + what + " it adopted"))
         if create_identity:
             why = "delete the ServiceAccount (mesh_workload_create_identity)"
             out += [Need("get", "", "serviceaccounts", ns, vm["service_account"], why),
-                    Need("delete", "", "serviceaccounts", ns, vm["service_account"], why)]
+                    Need("delete", "", "serviceaccounts", ns, vm["service_account"], why),
+                    Need("patch", "", "serviceaccounts", ns, vm["service_account"],
+                         "give back the ServiceAccount it adopted (mesh_workload_create_identity)")]
     return out
 
 

@@ -86,6 +86,14 @@ def test_offboard_deletes_static_entries_only():
     assert ("delete", "", "serviceaccounts", "vms", "db") in keys(needs("offboard", [VM], create_identity=True))
 
 
+def test_offboard_may_give_back_an_adopted_service_or_account():
+    """An adopted Service or ServiceAccount is released with a server-side apply: a patch."""
+    vm = dict(VM, service_object={"name": "db"})
+    assert ("patch", "", "services", "vms", "") in keys(needs("offboard", [vm]))
+    assert ("patch", "", "serviceaccounts", "vms", "db") in keys(needs("offboard", [VM], create_identity=True))
+    assert ("patch", "", "serviceaccounts", "vms", "db") not in keys(needs("offboard", [VM]))
+
+
 def test_no_duplicates_and_any_name_covers_one_name():
     items = needs("onboard", [VM, dict(VM)], create_identity=True)
     assert len(items) == len(keys(items))
