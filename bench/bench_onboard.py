@@ -34,6 +34,7 @@ import ctypes
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -57,14 +58,15 @@ def run(argv, **kw):
     return res
 
 
-def inventory(numbers) -> Path:
-    """The lab inventory's variables with the benchmark's VMs."""
+def inventory(numbers, work: Path) -> Path:
+    """The lab inventory's variables with the benchmark's VMs, in a new directory of ``work``
+    (where the runs write the bundles too)."""
     lab = yaml.safe_load((STATE / "hosts.yml").read_text())["all"]["vars"]
     group_vars = yaml.safe_load((REPO / "inventories" / "lab" / "group_vars" / "all.yml").read_text())
     hosts = {f"mlab-vm{n}": {"ansible_host": f"10.213.0.{10 + n}"} for n in numbers}
     doc = {"all": {"children": {"mesh_vms": {"hosts": hosts}}, "vars": dict(group_vars, **lab)}}
     doc["all"]["vars"]["mesh_workload_kubeconfig"] = str(STATE / "kubeconfig")
-    path = Path(tempfile.mkdtemp(prefix="bench-onboard-")) / "hosts.yml"
+    path = Path(tempfile.mkdtemp(prefix="inventory-", dir=work)) / "hosts.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -187,14 +189,14 @@ def onboard(inv: Path, forks: int, log: Path) -> dict:
             "controller_cpu_s": round(usage.ru_utime + usage.ru_stime, 1), "machine_cpu_s": round(busy, 1)}
 
 
-def existing_entries(count: int) -> None:
+def existing_entries(count: int, work: Path) -> None:
     """count WorkloadEntries in namespace bench-existing, through the batch form."""
     objects = [{"name": f"old-{i:05d}", "address": f"10.{100 + i // 60000}.{(i // 250) % 240}.{1 + i % 250}",
                 "labels": {"app": "old"}} for i in range(count)]
     play = [{"hosts": "localhost", "gather_facts": False, "connection": "local", "tasks": [
         {"meshops.istio_vm.service_account": {"name": "old", "namespace": "bench-existing"}},
         {"meshops.istio_vm.workload_entry": {"namespace": "bench-existing", "objects": objects}}]}]
-    path = Path(tempfile.mkdtemp(prefix="bench-existing-")) / "play.yml"
+    path = Path(tempfile.mkdtemp(prefix="existing-", dir=work)) / "play.yml"
     path.write_text(json.dumps(play))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "tests" / "output" / "collections"),
                K8S_AUTH_KUBECONFIG=str(STATE / "kubeconfig"))
@@ -228,11 +230,12 @@ def main() -> int:
     rows = []
     runs = [(count, max(5, count), turn) for turn in range(max(1, args.repeat)) for count in counts]
     runs += [(max(counts), int(forks), 0) for forks in args.forks.split(",") if forks]
+    work = Path(tempfile.mkdtemp(prefix="bench-onboard-"))     # inventories and bundles, removed at the end
     try:
         for count, forks, turn in runs:
             numbers = list(range(FIRST, FIRST + count))
             fresh(numbers)
-            inv = inventory(numbers)
+            inv = inventory(numbers, work)
             name = f"onboard-{count}-forks{forks}" + (f"-round{turn + 1}" if args.repeat > 1 else "")
             accounting = out / f"{name}-fresh.acct"
             with process_accounting(accounting) if args.by_process else contextlib.nullcontext():
@@ -248,12 +251,12 @@ def main() -> int:
                   f"CPU fresh {first['controller_cpu_s']} s controller / {first['machine_cpu_s']} s machine", flush=True)
         if args.existing:
             try:
-                existing_entries(args.existing)
+                existing_entries(args.existing, work)
                 numbers = [FIRST]
                 fresh(numbers)
                 print(f"{args.existing} WorkloadEntries written; the machine was quiet again after "
                       f"{wait_until_quiet()} s", flush=True)
-                inv = inventory(numbers)
+                inv = inventory(numbers, work)
                 first = onboard(inv, 5, out / "onboard-existing-fresh.log")
                 again = onboard(inv, 5, out / "onboard-existing-again.log")
                 rows.append({"vms": 1, "forks": 5, "existing_entries": args.existing, "fresh": first, "again": again})
@@ -262,6 +265,7 @@ def main() -> int:
     finally:
         # the benchmark's VMs go, whether it finished or not (a failed onboard leaves its log in bench/results)
         run([str(LAB), "vm", "remove", *map(str, range(FIRST, FIRST + max(counts)))])
+        shutil.rmtree(work, ignore_errors=True)
     cores = os.cpu_count() or 1
     groups: dict = {}      # (VMs, forks) -> its runs, round by round
     for row in rows:
