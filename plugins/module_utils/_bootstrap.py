@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._goformat import go_json, go_yaml, shell_quote
-from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import is_ip
+from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import check_plain_ip, is_plain_ip
 
 try:
     import yaml
@@ -55,7 +55,7 @@ REVISION_LABELS = (CANONICAL_REVISION_LABEL, "app.kubernetes.io/version", "versi
 ISTIOD_XDS_PORT = 15012
 DEFAULT_STATUS_PORT = 15020
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # Variables that, set in cluster.env (sourced by istio-start.sh as root, with `set -a`), change
 # how the shell or the sidecar starts rather than what the proxy does: which user and binaries run
 # it, what is interpolated into its `sudo ... bash -c` line, whether traffic is intercepted at all,
@@ -205,10 +205,11 @@ def check_inputs(inputs: BootstrapInputs) -> None:
     """Raise MeshError for flag combinations istioctl rejects, or that would give a broken VM config."""
     if inputs.internal_ip and inputs.external_ip:
         raise MeshError("internal_ip and external_ip are mutually exclusive")
-    for field in ("internal_ip", "external_ip"):
+    for field in ("internal_ip", "external_ip", "ingress_ip"):
         value = getattr(inputs, field)
-        if value and not is_ip(value):
-            raise MeshError("%s: %r is not a valid IP address" % (field, value))
+        problem = check_plain_ip(value) if value else None
+        if problem:
+            raise MeshError("%s: %s" % (field, problem))
     if inputs.autoregister and inputs.workload_entry:
         raise MeshError("autoregister and workload_entry are mutually exclusive: "
                         "auto-registration creates its own WorkloadEntry")
@@ -397,6 +398,12 @@ def cluster_env_values(inputs: BootstrapInputs) -> Dict[str, str]:
     elif inputs.external_ip:
         values["ISTIO_SVC_IP"] = inputs.external_ip
         values["REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION"] = "true"
+    elif "ISTIO_SVC_IP" in values:
+        # from proxyMetadata: istio-start.sh puts it unquoted into its `sudo ... bash -c` line
+        problem = check_plain_ip(values["ISTIO_SVC_IP"])
+        if problem:
+            raise MeshError("proxyMetadata ISTIO_SVC_IP: %s; istio-start.sh runs it as part of a shell command"
+                            % problem)
     return values
 
 
@@ -412,7 +419,7 @@ def cluster_env(inputs: BootstrapInputs) -> str:
 
 def hosts(inputs: BootstrapInputs) -> str:
     """``<ingress IP> istiod[-<rev>].<ns>.svc`` and a newline; empty when the IP is unknown or invalid."""
-    if not inputs.ingress_ip or not is_ip(inputs.ingress_ip):
+    if not inputs.ingress_ip or not is_plain_ip(inputs.ingress_ip):
         return ""
     return "%s %s\n" % (inputs.ingress_ip, istiod_host(inputs.istio_namespace, inputs.revision))
 
@@ -420,7 +427,7 @@ def hosts(inputs: BootstrapInputs) -> str:
 def hosts_entry(inputs: BootstrapInputs) -> Dict[str, Optional[str]]:
     """The line of ``hosts`` as data: istiod's name and the address the VM must resolve it to
     (None when ``hosts`` is empty: the VM then resolves the name by DNS)."""
-    ip = inputs.ingress_ip if inputs.ingress_ip and is_ip(inputs.ingress_ip) else None
+    ip = inputs.ingress_ip if inputs.ingress_ip and is_plain_ip(inputs.ingress_ip) else None
     return {"name": istiod_host(inputs.istio_namespace, inputs.revision), "address": ip}
 
 

@@ -13,6 +13,8 @@
 - ``shell_quote``: istio's ``pkg/util/shellescape.Quote``. Its "safe" character class is written
   ``[^\\\\w@%+=:,./-]`` in a Go raw string, i.e. a literal backslash and a literal ``w`` -- so in
   practice almost every value gets single quotes (``'foo'``, ``'10.10.10.10'``), as in the golden files.
+  One difference: a value with a backslash is always quoted (istio leaves ``\\`` bare, and one at
+  the end of a line of cluster.env would join the next line to it).
 - ``go_yaml``: ``sigs.k8s.io/yaml.Marshal`` (JSON, then go-yaml v2): keys in go-yaml's "natural"
   order, 2-space indent, sequences not indented inside mappings, strings that would read back as
   another type in double quotes, multi-line strings as literal blocks, lines folded at 80 columns.
@@ -47,9 +49,11 @@ def go_json(value: Any) -> str:
 
 
 def shell_quote(value: str) -> str:
+    """istio's shellescape.Quote, except that a backslash is always quoted: left bare, one at the
+    end of a value joins the next line of cluster.env to it (and hides that variable)."""
     if value == "":
         return "''"
-    if _SHELL_UNSAFE.search(value):
+    if _SHELL_UNSAFE.search(value) or "\\" in value:
         return "'" + value.replace("'", "'\"'\"'") + "'"
     return value
 

@@ -45,14 +45,14 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
     check_dns1123_label,
     check_dns1123_subdomain,
     check_int_range,
-    check_ip,
     check_label_value,
     check_labels,
     check_owned_dir,
     check_path,
+    check_plain_ip,
     check_port,
     check_port_name,
-    is_ip,
+    is_plain_ip,
     path_within,
 )
 
@@ -68,7 +68,7 @@ MODES = ("autoregister", "static")
 PACKAGE_FORMATS = ("deb", "rpm")
 # What ansible.builtin.get_url fetches.
 PACKAGE_URL_SCHEMES = ("http", "https", "ftp")
-_SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+_SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}\Z")
 
 
 def _errors(validator, params: Mapping[str, Any]) -> List[str]:
@@ -102,7 +102,7 @@ def announced_ip(address: Any, internal_ip: Any = "") -> str:
     if internal_ip:
         return _text(internal_ip)
     address = _text(address)
-    return address if is_ip(address) and "%" not in address else ""
+    return address if is_plain_ip(address) else ""
 
 
 def _checked_namespace(v: Mapping[str, Any]) -> str:
@@ -288,7 +288,7 @@ def _sidecar(v: Mapping[str, Any]) -> List[str]:
 
 def _addresses(v: Mapping[str, Any]) -> List[str]:
     out = []
-    problem = check_ip(v["mesh_workload_internal_ip"]) if v.get("mesh_workload_internal_ip") else None
+    problem = check_plain_ip(v["mesh_workload_internal_ip"]) if v.get("mesh_workload_internal_ip") else None
     if problem:
         out.append("mesh_workload_internal_ip: %s" % problem)
     if v.get("mesh_workload_mode") == "static" and v.get("mesh_workload_address"):
@@ -304,7 +304,7 @@ def _addresses(v: Mapping[str, Any]) -> List[str]:
 def _control_plane(v: Mapping[str, Any], revisions: Optional[Sequence[str]]) -> List[str]:
     out = []
     if v.get("mesh_workload_ingress_ip"):
-        problem = check_ip(v["mesh_workload_ingress_ip"])
+        problem = check_plain_ip(v["mesh_workload_ingress_ip"])
         if problem:
             out.append("mesh_workload_ingress_ip: %s (the VMs reach istiod at this IP)" % problem)
     elif v.get("mesh_workload_ingress_service"):

@@ -29,17 +29,17 @@ INT32_MAX = 2147483647
 UNIX_PREFIX = "unix://"
 
 _DNS1123_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
-_DNS1123_LABEL_RE = re.compile("^%s$" % _DNS1123_LABEL)
-_DNS1123_SUBDOMAIN_RE = re.compile(r"^%s(?:\.%s)*$" % (_DNS1123_LABEL, _DNS1123_LABEL))
-_DNS1035_LABEL_RE = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL_RE = re.compile(r"^%s\Z" % _DNS1123_LABEL)
+_DNS1123_SUBDOMAIN_RE = re.compile(r"^%s(?:\.%s)*\Z" % (_DNS1123_LABEL, _DNS1123_LABEL))
+_DNS1035_LABEL_RE = re.compile(r"^[a-z](?:[-a-z0-9]*[a-z0-9])?\Z")
 # Kubernetes IsValidPortName (IANA_SVC_NAME): named container / target ports.
-_IANA_SVC_NAME_RE = re.compile(r"^[-a-z0-9]+$")
+_IANA_SVC_NAME_RE = re.compile(r"^[-a-z0-9]+\Z")
 # Istio's DNS-1123 label (port names, host name labels, namespaces in Sidecar hosts) allows upper case.
-_ISTIO_LABEL_RE = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$")
-_ISTIO_WILDCARD_LABEL_RE = re.compile(r"^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)$")
-_QUALIFIED_NAME_RE = re.compile(r"^(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE_RE = re.compile(r"^(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_ISTIO_LABEL_RE = re.compile(r"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
+_ISTIO_WILDCARD_LABEL_RE = re.compile(r"^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)\Z")
+_QUALIFIED_NAME_RE = re.compile(r"^(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]\Z")
+_LABEL_VALUE_RE = re.compile(r"^(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\Z")
+_SIMPLE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+\Z")
 # Characters of a path that a role may hand to a recursive delete, a root-run unit line or a shell
 # (no '%': systemd expands % specifiers in unit lines, so "tok%i" would not be the path written).
 _SAFE_PATH_RE = re.compile(r"[A-Za-z0-9._+@=:,/-]+")
@@ -82,7 +82,7 @@ def as_int(value: Any) -> Optional[int]:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and re.match(r"^[+-]?[0-9]+$", value.strip()):
+    if isinstance(value, str) and re.match(r"^[+-]?[0-9]+\Z", value.strip()):
         return int(value.strip())
     return None
 
@@ -333,6 +333,21 @@ def check_ip(value: Any) -> Optional[str]:
     return None
 
 
+def is_plain_ip(value: Any) -> bool:
+    """An IP address without an IPv6 zone (``%eth0``): Python takes almost any text after ``%``,
+    spaces, quotes and ``$(...)`` included, and a VM's address reaches cluster.env (which
+    istio-start.sh interpolates into a ``bash -c`` line) and /etc/hosts."""
+    return is_ip(value) and "%" not in value
+
+
+def check_plain_ip(value: Any) -> Optional[str]:
+    """check_ip for the addresses a VM's files hold: no IPv6 zone either."""
+    problem = check_ip(value)
+    if problem is None and not is_plain_ip(value):
+        return "%r has an IPv6 zone (after %%), which a VM's address cannot have" % (value,)
+    return problem
+
+
 def check_ip_or_cidr(value: Any) -> Optional[str]:
     """Istio's ValidateIPSubnet: an IP, or a CIDR block (host bits may be set, as Go's ParsePrefix)."""
     if not isinstance(value, str):
@@ -340,7 +355,7 @@ def check_ip_or_cidr(value: Any) -> Optional[str]:
     if value.count("/") != 1:
         return check_ip(value)
     address, bits = value.split("/")
-    ok = is_ip(address) and "%" not in address and re.match(r"^(?:0|[1-9][0-9]{0,2})$", bits) is not None
+    ok = is_ip(address) and "%" not in address and re.match(r"^(?:0|[1-9][0-9]{0,2})\Z", bits) is not None
     if ok:
         ok = int(bits) <= (32 if ipaddress.ip_address(address).version == 4 else 128)
     if not ok:
@@ -364,7 +379,7 @@ def check_fqdn(value: Any) -> Optional[str]:
 
 def _check_dns_labels(domain: str) -> Optional[str]:
     parts = domain.split(".")
-    if re.match(r"^[+-]?[0-9]+$", parts[-1]):
+    if re.match(r"^[+-]?[0-9]+\Z", parts[-1]):
         return "domain name %r invalid (top level domain %r cannot be all-numeric)" % (domain, parts[-1])
     for index, label in enumerate(parts):
         if index == len(parts) - 1 and label == "":

@@ -136,7 +136,9 @@ options:
         C(ISTIO_BIN_BASE), C(ISTIO_LOG_DIR), C(ISTIO_AGENT_FLAGS), C(ISTIO_CUSTOM_IP_TABLES),
         C(PROXY_CONFIG), C(POD_NAME), C(PROV_CERT), C(OUTPUT_CERTS), C(PATH), C(HOME), C(IFS),
         C(BASH_ENV), C(ENV), C(LD_*), C(BASH_FUNC_*), C(SUDO_*) and other shell variables) unless
-        listed here. Values are always shell-quoted.
+        listed here. Values are shell-quoted where the shell would read them otherwise, as istioctl
+        does, and a value with a backslash always. A value of C(ISTIO_SVC_IP), which C(istio-start.sh)
+        puts into a shell command, must be an IP address without an IPv6 zone.
     type: list
     elements: str
     default: []

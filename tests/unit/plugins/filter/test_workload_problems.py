@@ -58,6 +58,9 @@ def test_the_lab_inventory_is_fine():
     ({"mesh_workload_sidecar": {"egress": [{"hosts": ["a.example.com"]}]}},
      "mesh_workload_sidecar: egress[0].hosts[0]: 'a.example.com' must be of the form namespace/dnsName"),
     ({"mesh_workload_internal_ip": "10.0.0"}, "mesh_workload_internal_ip: '10.0.0' is not a valid IP address"),
+    # cluster.env holds it, and istio-start.sh puts it into a shell command: no IPv6 zone
+    ({"mesh_workload_internal_ip": "fe80::1%$(reboot)"}, "mesh_workload_internal_ip: 'fe80::1%$(reboot)' has an IPv6 zone"),
+    ({"mesh_workload_ingress_ip": "fe80::1%eth0"}, "mesh_workload_ingress_ip: 'fe80::1%eth0' has an IPv6 zone"),
     ({"mesh_workload_mode": "static", "mesh_workload_address": "vm 1"}, "mesh_workload_address: 'vm 1' is not an IP"),
     ({"mesh_workload_network": "a b"}, "mesh_workload_network: value 'a b'"),
     ({"mesh_workload_ingress_ip": "10.0.0.1:15012"}, "mesh_workload_ingress_ip: '10.0.0.1:15012' is not a valid IP"),

@@ -249,6 +249,8 @@ KEY_ERROR_CASES = [
     (_meta_annotation("ÄPFEL"), "is not an environment variable name"),
     ({"mesh_config": {"defaultConfig": {"proxyMetadata": {"X\nY": "1"}}}}, "is not an environment variable name"),
     ({"mesh_config": {"defaultConfig": {"proxyMetadata": {5: "1"}}}}, "key 5 is not an environment variable name"),
+    # Python's $ matches before a final newline: "reboot\n" would be a line of its own, run as root
+    (_meta_annotation("reboot\n"), "key 'reboot\\n' is not an environment variable name"),
 ] + [(_meta_annotation(name), "%s changes how the sidecar or its start script runs" % name) for name in (
     "EXEC_USER", "ISTIO_INBOUND_INTERCEPTION_MODE", "ISTIO_AGENT_FLAGS", "ISTIO_BIN_BASE", "ISTIO_LOG_DIR",
     "ISTIO_CUSTOM_IP_TABLES", "POD_NAME", "PROXY_CONFIG", "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "BASH_ENV",
@@ -360,3 +362,49 @@ def test_no_gateway_address(service, hostname, expected):
     message = _bootstrap.no_gateway_address(service, "istio-system", "istio-eastwestgateway")
     assert expected in message
     assert "istio-system/istio-eastwestgateway" in message
+
+
+def _source(script: str, *names: str) -> str:
+    """cluster.env sourced the way istio-start.sh sources it (bash, set -a), then the variables."""
+    shown = subprocess.run(["bash", "-c", "set -ea; . /dev/stdin; for n; do printf '%s=%s|' \"$n\" \"${!n-UNSET}\"; done",
+                            "-", *names], input=script, capture_output=True, text=True, check=False)
+    assert shown.returncode == 0 and shown.stderr == "", shown
+    return shown.stdout
+
+
+def test_a_value_with_a_backslash_is_quoted_and_hides_no_other_variable():
+    """istio's shellescape leaves a value of "safe" characters and backslashes bare: a backslash at
+    the end of a line then joins the next line, and the variable on it is gone."""
+    script = _bootstrap.cluster_env(BootstrapInputs(workload_group=_group(annotations={
+        "proxy.istio.io/config": yaml.safe_dump({"proxyMetadata": {"ISTIO_LOCAL_EXCLUDE_PORTR": "\\",
+                                                                   "A": "w\\w", "B": "\\\\"}})}),
+        mesh_config={}, cluster_id="c1", internal_ip="10.0.0.5"))
+    assert "ISTIO_LOCAL_EXCLUDE_PORTR='\\'" in script.splitlines()
+    assert _source(script, "ISTIO_LOCAL_EXCLUDE_PORTR", "ISTIO_LOCAL_EXCLUDE_PORTS", "A", "B", "ISTIO_SVC_IP") == \
+        "ISTIO_LOCAL_EXCLUDE_PORTR=\\|ISTIO_LOCAL_EXCLUDE_PORTS=22,15090,15021,15020|A=w\\w|B=\\\\|ISTIO_SVC_IP=10.0.0.5|"
+
+
+ZONE = "fe80::1%$(touch${IFS}pwned)"     # Python takes almost any zone, not "/"
+
+
+@pytest.mark.parametrize("overrides, message", [
+    # istio-start.sh runs `bash -c "INSTANCE_IP=${ISTIO_SVC_IP} ..."`: the value is shell code there
+    (_meta_annotation("ISTIO_SVC_IP", "10.0.0.5;touch${IFS}/tmp/pwned;"),
+     "proxyMetadata ISTIO_SVC_IP: '10.0.0.5;touch${IFS}/tmp/pwned;' is not a valid IP address"),
+    (_meta_annotation("ISTIO_SVC_IP", ZONE), "proxyMetadata ISTIO_SVC_IP: %r has an IPv6 zone" % ZONE),
+    ({"internal_ip": ZONE}, "internal_ip: %r has an IPv6 zone" % ZONE),
+    ({"external_ip": ZONE}, "external_ip: %r has an IPv6 zone" % ZONE),
+    ({"ingress_ip": "fe80::1%x\n10.6.6.6 kubernetes.default.svc"}, "ingress_ip: "),
+    ({"ingress_ip": "gw.example.com"}, "ingress_ip: 'gw.example.com' is not a valid IP address"),
+])
+def test_addresses_that_reach_a_shell_or_hosts_are_plain_ips(overrides, message):
+    inputs = BootstrapInputs(**dict({"workload_group": _group(), "mesh_config": {}, "cluster_id": "c1"}, **overrides))
+    with pytest.raises(MeshError) as info:
+        _bootstrap.check_inputs(inputs)
+        _bootstrap.render(inputs)
+    assert message in str(info.value)
+
+
+def test_a_plain_istio_svc_ip_from_proxy_metadata_is_kept():
+    env, _config = _run(**_meta_annotation("ISTIO_SVC_IP", "2001:db8::5"))
+    assert env["ISTIO_SVC_IP"] == "'2001:db8::5'"

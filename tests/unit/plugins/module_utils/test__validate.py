@@ -61,6 +61,16 @@ CHECKS = [
     (v.check_owned_dir, "/var/lib/istio/tokens/..", "'/var/lib/istio' is a system directory"),
     (v.check_owned_dir, "/srv/tokens", "'/srv/tokens' is too close to /"), (v.check_owned_dir, "/home/alice", "too close to /"),
     (v.check_owned_dir, "/istio", "too close to /"),
+    # Python's $ also matches before a final newline: a name must end where the text ends
+    (v.check_dns1123_label, "canary\n", "is not a DNS-1123 label"),
+    (v.check_dns1123_subdomain, "vm.app\n", "is not a DNS-1123 subdomain"),
+    (v.check_dns1035_label, "ratings\n", "is not a DNS-1035 label"),
+    (v.check_label_value, "net1\n", "value 'net1\\n'"), (v.check_iana_svc_name, "http\n", "only lower case"),
+    (v.check_qualified_name, "http\n", "is not a qualified name"), (v.check_port_name, "http\n", "must match"),
+    # the addresses a VM's files hold (cluster.env, which a shell runs, and /etc/hosts): no zone
+    (v.check_plain_ip, "10.0.0.1", OK), (v.check_plain_ip, "fd00::1", OK),
+    (v.check_plain_ip, "fe80::1%eth0", "has an IPv6 zone"), (v.check_plain_ip, "fe80::1%$(reboot)", "has an IPv6 zone"),
+    (v.check_plain_ip, "10.0.0.1\n", "not a valid IP"),
 ]
 
 
