@@ -86,6 +86,11 @@ def _markers(marker: str) -> Tuple[str, str]:
     return marker.replace("{mark}", "BEGIN") + "\n", marker.replace("{mark}", "END") + "\n"
 
 
+def shown(text: str) -> str:
+    """Text read with surrogateescape as a diff can show it: bytes that are not UTF-8 as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def hosts_with_block(text: str, marker: str, block: str) -> str:
     """``text`` with ``block`` between the BEGIN and END lines of ``marker`` (``{mark}`` stands
     for BEGIN or END), the way ``ansible.builtin.blockinfile`` writes it with its defaults: an
@@ -239,7 +244,7 @@ class Files:
             before = describe(current) + (SECRET_BEFORE if info is not None and rewrite else "")
             after = describe({**(current or {}), **todo}) + (SECRET_AFTER if rewrite else "")
         elif rewrite:
-            before, after = old or "", content
+            before, after = shown(old or ""), content
         else:
             before, after = describe(current), describe({**(current or {}), **todo})
         self._record(path, kind, changed, before, after)
@@ -254,7 +259,7 @@ class Files:
         changed = new != old
         if changed and not self.check_mode:
             self._write(real, new, self._attrs(info) or {"mode": "0644"})
-        self._record(path, "block", changed, old, new)
+        self._record(path, "block", changed, shown(old), shown(new))
 
     def fetched(self, path: str, sha256: str, fetch: Callable[[], Iterable[bytes]], owner: Optional[str] = None,
                 group: Optional[str] = None, mode: Any = None) -> None:
@@ -293,11 +298,11 @@ class Files:
     # --- writing -------------------------------------------------------------------------------
     @staticmethod
     def _read(path: str) -> str:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except UnicodeDecodeError:
-            return ""  # not text: rewritten with the content asked for
+        """The file's text as it is: line endings kept (a CRLF file is not the same as an LF one),
+        and bytes that are not UTF-8 kept as surrogates, so that a file rewritten around them (the
+        hosts block) keeps them, and one that is compared differs."""
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            return handle.read()
 
     def _set_attrs(self, path: str, attrs: Dict[str, Any], follow: bool = False) -> None:
         """Owner, group and mode of ``path``; of what a symlink points to only with ``follow``."""
@@ -308,7 +313,7 @@ class Files:
             os.chmod(path, int(attrs["mode"], 8))
 
     def _write(self, path: str, content: str, attrs: Dict[str, Any]) -> None:
-        self._write_chunks(path, [content.encode("utf-8")], attrs)
+        self._write_chunks(path, [content.encode("utf-8", "surrogateescape")], attrs)
 
     def _write_chunks(self, path: str, chunks: Iterable[bytes], attrs: Dict[str, Any],
                       verify: Optional[Callable[[str], None]] = None) -> None:

@@ -221,6 +221,40 @@ def test_block_follows_a_symlink_and_keeps_the_mode(tmp_path):
     assert list(files.paths) == [str(tmp_path / "hosts")]
 
 
+def test_the_hosts_block_keeps_bytes_that_are_not_utf8(tmp_path):
+    """A hosts file with a Latin-1 comment is the file, not an empty one: the block goes around it."""
+    hosts = tmp_path / "hosts"
+    original = b"# caf\xe9 (latin-1)\n" + HOSTS.encode()
+    hosts.write_bytes(original)
+    for check_mode in (True, False):
+        files = Files(check_mode=check_mode)
+        files.block(str(hosts), MARKER, BLOCK)
+        assert files.paths[str(hosts)]["changed"]
+    assert hosts.read_bytes() == original + (BEGIN + BLOCK + "\n" + END).encode()
+    files = Files(check_mode=False)
+    files.block(str(hosts), MARKER, BLOCK)
+    assert not files.paths[str(hosts)]["changed"], "not idempotent"
+
+
+def test_crlf_content_converges_and_a_crlf_hosts_file_keeps_its_line_endings(tmp_path):
+    pem = tmp_path / "root-cert.pem"
+    for run in range(3):
+        files = Files(check_mode=False)
+        files.file(str(pem), "-----BEGIN\r\nabc\r\n", mode="0644")
+        assert files.paths[str(pem)]["changed"] == (run == 0), run
+    assert pem.read_bytes() == b"-----BEGIN\r\nabc\r\n"
+    files = Files(check_mode=False)
+    files.file(str(pem), "-----BEGIN\nabc\n", mode="0644")        # LF is another content
+    assert files.paths[str(pem)]["changed"] and pem.read_bytes() == b"-----BEGIN\nabc\n"
+    hosts = tmp_path / "hosts"
+    hosts.write_bytes(HOSTS.replace("\n", "\r\n").encode())
+    for run in range(2):
+        files = Files(check_mode=False)
+        files.block(str(hosts), MARKER, BLOCK)
+        assert files.paths[str(hosts)]["changed"] == (run == 0), run
+    assert hosts.read_bytes().startswith(HOSTS.replace("\n", "\r\n").encode())
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the directory another owner first needs root")
 def test_directory_through_a_symlink_converges_on_its_target(tmp_path):
     # the owner is read from the directory the link points to, so it must be set there, not on the link
