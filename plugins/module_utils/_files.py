@@ -305,12 +305,31 @@ class Files:
             return handle.read()
 
     def _set_attrs(self, path: str, attrs: Dict[str, Any], follow: bool = False) -> None:
-        """Owner, group and mode of ``path``; of what a symlink points to only with ``follow``."""
+        """Owner, group and mode of ``path``; of what a symlink points to only with ``follow``.
+        Without it, through a descriptor of the file itself (O_NOFOLLOW): the file was found a
+        regular file earlier, and one its owner swapped for a symlink since (the token's directory
+        is istio-proxy's) must not lead the chmod to another file."""
         uid, gid = self._ids(attrs.get("owner"), attrs.get("group"))
-        if uid != -1 or gid != -1:
-            os.chown(path, uid, gid, follow_symlinks=follow)
-        if attrs.get("mode") is not None:
-            os.chmod(path, int(attrs["mode"], 8))
+        mode = int(attrs["mode"], 8) if attrs.get("mode") is not None else None
+        if follow:
+            if uid != -1 or gid != -1:
+                os.chown(path, uid, gid)
+            if mode is not None:
+                os.chmod(path, mode)
+            return
+        try:
+            handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise FilesError("%s changed while it was being set up: %s" % (path, exc.strerror)) from exc
+        try:
+            if not stat.S_ISREG(os.fstat(handle).st_mode):
+                raise FilesError("%s changed while it was being set up: not a regular file any more" % path)
+            if uid != -1 or gid != -1:
+                os.fchown(handle, uid, gid)
+            if mode is not None:
+                os.fchmod(handle, mode)
+        finally:
+            os.close(handle)
 
     def _write(self, path: str, content: str, attrs: Dict[str, Any]) -> None:
         self._write_chunks(path, [content.encode("utf-8", "surrogateescape")], attrs)

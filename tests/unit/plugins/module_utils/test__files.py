@@ -221,6 +221,17 @@ def test_block_follows_a_symlink_and_keeps_the_mode(tmp_path):
     assert list(files.paths) == [str(tmp_path / "hosts")]
 
 
+def test_the_attributes_of_a_file_swapped_for_a_symlink_are_not_set_on_its_target(tmp_path):
+    """Between the read of the token (a regular file) and the chmod, its owner can swap it for a link."""
+    target = tmp_path / "setuid-binary"
+    target.write_text("x")
+    os.chmod(target, 0o4755)
+    (tmp_path / "istio-token").symlink_to(target)
+    with pytest.raises(FilesError, match="changed while it was being set up"):
+        Files(check_mode=False)._set_attrs(str(tmp_path / "istio-token"), {"mode": "0600"})  # pylint: disable=protected-access
+    assert mode_of(target) == 0o4755
+
+
 def test_the_hosts_block_keeps_bytes_that_are_not_utf8(tmp_path):
     """A hosts file with a Latin-1 comment is the file, not an empty one: the block goes around it."""
     hosts = tmp_path / "hosts"
