@@ -272,6 +272,30 @@ def test_the_restart_loads_a_rewritten_drop_in_and_enables_the_unit_as_wanted(la
     assert lab.ssh(1, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
 
 
+# istio-proxy owns /var/run/secrets (the package's unit makes it so), where the token's link goes.
+SWAP_TOKENS_FOR_A_LINK = """
+mkdir -p /var/lib/victim
+runuser -u istio-proxy -- sh -c 'rm -rf /var/run/secrets/tokens && ln -s /var/lib/victim /var/run/secrets/tokens'
+"""
+
+
+def test_the_token_link_is_made_as_istio_proxy_so_a_link_of_its_own_leads_root_nowhere(lab, onboarded):
+    """The drop-in's commands run before every start: as root, they would follow a link the sidecar's
+    user put in place of the token's directory, and hand it (and a link) whatever it points to."""
+    lab.ssh(1, "sh", "-c", SWAP_TOKENS_FOR_A_LINK)
+    try:
+        lab.ssh(1, "systemctl", "restart", "istio", check=False)    # fails: istio-proxy cannot link there
+        assert lab.ssh(1, "stat", "-c", "%U:%G %a", "/var/lib/victim").stdout.strip() == "root:root 755"
+        assert lab.ssh(1, "ls", "-A", "/var/lib/victim").stdout == ""
+    finally:
+        lab.ssh(1, "rm", "-rf", "/var/run/secrets/tokens", "/var/lib/victim")
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert lab.ssh(1, "stat", "-c", "%U %F", "/var/run/secrets/tokens").stdout.strip() == "istio-proxy directory"
+    assert lab.ssh(1, "readlink", "/var/run/secrets/tokens/istio-token").stdout.strip() == \
+        "/var/lib/istio/tokens/istio-token"
+
+
 def test_health_follows_the_probe(lab, api_client, onboarded):
     name = f"{GROUP}-10.213.0.11-meshlab-net"
 
