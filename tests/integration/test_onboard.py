@@ -537,9 +537,14 @@ def test_offboard_cleans_both_sides(lab, api_client, onboarded):
     playbook(lab, "offboard.yml", "--check", "--limit", "mlab-vm1")
     assert lab.ssh(1, "test", "-d", "/etc/systemd/system/istio.service.d", check=False).returncode == 0, \
         "a dry run removed a directory"
+    # what the role leaves with vm_sidecar_unprivileged_port_start: 0 (the lab's bookinfo ratings VM)
+    lab.ssh(1, "sh", "-c", "echo 'net.ipv4.ip_unprivileged_port_start = 0' > /etc/sysctl.d/60-meshops-istio.conf"
+                           " && sysctl -q -w net.ipv4.ip_unprivileged_port_start=0")
     res = playbook(lab, "offboard.yml")
     assert "TASK [meshops.istio_vm.vm_sidecar : Remove the sidecar's directories left empty] ***" in res.stdout
     assert_offboarded(lab, api_client)
+    assert lab.ssh(1, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout.strip() == "1024", \
+        "offboarding left any user free to bind ports below 1024"
     again = recap(playbook(lab, "offboard.yml", "--limit", "mlab-vm1").stdout)
     assert again["mlab-vm1"]["changed"] == 0, "a second offboard changed something"
     assert not (BOOTSTRAP / "mlab-vm1").exists() or pytest.fail(
