@@ -419,9 +419,8 @@ def cluster_env(inputs: BootstrapInputs) -> str:
 
 def hosts(inputs: BootstrapInputs) -> str:
     """``<ingress IP> istiod[-<rev>].<ns>.svc`` and a newline; empty when the IP is unknown or invalid."""
-    if not inputs.ingress_ip or not is_plain_ip(inputs.ingress_ip):
-        return ""
-    return "%s %s\n" % (inputs.ingress_ip, istiod_host(inputs.istio_namespace, inputs.revision))
+    entry = hosts_entry(inputs)
+    return "%s %s\n" % (entry["address"], entry["name"]) if entry["address"] else ""
 
 
 def hosts_entry(inputs: BootstrapInputs) -> Dict[str, Optional[str]]:

@@ -153,10 +153,11 @@ def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, f
     if state == "absent":
         if live is None:
             return outcome(kind, None, None)
-        if kind in ADOPTABLE_KINDS and removal(live) == "release":
+        how = removal(live) if kind in ADOPTABLE_KINDS else "delete"
+        if how == "release":
             after = client.apply(bare(desired), dry_run=check_mode, force=False)
             return dict(outcome(kind, live, after), method="released")
-        if kind in ADOPTABLE_KINDS and removal(live) == "keep":
+        if how == "keep":
             return dict(outcome(kind, live, live), method="released")
         client.delete(kind, meta.get("namespace"), meta["name"], dry_run=check_mode)
         return outcome(kind, live, None)

@@ -355,7 +355,7 @@ def check_ip_or_cidr(value: Any) -> Optional[str]:
     if value.count("/") != 1:
         return check_ip(value)
     address, bits = value.split("/")
-    ok = is_ip(address) and "%" not in address and re.match(r"^(?:0|[1-9][0-9]{0,2})\Z", bits) is not None
+    ok = is_plain_ip(address) and re.match(r"^(?:0|[1-9][0-9]{0,2})\Z", bits) is not None
     if ok:
         ok = int(bits) <= (32 if ipaddress.ip_address(address).version == 4 else 128)
     if not ok:
