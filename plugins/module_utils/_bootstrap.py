@@ -34,6 +34,7 @@ differences (all make the output deterministic or stop a broken VM config early)
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
@@ -154,6 +155,23 @@ def ingress_hostname_from_service(service: Optional[Mapping[str, Any]]) -> Optio
     if ingress and not ingress[0].get("ip"):
         return ingress[0].get("hostname") or None
     return None
+
+
+def gateway_address(answers: List[str], current: Optional[str]) -> Optional[str]:
+    """The address to reach a gateway at that publishes a hostname, from the controller's DNS answers
+    (``answers``) and the address in the bundle's ``hosts`` file now (``current``, or None).
+
+    The current address while DNS still gives it: a load balancer's answers come in rotating order,
+    and taking the first each run would rewrite the VMs' hosts file, and restart their sidecars, at
+    every run. Otherwise the lowest IPv4 address, then the lowest IPv6 one: the controller may
+    prefer an IPv6 answer that an IPv4-only VM cannot reach. None when no answer is a plain IP."""
+    plain = sorted({a for a in answers if is_plain_ip(a)}, key=lambda a: (":" in a, ipaddress.ip_address(a)))
+    if current is not None and is_plain_ip(current):
+        wanted = ipaddress.ip_address(current)
+        for address in plain:
+            if ipaddress.ip_address(address) == wanted:
+                return address
+    return plain[0] if plain else None
 
 
 def no_gateway_address(service: Optional[Mapping[str, Any]], namespace: str, name: str) -> str:

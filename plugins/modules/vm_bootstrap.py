@@ -97,6 +97,8 @@ options:
     description:
       - Without O(ingress_ip), the gateway Service in O(istio_namespace) whose load-balancer IP
         (or hostname, resolved on the controller) or first external IP reaches istiod.
+      - Of a hostname's addresses, the one the C(hosts) file in O(dest) has while the name still
+        resolves to it, else the lowest IPv4 address, then the lowest IPv6 one.
     type: str
     default: istio-eastwestgateway
   token_duration:
@@ -244,12 +246,15 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     cluster_env_values,
     hosts_entry,
     cluster_id_from_injector_values,
+    gateway_address,
     ingress_hostname_from_service,
     ingress_ip_from_service,
+    istiod_host,
     missing_ingress_ip_warning,
     no_gateway_address,
     render,
 )
+from ansible_collections.meshops.istio_vm.plugins.module_utils._drift import first_mapping
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import (
@@ -315,11 +320,24 @@ def _ingress_ip(client, params):
     hostname = ingress_hostname_from_service(svc)
     if hostname:   # istioctl leaves the hosts file empty here (istio/istio#31624); resolve it instead
         try:
-            return socket.getaddrinfo(hostname, 15012, type=socket.SOCK_STREAM)[0][4][0]
+            answers = [info[4][0] for info in socket.getaddrinfo(hostname, 15012, type=socket.SOCK_STREAM)]
         except OSError as exc:
             raise MeshError("%s; it does not resolve on the controller either: %s"
                             % (no_gateway_address(svc, ns, name), exc)) from exc
+        found = gateway_address(answers, _bundle_address(params))
+        if found is None:
+            raise MeshError("%s; the controller resolves it to no address a VM can use: %s"
+                            % (no_gateway_address(svc, ns, name), ", ".join(answers)))
+        return found
     raise MeshError(no_gateway_address(svc, ns, name))
+
+
+def _bundle_address(params):
+    """The address the bundle's hosts file in O(dest) gives istiod now, or None."""
+    text = _read(os.path.join(params["dest"], "hosts"))
+    found = first_mapping(text.decode(errors="replace"), istiod_host(params["istio_namespace"], params["revision"])) \
+        if text is not None else None
+    return found[1] if found else None
 
 
 def _read(path):

@@ -408,3 +408,24 @@ def test_addresses_that_reach_a_shell_or_hosts_are_plain_ips(overrides, message)
 def test_a_plain_istio_svc_ip_from_proxy_metadata_is_kept():
     env, _config = _run(**_meta_annotation("ISTIO_SVC_IP", "2001:db8::5"))
     assert env["ISTIO_SVC_IP"] == "'2001:db8::5'"
+
+
+@pytest.mark.parametrize("answers, current, expected", [
+    # the controller's resolver put the IPv6 answer first: the VM may have IPv4 only
+    (["2001:db8::5", "192.0.2.9", "192.0.2.7"], None, "192.0.2.7"),
+    # rotating answers, the bundle's address among them: kept (no rewrite, no restart)
+    (["192.0.2.7", "192.0.2.9"], "192.0.2.9", "192.0.2.9"),
+    (["192.0.2.9", "192.0.2.7"], "192.0.2.9", "192.0.2.9"),
+    # the same address written another way is the same address
+    (["2001:db8::5"], "2001:DB8:0::5", "2001:db8::5"),
+    # the bundle's address is gone from DNS: the lowest of the new ones
+    (["192.0.2.20", "192.0.2.11"], "192.0.2.9", "192.0.2.11"),
+    # numeric, not text, order; IPv6 only when no IPv4
+    (["192.0.2.100", "192.0.2.20"], None, "192.0.2.20"),
+    (["2001:db8::10", "2001:db8::9"], "not an address", "2001:db8::9"),
+    # a link-local answer with a zone is no address for /etc/hosts
+    (["fe80::1%eth0"], None, None),
+    ([], "192.0.2.9", None),
+])
+def test_gateway_address(answers, current, expected):
+    assert _bootstrap.gateway_address(answers, current) == expected
