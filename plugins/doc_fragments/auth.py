@@ -81,8 +81,10 @@ options:
     type: dict
   state:
     description:
-      - V(present) applies the object with server-side apply (field manager C(meshops.istio_vm));
-        V(absent) deletes it.
+      - V(present) applies the object with server-side apply (field manager C(meshops.istio_vm)).
+      - V(absent) deletes it when this collection applied it (its field manager has an apply entry
+        on it). One it never applied, made by hand, by C(istioctl) or by another tool under the same
+        name, stays as it is, with a warning (RV(method) V(kept) for the Istio kinds).
     type: str
     choices: [present, absent]
     default: present

@@ -223,6 +223,15 @@ def resource_spec(kind: str, prefix: str, kind_spec: Dict[str, Any],
                       mutually_exclusive=[("name", "objects")], required_one_of=[("name", "objects")])
 
 
+def _warn_kept(module: Any, objects: List[Dict[str, Any]], results: List[Dict[str, Any]]) -> None:
+    """Say which objects state=absent left because this collection never applied them."""
+    for obj, result in zip(objects, results):
+        if result.get("method") == "kept":
+            module.warn("%s %s/%s was not deleted: this collection never applied it (no apply entry of field manager "
+                        "%s); it was made by hand or by another tool, delete it yourself if it must go"
+                        % (obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"], _client.FIELD_MANAGER))
+
+
 def _identity(kind: str, params: Dict[str, Any]) -> tuple:
     """For state=absent only the name and namespace matter: (object, warnings), or ValidationError."""
     errors = []
@@ -270,12 +279,14 @@ def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after, 
         module.warn(warning)
     if module.params["objects"] is None:
         result = ensure(client, objects[0], state, check, force)
+        _warn_kept(module, objects[:1], [result])
         if after is not None:
             result = after(client, module.params, result, check)
         return result
     if not objects:
         return {"changed": False, "results": [], "diff": []}
     results = ensure_many(client, objects, state, check, force)
+    _warn_kept(module, objects, results)
     result = {"changed": any(r["changed"] for r in results),
               "results": [dict(r, name=o["metadata"]["name"], namespace=o["metadata"]["namespace"])
                           for r, o in zip(results, objects)],

@@ -146,19 +146,23 @@ def bare(desired: Mapping[str, Any]) -> Dict[str, Any]:
 
 def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, force_conflicts: bool,
            live: Any = "read") -> Dict[str, Any]:
-    """Make one object present or absent. ``live`` may be passed in when already listed."""
+    """Make one object present or absent. ``live`` may be passed in when already listed.
+
+    Absent removes only what this collection applied: an object of another kind that this field
+    manager never applied (made by hand, by istioctl or by another tool under the same name) stays,
+    with method ``kept``; a Service or ServiceAccount goes as ``removal`` says."""
     kind, meta = desired["kind"], desired["metadata"]
     if live == "read":
         live = client.get(kind, meta.get("namespace"), meta["name"])
     if state == "absent":
         if live is None:
             return outcome(kind, None, None)
-        how = removal(live) if kind in ADOPTABLE_KINDS else "delete"
+        how = removal(live) if kind in ADOPTABLE_KINDS else "delete" if managed_view(live) is not None else "keep"
         if how == "release":
             after = client.apply(bare(desired), dry_run=check_mode, force=False)
             return dict(outcome(kind, live, after), method="released")
         if how == "keep":
-            return dict(outcome(kind, live, live), method="released")
+            return dict(outcome(kind, live, live), method="released" if kind in ADOPTABLE_KINDS else "kept")
         client.delete(kind, meta.get("namespace"), meta["name"], dry_run=check_mode)
         return outcome(kind, live, None)
     desired = with_origin(desired, live)

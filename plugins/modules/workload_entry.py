@@ -133,7 +133,7 @@ method:
   returned: when O(name) is given
   type: str
   sample: created
-  choices: [created, updated, unchanged, deleted, absent]
+  choices: [created, updated, unchanged, deleted, kept, absent]
 result:
   description: The object as the API server stores it (without server-owned metadata); empty when absent.
   returned: when O(name) is given

@@ -390,6 +390,54 @@ def test_a_service_and_account_made_by_other_means_are_given_back_not_deleted(la
     assert core.read_namespaced_service_account("shared", namespace).metadata.name == "shared"
 
 
+def test_istio_objects_the_collection_never_applied_survive_state_absent(lab, api_client, namespace):
+    """A WorkloadGroup, ServiceEntry and Sidecar made by hand (kubectl's field manager, as the istioctl
+    guide does) under the names the inventory uses: state=absent (check, then real, single and batch
+    form) leaves each as it is and says so. Once the collection applied one, absent deletes it."""
+    custom = client.CustomObjectsApi(api_client)
+    made = {
+        "workload_group": {"spec": {"template": {"serviceAccount": "vm"}}},
+        "service_entry": {"spec": {"hosts": ["hand.example.com"], "ports": [{"number": 80, "name": "http",
+                                                                             "protocol": "HTTP"}],
+                                   "resolution": "DNS"}},
+        "sidecar": {"spec": {"egress": [{"hosts": ["./*"]}]}},
+    }
+    kinds = {"workload_group": "WorkloadGroup", "service_entry": "ServiceEntry", "sidecar": "Sidecar"}
+    for module, body in made.items():
+        custom.create_namespaced_custom_object(
+            "networking.istio.io", "v1", namespace, PLURALS[module],
+            dict(body, apiVersion="networking.istio.io/v1", kind=kinds[module], metadata={"name": "hand"}),
+            field_manager="kubectl-client-side-apply")
+
+    def exists(module):
+        try:
+            custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, PLURALS[module], "hand")
+            return True
+        except client.ApiException as exc:
+            assert exc.status == 404
+            return False
+
+    for check in (True, False):
+        for module in made:
+            r = run_module(lab.kubeconfig, module, {"name": "hand", "namespace": namespace, "state": "absent"},
+                           check=check)
+            assert not r["failed"] and not r["changed"] and r["method"] == "kept", r
+            assert any("was not deleted: this collection never applied it" in w for w in r.get("warnings", [])), r
+            assert exists(module), f"{module}: state=absent deleted an object the collection never applied"
+    batch = run_module(lab.kubeconfig, "sidecar", {"objects": [{"name": "hand", "namespace": namespace}],
+                                                    "state": "absent"})
+    assert not batch["failed"] and not batch["changed"] and batch["results"][0]["method"] == "kept", batch
+    assert exists("sidecar")
+
+    # applied once by the collection (adopted): its object now, and absent deletes it
+    r = run_module(lab.kubeconfig, "sidecar", {"name": "hand", "namespace": namespace,
+                                               "egress": [{"hosts": ["./*"]}], "force_conflicts": True})
+    assert not r["failed"], r
+    r = run_module(lab.kubeconfig, "sidecar", {"name": "hand", "namespace": namespace, "state": "absent"})
+    assert not r["failed"] and r["changed"] and r["method"] == "deleted", r
+    assert not exists("sidecar") and exists("workload_group") and exists("service_entry")
+
+
 def test_workload_service_validates_before_any_api_call(lab):
     """An unreachable host: the validation errors must come first, every one of them."""
     r = run_module(lab.kubeconfig, "workload_service",
