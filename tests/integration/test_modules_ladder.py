@@ -424,8 +424,8 @@ def test_istio_objects_the_collection_never_applied_survive_state_absent(lab, ap
             assert not r["failed"] and not r["changed"] and r["method"] == "kept", r
             assert any("was not deleted: this collection never applied it" in w for w in r.get("warnings", [])), r
             assert exists(module), f"{module}: state=absent deleted an object the collection never applied"
-    batch = run_module(lab.kubeconfig, "sidecar", {"objects": [{"name": "hand", "namespace": namespace}],
-                                                    "state": "absent"})
+    batch = run_module(lab.kubeconfig, "sidecar",
+                       {"objects": [{"name": "hand", "namespace": namespace}], "state": "absent"})
     assert not batch["failed"] and not batch["changed"] and batch["results"][0]["method"] == "kept", batch
     assert exists("sidecar")
 
