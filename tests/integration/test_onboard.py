@@ -239,6 +239,22 @@ def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab, onboarded):
     assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
+def test_the_vm_lock_works_without_the_lease(lab, api_client, onboarded):
+    """mesh_workload_lock=false (a credential without rights on leases, docs/architecture.md): the run
+    writes no Lease, and each VM's own lock still takes the run's name and is given back."""
+    leases = client.CoordinationV1Api(api_client)
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "-e", "mesh_workload_lock=false", check=False)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert recap(res.stdout)["mlab-vm1"]["changed"] == 0, res.stdout[-3000:]
+    taken = task_output(res.stdout, "meshops.istio_vm.vm_sidecar : Take or give back the lock of the VM")
+    assert "ok: [mlab-vm1]" in taken, taken[:2000]
+    lease_tasks = res.stdout.split("TASK [meshops.istio_vm.mesh_workload : Take or give back the lock of the workload "
+                                   "namespaces]")[1:]
+    assert lease_tasks and all(t.split("\nTASK [", 1)[0].count("ok: [") == 0 for t in lease_tasks), "the Lease was touched"
+    assert [x.metadata.name for x in leases.list_namespaced_lease(NS).items if x.metadata.name == "meshops-istio-vm"] == []
+    assert lab.ssh(1, "test", "-e", "/run/meshops-istio-vm.lock", check=False).returncode == 1, "the VM lock was kept"
+
+
 TOKEN_DROPIN = "/etc/systemd/system/istio.service.d/10-meshops-token.conf"
 
 
