@@ -82,9 +82,10 @@ options:
   state:
     description:
       - V(present) applies the object with server-side apply (field manager C(meshops.istio_vm)).
-      - V(absent) deletes it when this collection applied it (its field manager has an apply entry
-        on it). One it never applied, made by hand, by C(istioctl) or by another tool under the same
-        name, stays as it is, with a warning (RV(method) V(kept) for the Istio kinds).
+      - V(absent) deletes it when it is this collection's, applied by its field manager or labelled
+        C(app.kubernetes.io/managed-by=meshops.istio_vm). Any other, made by hand, by C(istioctl) or
+        by another tool under the same name, stays as it is, with a warning (RV(method) V(kept) for the
+        Istio kinds).
     type: str
     choices: [present, absent]
     default: present

@@ -227,9 +227,10 @@ def _warn_kept(module: Any, objects: List[Dict[str, Any]], results: List[Dict[st
     """Say which objects state=absent left because this collection never applied them."""
     for obj, result in zip(objects, results):
         if result.get("method") == "kept":
-            module.warn("%s %s/%s was not deleted: this collection never applied it (no apply entry of field manager "
-                        "%s); it was made by hand or by another tool, delete it yourself if it must go"
-                        % (obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"], _client.FIELD_MANAGER))
+            module.warn("%s %s/%s was not deleted: it is not this collection's (no apply entry of field manager %s, "
+                        "no label app.kubernetes.io/managed-by=%s); it was made by hand or by another tool, delete it "
+                        "yourself if it must go" % (obj["kind"], obj["metadata"]["namespace"], obj["metadata"]["name"],
+                                                    _client.FIELD_MANAGER, _client.FIELD_MANAGER))
 
 
 def _identity(kind: str, params: Dict[str, Any]) -> tuple:

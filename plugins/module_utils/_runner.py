@@ -33,6 +33,9 @@ IDENTITY = ("apiVersion", "kind")
 # (release): an apply of the bare object takes this collection's fields off, and the fields
 # another manager set stay, with the object.
 ADOPTABLE_KINDS = frozenset(("Service", "ServiceAccount"))
+# The label the role puts on everything it applies (roles/mesh_workload/vars/main.yml), with the
+# field manager's name as its value.
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 ORIGIN = "istio-vm.meshops.io/origin"
 
 
@@ -128,6 +131,13 @@ def with_origin(desired: Dict[str, Any], live: Optional[Mapping[str, Any]]) -> D
     return out
 
 
+def ours(live: Mapping[str, Any]) -> bool:
+    """Whether a live object is this collection's: its field manager applied it, or it carries the
+    collection's managed-by label (the mark prune goes by)."""
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    return managed_view(live) is not None or labels.get(MANAGED_BY_LABEL) == FIELD_MANAGER
+
+
 def removal(live: Mapping[str, Any]) -> str:
     """How to remove a live object of an adoptable kind: ``delete`` one this collection created (or
     applied before it marked objects), ``release`` one it adopted, ``keep`` one it has no fields of
@@ -148,16 +158,17 @@ def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, f
            live: Any = "read") -> Dict[str, Any]:
     """Make one object present or absent. ``live`` may be passed in when already listed.
 
-    Absent removes only what this collection applied: an object of another kind that this field
-    manager never applied (made by hand, by istioctl or by another tool under the same name) stays,
-    with method ``kept``; a Service or ServiceAccount goes as ``removal`` says."""
+    Absent removes only what is this collection's: an object of another kind that this field manager
+    never applied and that does not carry its managed-by label (made by hand, by istioctl or by another
+    tool under the same name) stays, with method ``kept``; a Service or ServiceAccount goes as
+    ``removal`` says."""
     kind, meta = desired["kind"], desired["metadata"]
     if live == "read":
         live = client.get(kind, meta.get("namespace"), meta["name"])
     if state == "absent":
         if live is None:
             return outcome(kind, None, None)
-        how = removal(live) if kind in ADOPTABLE_KINDS else "delete" if managed_view(live) is not None else "keep"
+        how = removal(live) if kind in ADOPTABLE_KINDS else "delete" if ours(live) else "keep"
         if how == "release":
             after = client.apply(bare(desired), dry_run=check_mode, force=False)
             return dict(outcome(kind, live, after), method="released")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import (
-    ORIGIN, bare, in_sync, managed_view, origin, outcome, removal, with_origin)
+    ORIGIN, bare, in_sync, managed_view, origin, ours, outcome, removal, with_origin)
 
 DESIRED = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
            "metadata": {"name": "vm1", "namespace": "ns"},
@@ -170,3 +170,16 @@ def with_managers(obj, *entries):
 ])
 def test_removal(live, expected):
     assert removal(live) == expected
+
+
+@pytest.mark.parametrize("obj, expected", [
+    (with_managers(DESIRED, APPLIED), True),                    # applied by the collection
+    (with_managers(DESIRED, UPDATED), False),                   # made by kubectl under the same name
+    (DESIRED, False),
+    # the label prune goes by (applied by an older run, or written by hand as the collection's)
+    (dict(DESIRED, metadata=dict(DESIRED["metadata"], labels={"app.kubernetes.io/managed-by": "meshops.istio_vm"})),
+     True),
+    (dict(DESIRED, metadata=dict(DESIRED["metadata"], labels={"app.kubernetes.io/managed-by": "Helm"})), False),
+])
+def test_ours(obj, expected):
+    assert ours(obj) is expected
