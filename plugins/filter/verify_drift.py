@@ -14,18 +14,24 @@ description:
     WorkloadEntry (meshops.istio_vm.workload_entry_info) into the list of its differences from the
     inventory, in this order, one line each.
   - The WorkloadEntry exists, is as the inventory asks (meshops.istio_vm.entry_drift against the
-    C(entry) of O(vm)), and is Healthy when the workload has a readiness probe.
+    C(entry) of O(vm)), and is Healthy when the workload has a readiness probe (an entry without the
+    Healthy condition, which istiod does not check, is reported as such).
   - The expected bundle was rendered, and the VM's cluster.env has its SHA-256.
   - C(/etc/hosts) resolves istiod's name to the bundle's address (meshops.istio_vm.hosts_drift against
     O(hosts_entry)).
-  - The workload certificate exists and carries O(spiffe).
-  - The request across the mesh (O(request_url), O(request)) answered 2xx or 3xx.
+  - The workload certificate exists, carries O(spiffe), and has not expired.
+  - With O(token_subject), the VM has a service account token, for that subject (an expired token
+    is not drift while the certificate is good, since the sidecar renews it with the certificate).
+  - The request across the mesh (O(request_url), O(request)) answered 2xx or 3xx and, with
+    O(request_mtls), its peer presented a mesh identity.
   - The sidecar answered ready.
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:
   _input:
-    description: The result of meshops.istio_vm.vm_state_info on the VM (C(checksums), C(hosts), C(cert), C(ready)).
+    description:
+      - The result of meshops.istio_vm.vm_state_info on the VM (C(checksums), C(hosts), C(cert), C(claims),
+        C(ready)).
     type: dict
     required: true
   vm:
@@ -71,9 +77,22 @@ options:
     type: str
     default: ""
   request:
-    description: The result of that request, C(status) and C(error).
+    description: The result of that request (meshops.istio_vm.mesh_request), C(status), C(error), C(peer_identities)
+      and C(peer_identity_error).
     type: dict
     default: {}
+  request_mtls:
+    description:
+      - The request's peer must present a mesh identity (C(peer_identities) not empty). False for a
+        O(request_url) outside the mesh.
+    type: bool
+    default: true
+  token_subject:
+    description:
+      - The subject the VM's token must have, C(system:serviceaccount:NAMESPACE:ACCOUNT). When empty,
+        the token is not checked.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""

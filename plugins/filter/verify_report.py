@@ -41,6 +41,13 @@ options:
   now:
     description: The time the rows were read, as an ISO 8601 string with a time zone; the current time when omitted.
     type: str
+  hosts:
+    description:
+      - The names of all VMs the report is about (C(ansible_play_hosts_all)). A VM without a row, one
+        the run could not reach or failed on before it compared it, gets one that says it was not
+        verified (C(verified) false, C(ok) false); it counts as drifting, so that a monitoring job sees it.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -60,7 +67,7 @@ RETURN = r"""
 _value:
   description:
     - With O(format=table), the lines of the report.
-    - With O(format=json), C(vms) (per VM - C(vm), C(ok), C(sidecar_ready), C(cert_san),
+    - With O(format=json), C(vms) (per VM - C(vm), C(ok), C(verified), C(sidecar_ready), C(cert_san),
       C(cert_san_expected), C(cert_san_ok), C(cert_expires), C(cert_seconds_left), C(token_expires),
       C(token_seconds_left), C(entry), C(entry_exists), C(entry_healthy), C(drift)) and C(summary)
       (C(vms), C(ok), C(drifting), C(generated)). C(entry_healthy) is null when the workload has no
@@ -74,6 +81,8 @@ from typing import Any, Dict, List, Optional
 from ansible.errors import AnsibleFilterError
 
 COLUMNS = ("VM", "READY", "CERT SAN", "CERT EXPIRES", "TOKEN EXPIRES", "ENTRY HEALTHY", "DRIFT")
+NOT_VERIFIED = ("not verified: the run could not reach this VM or failed on it before comparing it with the "
+                "inventory (see its error above)")
 
 
 def _now(now: Any) -> datetime:
@@ -129,6 +138,7 @@ def _record(row: Dict[str, Any], now: datetime) -> Dict[str, Any]:
     return {
         "vm": str(row["vm"]),
         "ok": not drift,
+        "verified": row.get("verified", True) is not False,
         "sidecar_ready": _int(row.get("ready_status")) == 200,
         "cert_san": uris,
         "cert_san_expected": expected,
@@ -162,6 +172,8 @@ def _expiry_cell(expires: Optional[str], seconds: Optional[int], missing: str) -
 
 
 def _cells(rec: Dict[str, Any]) -> List[str]:
+    if not rec["verified"]:
+        return [rec["vm"]] + ["?"] * (len(COLUMNS) - 2) + ["%d (below)" % len(rec["drift"])]
     if not rec["cert_san"]:
         san = "none" if rec["cert_expires"] or rec["cert_seconds_left"] is not None else "no certificate"
     else:
@@ -203,13 +215,20 @@ def _table(records: List[Dict[str, Any]]) -> List[str]:
     return out
 
 
-def verify_report(rows: Any, format: str = "table", now: Any = None) -> Any:  # pylint: disable=redefined-builtin
+def verify_report(rows: Any, format: str = "table", now: Any = None,  # pylint: disable=redefined-builtin
+                  hosts: Any = None) -> Any:
     if not isinstance(rows, list):
         raise AnsibleFilterError("verify_report: expects a list of rows, got %s" % type(rows).__name__)
     if format not in ("table", "json"):
         raise AnsibleFilterError("verify_report: format must be 'table' or 'json', got %r" % (format,))
+    if hosts is not None and (not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts)):
+        raise AnsibleFilterError("verify_report: hosts must be a list of VM names, got %r" % (hosts,))
     when = _now(now)
-    records = sorted((_record(row, when) for row in rows), key=lambda rec: rec["vm"])
+    records = [_record(row, when) for row in rows]
+    seen = {rec["vm"] for rec in records}
+    records += [_record({"vm": name, "verified": False, "drift": [NOT_VERIFIED]}, when)
+                for name in dict.fromkeys(hosts or []) if name not in seen]
+    records.sort(key=lambda rec: rec["vm"])
     if format == "table":
         return _table(records)
     drifting = [rec["vm"] for rec in records if not rec["ok"]]

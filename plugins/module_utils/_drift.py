@@ -84,11 +84,16 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
                  render_error: Optional[str] = None, cluster_env: str = "/var/lib/istio/envoy/cluster.env",
                  hosts_entry: Optional[Dict[str, Any]] = None, cert_path: str = "/etc/certs/cert-chain.pem",
                  ready_url: str = "http://localhost:15021/healthz/ready", request_url: str = "",
-                 request: Optional[Dict[str, Any]] = None) -> List[str]:
+                 request: Optional[Dict[str, Any]] = None, request_mtls: bool = True,
+                 token_subject: str = "") -> List[str]:
     """verify.yml's checks of one VM, in the order it reports them: ``vm_state`` is vm_state_info's read
     of the VM, ``vm`` its mesh settings (mesh_workload_vm: namespace, entry_name, mode, has_probe and
     the workload_entry options ``entry``), ``entry`` its live WorkloadEntry ({} for none) and
-    ``hosts_entry`` the hosts_entry of the expected bundle (None when none was rendered)."""
+    ``hosts_entry`` the hosts_entry of the expected bundle (None when none was rendered).
+
+    ``request_mtls``: the request's peer must present a mesh identity (mesh_request's
+    ``peer_identities``). ``token_subject``: the subject the VM's token must have
+    (``system:serviceaccount:<namespace>:<account>``; empty: the token is not checked)."""
     if not isinstance(vm_state, dict) or not isinstance(vm, dict) or not isinstance(entry, dict):
         raise MeshError("verify_drift: expects the VM's read, its mesh settings and its entry as dicts, got "
                         "%r, %r and %r" % (type(vm_state).__name__, type(vm).__name__, type(entry).__name__))
@@ -99,12 +104,20 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
     cert = vm_state.get("cert") or {}
     ready = vm_state.get("ready") or {}
     request = request or {}
+    claims = vm_state.get("claims") or {}
+    has_token = bool(claims.get("token")) and str(claims.get("token")).lower() != "false"
+    answered = 200 <= (request.get("status") or 0) < 400
+    healthy = entry.get("healthy") if entry else None
     checks = [
         (not entry, "%s does not exist%s" % (
             name, " (istiod creates it when the sidecar connects)" if vm.get("mode") == "autoregister" else "")),
         (bool(differs), "%s differs from the inventory: %s" % (name, "; ".join(differs))),
-        (bool(vm.get("has_probe")) and bool(entry) and entry.get("healthy") != "True",
+        (bool(vm.get("has_probe")) and bool(entry) and healthy not in ("True", None),
          "%s is not Healthy (the VM's readiness probe fails)" % name),
+        (bool(vm.get("has_probe")) and bool(entry) and healthy is None,
+         "%s has no Healthy condition: istiod does not check it (no annotation "
+         "proxy.istio.io/health-checks-enabled on the entry, or no probe on its WorkloadGroup yet; run onboard.yml)"
+         % name),
         (render_error is not None, "cannot render the expected bundle: %s" % render_error),
         (render_error is None and not expected_env, "no expected cluster.env was rendered (vm_bootstrap skipped)"),
         (not env_sha256, "%s is missing" % cluster_env),
@@ -114,8 +127,19 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
         (not cert.get("exists"), "no workload certificate at %s" % cert_path),
         (bool(cert.get("exists")) and spiffe not in (cert.get("uris") or []),
          "the workload certificate is for %s, not %s" % (", ".join(cert.get("uris") or []) or "no SPIFFE ID", spiffe)),
-        (bool(request_url) and not 200 <= (request.get("status") or 0) < 400,
+        (bool(cert.get("exists")) and bool(cert.get("not_after")) and int(cert.get("seconds_left", 0)) < 0,
+         "the workload certificate expired on %s: the sidecar could not renew it, and its mTLS connections fail "
+         "(run rotate.yml; docs/troubleshooting.md, \"Certificate not rotating\")" % cert.get("not_after")),
+        (bool(token_subject) and not has_token,
+         "the VM has no service account token: its sidecar cannot get a certificate once the one it has lapses "
+         "(run onboard.yml)"),
+        (bool(token_subject) and has_token and claims.get("sub") != token_subject,
+         "the VM's token is for %s, not %s (run onboard.yml)" % (claims.get("sub") or "no subject", token_subject)),
+        (bool(request_url) and not answered,
          "the request to %s got %s %s" % (request_url, request.get("status") or "no answer", request.get("error") or "")),
+        (bool(request_url) and answered and request_mtls and not request.get("peer_identities"),
+         "the request to %s was answered, but no peer of it presented a mesh identity (%s): not mutual TLS "
+         "through the mesh" % (request_url, request.get("peer_identity_error") or "no SPIFFE ID")),
         (ready.get("status") != 200,
          "the sidecar is not ready (%s: %s %s)" % (ready_url, ready.get("status"), ready.get("msg"))),
     ]

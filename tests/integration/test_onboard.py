@@ -312,6 +312,15 @@ def test_the_token_link_is_made_as_istio_proxy_so_a_link_of_its_own_leads_root_n
         "/var/lib/istio/tokens/istio-token"
 
 
+def test_verify_changes_nothing_when_a_run_would_renew_the_token(lab, onboarded):
+    """verify.yml renders the expected bundle in check mode; a bundle whose token a run would renew by
+    now (here: a renewal threshold longer than the token has left) is no change that verify.yml makes."""
+    res = playbook(lab, "verify.yml", "--limit", "mlab-vm1", "--diff", "-e", "mesh_workload_token_duration=100000000",
+                   "-e", "mesh_workload_token_renew_before=99999999")
+    assert recap(res.stdout)["mlab-vm1"]["changed"] == 0, res.stdout[-3000:]
+    assert "(new token)" not in res.stdout
+
+
 def test_health_follows_the_probe(lab, api_client, onboarded):
     name = f"{GROUP}-10.213.0.11-meshlab-net"
 
@@ -522,13 +531,22 @@ def test_sidecar_comes_back_after_reboot(lab, onboarded):
     assert lab.ssh(2, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
-def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab, onboarded):
+def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab, onboarded, tmp_path):
     proc = Proc(lab.cfg, "vm-mlab-vm2")
     assert proc.stop(timeout=60)
     res = playbook(lab, "onboard.yml", check=False)
     counts = recap(res.stdout)
     assert res.returncode != 0 and counts["mlab-vm2"]["unreachable"] >= 1
     assert counts["mlab-vm1"]["failed"] == 0 and counts["mlab-vm1"]["unreachable"] == 0
+    # verify.yml's report keeps the VM it could not reach, as not verified: a monitoring job sees it
+    out = tmp_path / "verify.json"
+    res = playbook(lab, "verify.yml", "-e", f"verify_report_path={out}", check=False)
+    doc = json.loads(out.read_text())
+    assert res.returncode != 0 and doc["summary"]["drifting"] == ["mlab-vm2"], doc["summary"]
+    assert doc["summary"]["vms"] == len(lab.vms) and "1 of %d VMs drift" % len(lab.vms) in res.stdout
+    (down,) = [rec for rec in doc["vms"] if rec["vm"] == "mlab-vm2"]
+    assert not down["verified"] and down["drift"][0].startswith("not verified: the run could not reach this VM")
+    assert row(report(res.stdout), "mlab-vm2")[1:6] == ["?"] * 5
     hosts.boot_vm(lab.cfg, 2, hosts.rootfs(lab.cfg))
     hosts.wait_vm(lab.cfg, 2)
     counts = recap(playbook(lab, "onboard.yml").stdout)

@@ -23,6 +23,9 @@ STATE = {"checksums": {ENV: "ab" * 32}, "cert": {"exists": True, "uris": [SPIFFE
          "hosts": "127.0.0.1 localhost\n10.213.0.1 istiod.istio-system.svc\n",
          "ready": {"status": 200, "msg": "OK (unknown bytes)"}}
 NAME = "WorkloadEntry lab-vms/lab-app-10.213.0.11-meshlab-net"
+PEER = "spiffe://cluster.local/ns/bookinfo/sa/details"
+SUBJECT = "system:serviceaccount:lab-vms:lab-app"
+CLAIMS = {"iss": "https://kubernetes.default.svc", "sub": SUBJECT, "left": 3000, "token": True}
 
 
 def drift(state=None, **kw):
@@ -43,7 +46,14 @@ def test_a_vm_as_the_inventory_asks_has_no_drift():
     assert drift(with_(hosts=""), hosts_entry=None, render_error="no access") == [
         "cannot render the expected bundle: no access"]
     # a request across the mesh that answered 2xx or 3xx
-    assert drift(request_url="http://a/", request={"status": 302, "error": ""}) == []
+    assert drift(request_url="http://a/", request={"status": 302, "error": "", "peer_identities": [PEER]}) == []
+    # a request to a host outside the mesh, when the caller says so
+    assert drift(request_url="http://a/", request={"status": 200, "error": "", "peer_identities": []},
+                 request_mtls=False) == []
+    # a certificate that is still good, a token for the VM's account (expired or not: the sidecar renews its
+    # certificate with the certificate it has)
+    assert drift(with_(cert={"exists": True, "uris": [SPIFFE], "not_after": "Dec 3 12:00:00 2026 GMT",
+                             "seconds_left": 3600}, claims=dict(CLAIMS, left=-60)), token_subject=SUBJECT) == []
 
 
 @pytest.mark.parametrize("kw,state,expected", [
@@ -72,6 +82,21 @@ def test_a_vm_as_the_inventory_asks_has_no_drift():
     ({}, with_(cert={"exists": True, "uris": ["spiffe://other/ns/a/sa/b"]}),
      ["the workload certificate is for spiffe://other/ns/a/sa/b, not " + SPIFFE]),
     ({}, with_(cert={"exists": True, "uris": []}), ["the workload certificate is for no SPIFFE ID, not " + SPIFFE]),
+    ({"entry": dict(ENTRY, healthy=None)}, None,
+     [NAME + " has no Healthy condition: istiod does not check it (no annotation proxy.istio.io/health-checks-enabled "
+      "on the entry, or no probe on its WorkloadGroup yet; run onboard.yml)"]),
+    ({}, with_(cert={"exists": True, "uris": [SPIFFE], "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": -5}),
+     ["the workload certificate expired on Dec 3 12:00:00 2026 GMT: the sidecar could not renew it, and its mTLS "
+      "connections fail (run rotate.yml; docs/troubleshooting.md, \"Certificate not rotating\")"]),
+    ({"token_subject": SUBJECT}, with_(claims={"token": False}),
+     ["the VM has no service account token: its sidecar cannot get a certificate once the one it has lapses "
+      "(run onboard.yml)"]),
+    ({"token_subject": SUBJECT}, with_(claims=dict(CLAIMS, sub="system:serviceaccount:lab-vms:other")),
+     ["the VM's token is for system:serviceaccount:lab-vms:other, not " + SUBJECT + " (run onboard.yml)"]),
+    ({"request_url": "http://a/", "request": {"status": 200, "error": "", "peer_identities": [],
+                                              "peer_identity_error": "the sidecar has no endpoint for a:80"}}, None,
+     ["the request to http://a/ was answered, but no peer of it presented a mesh identity (the sidecar has no "
+      "endpoint for a:80): not mutual TLS through the mesh"]),
     ({"request_url": "http://a/", "request": {"status": 503, "error": ""}}, None, ["the request to http://a/ got 503 "]),
     ({"request_url": "http://a/", "request": {"status": None, "error": "URLError: timed out"}}, None,
      ["the request to http://a/ got no answer URLError: timed out"]),

@@ -47,7 +47,7 @@ BAD = row(vm="mlab-vm2", ready_status=None,
 def test_json_record_of_a_vm_in_line_with_the_inventory():
     doc = verify_report([GOOD], "json", now=NOW)
     assert doc["vms"] == [{
-        "vm": "mlab-vm1", "ok": True, "sidecar_ready": True,
+        "vm": "mlab-vm1", "ok": True, "verified": True, "sidecar_ready": True,
         "cert_san": [SAN], "cert_san_expected": SAN, "cert_san_ok": True,
         "cert_expires": "2026-12-03T05:30:00Z", "cert_seconds_left": 84600,
         "token_expires": "2026-12-05T10:00:59Z", "token_seconds_left": 3 * 86400 + 4 * 3600 + 59,
@@ -101,6 +101,23 @@ def test_table_of_two_vms():
                          "  - WorkloadEntry lab-vms/lab-app-10.213.0.12 does not exist",
                          "  - the sidecar is not ready",
                          "2 VMs: 1 in line with the inventory, 1 drifting (mlab-vm2)"]
+
+
+def test_a_vm_the_run_could_not_verify_is_in_the_report_and_drifts():
+    """A VM that was unreachable, or failed before its comparison, has no row: with hosts= it still has a
+    record, counted as drifting, so that a monitoring job that watches summary.drifting sees it."""
+    doc = verify_report([GOOD], "json", now=NOW, hosts=["mlab-vm1", "mlab-vm2", "mlab-vm1"])
+    assert [rec["vm"] for rec in doc["vms"]] == ["mlab-vm1", "mlab-vm2"]
+    down = doc["vms"][1]
+    assert (down["ok"], down["verified"], down["sidecar_ready"]) == (False, False, False)
+    assert down["drift"] == ["not verified: the run could not reach this VM or failed on it before comparing it "
+                             "with the inventory (see its error above)"]
+    assert doc["summary"]["vms"] == 2 and doc["summary"]["drifting"] == ["mlab-vm2"]
+    lines = verify_report([GOOD], now=NOW, hosts=["mlab-vm1", "mlab-vm2"])
+    assert lines[3].split() == ["mlab-vm2", "?", "?", "?", "?", "?", "1", "(below)"]
+    assert lines[-1] == "2 VMs: 1 in line with the inventory, 1 drifting (mlab-vm2)"
+    # without hosts, as before: only the rows
+    assert verify_report([GOOD], "json", now=NOW)["summary"]["vms"] == 1
 
 
 def test_table_columns_line_up():
