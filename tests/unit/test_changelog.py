@@ -32,11 +32,16 @@ def test_fragments_and_changelog_yaml_pass_lint():
 
 
 def test_the_galaxy_version_is_released_or_pending():
-    # Either galaxy.yml's version is released in changelog.yaml, or fragments wait for it.
+    # Either galaxy.yml's version is released in changelog.yaml and no fragment waits, or fragments wait
+    # for it and it is not released yet: a build must never carry a released version with other code.
     version = yaml.safe_load((REPO / "galaxy.yml").read_text(encoding="utf-8"))["version"]
     releases = yaml.safe_load((CHANGELOGS / "changelog.yaml").read_text(encoding="utf-8"))["releases"]
     pending = [p for p in (CHANGELOGS / "fragments").iterdir() if p.suffix in (".yml", ".yaml")]
-    assert version in releases or pending, f"galaxy.yml says {version}: not released and no fragment"
+    if pending:
+        assert version not in releases, (f"galaxy.yml says {version}, already released, while {len(pending)} "
+                                         "fragments wait: raise the version")
+    else:
+        assert version in releases, f"galaxy.yml says {version}: not released and no fragment"
 
 
 def test_rendered_changelog_is_up_to_date(tmp_path):
