@@ -581,5 +581,18 @@ def test_offboard_cleans_both_sides(lab, api_client, onboarded):
         "offboarding left any user free to bind ports below 1024"
     again = recap(playbook(lab, "offboard.yml", "--limit", "mlab-vm1").stdout)
     assert again["mlab-vm1"]["changed"] == 0, "a second offboard changed something"
+    # an offboard cut off after it removed the sysctl file, before the reset: the next one resets the
+    # value, to what the VM's own sysctl files say (here 80); a dry run only reports it
+    port_start = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+    lab.ssh(1, "sh", "-c", "echo 'net.ipv4.ip_unprivileged_port_start = 80' > /etc/sysctl.d/50-site.conf"
+                           " && sysctl -q -w net.ipv4.ip_unprivileged_port_start=0")
+    try:
+        for check in (True, False):
+            res = playbook(lab, "offboard.yml", "--limit", "mlab-vm1", "-e", "vm_sidecar_unprivileged_port_start=0",
+                           *(["--check"] if check else []))
+            assert recap(res.stdout)["mlab-vm1"]["changed"] == 1, res.stdout[-3000:]
+            assert lab.ssh(1, "cat", port_start).stdout.strip() == ("0" if check else "80")
+    finally:
+        lab.ssh(1, "sh", "-c", "rm -f /etc/sysctl.d/50-site.conf && sysctl -q -w net.ipv4.ip_unprivileged_port_start=1024")
     assert not (BOOTSTRAP / "mlab-vm1").exists() or pytest.fail(
         "offboard left the VM's bundle (and its token record) on the controller")
