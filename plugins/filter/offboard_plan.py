@@ -20,6 +20,9 @@ description:
   - "A ServiceAccount stays while a workload that stays uses it: one of a VM outside the play, or of a
     workload of the play that stays for such a VM, even when another workload of the play that goes used it
     too."
+  - A ServiceEntry or Service that a workload outside the play also makes (the same namespace and name,
+    from its C(mesh_workload_service_entries) or C(mesh_workload_service_name)) stays too; the checks of
+    onboarding refuse two workloads that make one object, but only among the VMs of one run.
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:
@@ -34,7 +37,8 @@ options:
   others:
     description:
       - The inventory variables of each VM of the group outside the play (C(hostvars) items); read are
-        C(mesh_workload_namespace), C(mesh_workload_name) and C(mesh_workload_service_account).
+        C(mesh_workload_namespace), C(mesh_workload_name), C(mesh_workload_service_account),
+        C(mesh_workload_service_entries), C(mesh_workload_service) and C(mesh_workload_service_name).
     type: list
     elements: dict
     default: []
@@ -85,7 +89,15 @@ _value:
       description: The workloads (C(namespace/name)) that stay for VMs outside the play.
       type: list
       elements: str
+    kept_objects:
+      description: The ServiceEntries and Services (C(KIND namespace/name)) of workloads that go that a workload
+        outside the play also makes.
+      type: list
+      elements: str
 """
+
+
+from ansible.module_utils.parsing.convert_bool import boolean
 
 
 def _unique(items):
@@ -100,8 +112,24 @@ def _inventory_key(variables, name):
     return "%s/%s" % (variables.get("mesh_workload_namespace", ""), variables.get(name, ""))
 
 
+def _made_by_others(others):
+    """(kind, namespace, name) of the ServiceEntries and Services that the VMs outside the play make,
+    from their inventory variables (the role's defaults: a Service named after the workload)."""
+    made = set()
+    for other in others:
+        namespace = other.get("mesh_workload_namespace", "")
+        entries = other.get("mesh_workload_service_entries") or []
+        for item in entries if isinstance(entries, list) else []:
+            if isinstance(item, dict) and item.get("name"):
+                made.add(("ServiceEntry", item.get("namespace") or namespace, item["name"]))
+        if boolean(other.get("mesh_workload_service", True), strict=False):
+            made.add(("Service", namespace, other.get("mesh_workload_service_name") or other.get("mesh_workload_name", "")))
+    return made
+
+
 def offboard_plan(vms, others=None):
     vms, others = list(vms), list(others or [])
+    made = _made_by_others(others)
     kept_keys = {_inventory_key(other, "mesh_workload_name") for other in others}
     gone, kept = [], []
     for vm in vms:
@@ -113,14 +141,22 @@ def offboard_plan(vms, others=None):
                                     else "mesh_workload_name") for other in others}
     kept_accounts |= {"%s/%s" % (vm["namespace"], vm["service_account"]) for vm in vms if vm["key"] in kept_keys}
     accounts = _unique({"namespace": vm["namespace"], "name": vm["service_account"]} for vm in gone)
+    def shared(kind, obj):
+        return (kind, obj.get("namespace", ""), obj.get("name", "")) in made
+
+    service_entries = _unique(obj for vm in gone for obj in vm.get("service_entry_objects") or [])
+    services = _unique(vm["service_object"] for vm in gone if vm.get("service_object"))
     return {
         "entries": [vm["entry_object"] for vm in vms if vm.get("mode") == "static"],
         "groups": [vm["group_object"] for vm in gone],
-        "service_entries": [obj for vm in gone for obj in vm.get("service_entry_objects") or []],
-        "services": [vm["service_object"] for vm in gone if vm.get("service_object")],
+        "service_entries": [obj for obj in service_entries if not shared("ServiceEntry", obj)],
+        "services": [obj for obj in services if not shared("Service", obj)],
         "sidecars": [vm["sidecar_object"] for vm in gone if vm.get("sidecar_object")],
         "service_accounts": [a for a in accounts if "%s/%s" % (a["namespace"], a["name"]) not in kept_accounts],
         "kept": _unique(kept),
+        "kept_objects": ["%s %s/%s" % (kind, obj.get("namespace", ""), obj.get("name", ""))
+                         for kind, objects in (("ServiceEntry", service_entries), ("Service", services))
+                         for obj in objects if shared(kind, obj)],
     }
 
 

@@ -43,6 +43,7 @@ def test_the_whole_group_goes():
         "sidecars": [{"name": "app", "namespace": "ns", "kind": "sidecar"}],
         "service_accounts": [{"namespace": "ns", "name": "app"}],
         "kept": [],
+        "kept_objects": [],
     }
 
 
@@ -107,3 +108,26 @@ def test_each_workload_and_account_once_and_no_empty_objects():
 
 def test_kept_once_per_workload():
     assert offboard_plan([vm("vm1"), vm("vm2")], [other(), other()])["kept"] == ["ns/app"]
+
+
+def test_a_service_entry_or_service_a_workload_outside_the_play_also_makes_stays():
+    """Workloads app and db both list ServiceEntry ext-db (db joined later with onboard --limit, where the
+    checks between workloads saw only db): offboarding db must not delete what app still uses."""
+    plan = offboard_plan([vm("vm2", workload="db", service_entries=("ext-db", "db-only"))],
+                         [other(workload="app", mesh_workload_service_entries=[{"name": "ext-db", "hosts": ["x"]}],
+                                mesh_workload_service_name="db")])
+    assert plan["service_entries"] == [{"name": "db-only", "namespace": "ns"}]
+    assert plan["services"] == [] and plan["groups"] == [{"name": "db", "namespace": "ns", "kind": "group"}]
+    assert plan["kept_objects"] == ["ServiceEntry ns/ext-db", "Service ns/db"]
+    # in another namespace, or with the outside workload's Service off, it is another object
+    plan = offboard_plan([vm("vm2", workload="db", service_entries=("ext-db",))],
+                         [other(namespace="other", workload="app",
+                                mesh_workload_service_entries=[{"name": "ext-db", "hosts": ["x"]}]),
+                          other(workload="app2", mesh_workload_service="false", mesh_workload_service_name="db")])
+    assert plan["service_entries"] == [{"name": "ext-db", "namespace": "ns"}]
+    assert plan["services"] == [{"name": "db", "namespace": "ns", "kind": "service"}] and plan["kept_objects"] == []
+    # an outside entry that names its own namespace
+    plan = offboard_plan([vm("vm2", workload="db", service_entries=("ext-db",))],
+                         [other(namespace="other", workload="app",
+                                mesh_workload_service_entries=[{"name": "ext-db", "namespace": "ns", "hosts": ["x"]}])])
+    assert plan["service_entries"] == [] and plan["kept_objects"] == ["ServiceEntry ns/ext-db"]
