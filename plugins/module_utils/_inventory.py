@@ -21,6 +21,7 @@ group and returns what they claim twice or disagree on.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import posixpath
@@ -96,13 +97,26 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def go_ip_text(value: str) -> str:
+    """An IP as Go's netip.Addr.String() writes it, which is how pilot-agent hands the VM's address to
+    istiod (it parses INSTANCE_IP and writes it back), and so how istiod names and addresses the
+    WorkloadEntry it registers: IPv6 lower-case with the longest run of zero groups shortened (RFC
+    5952), an IPv4-mapped IPv6 address as ``::ffff:`` and dotted IPv4. Anything else as it is."""
+    if not is_plain_ip(value):
+        return value
+    ip = ipaddress.ip_address(value)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return "::ffff:%s" % mapped if mapped is not None else str(ip)
+
+
 def announced_ip(address: Any, internal_ip: Any = "") -> str:
-    """The IP a VM's sidecar announces (``ISTIO_SVC_IP``, what auto-registration uses):
-    mesh_workload_internal_ip when set, else the address when it is an IP (without a zone), else ""."""
+    """The IP a VM's sidecar announces (``ISTIO_SVC_IP``, what auto-registration uses), as istiod
+    writes it (go_ip_text): mesh_workload_internal_ip when set, else the address when it is an IP
+    (without a zone), else ""."""
     if internal_ip:
-        return _text(internal_ip)
+        return go_ip_text(_text(internal_ip))
     address = _text(address)
-    return address if is_plain_ip(address) else ""
+    return go_ip_text(address) if is_plain_ip(address) else ""
 
 
 def _checked_namespace(v: Mapping[str, Any]) -> str:

@@ -18,7 +18,15 @@ def announced_ip(*args):
 @pytest.mark.parametrize("address,internal_ip,ip", [
     ("10.213.0.11", "", "10.213.0.11"),
     ("fd00::21", "", "fd00::21"),
-    ("2001:db8::1.2.3.4", "", "2001:db8::1.2.3.4"),
+    # as pilot-agent hands it to istiod (Go's netip.Addr.String()), which names the entry after it
+    ("2001:db8::1.2.3.4", "", "2001:db8::102:304"),
+    ("fd00:10:0:0::5", "", "fd00:10::5"),
+    ("fd00:0010::5", "", "fd00:10::5"),
+    ("FD00:10::5", "", "fd00:10::5"),
+    ("2001:0:0:1:0:0:0:1", "", "2001:0:0:1::1"),        # the longest run of zero groups
+    ("2001:db8:0:1:1:1:1:1", "", "2001:db8:0:1:1:1:1:1"),  # a single zero group stays
+    ("::ffff:10.0.0.1", "", "::ffff:10.0.0.1"),          # IPv4-mapped: dotted, as Go writes it
+    ("vm1.lab.example", "FD00::0:21", "fd00::21"),
     ("vm1.lab.example", "10.213.0.50", "10.213.0.50"),
     ("10.213.0.11", "10.213.0.50", "10.213.0.50"),  # the internal IP wins
     ("vm1.lab.example", "", ""),
