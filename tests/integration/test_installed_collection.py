@@ -46,7 +46,7 @@ NEVER = (".lab", ".lab/*", ".ansible", "*/.ansible", ".ansible/*", "*/.ansible/*
          ".meshops-istio-vm/*", "*/.meshops-istio-vm/*", "tests/lab", "tests/lab/*",
          ".venv*", "tests/output", "tests/output/*", "bench", "bench/*", "dist", "dist/*", "context", "context/*",
          "*.tar.gz", "*__pycache__*", "*.pyc", "*.pytest_cache*", ".git", ".git/*", "*/istio-token",
-         "*.key", "*id_ed25519*", "*kubeconfig")
+         "*.key", "*id_ed25519*", "*kubeconfig", "inventories", "inventories/*")
 
 
 @dataclass
