@@ -79,18 +79,26 @@ def _token(vms: Sequence[Mapping[str, Any]]) -> List[Need]:
                  "request the VM's istio-token (vm_bootstrap)") for vm in vms]
 
 
+def _name(obj: Any) -> str:
+    return str((obj or {}).get("name") or "") if isinstance(obj, Mapping) else ""
+
+
 def _objects(vm: Mapping[str, Any]) -> List[tuple]:
-    """(group, resource, what, namespace) of the objects one VM's workload makes: in its namespace,
-    a ServiceEntry also where its item's ``namespace`` puts it."""
+    """(group, resource, what, namespace, name) of the objects one VM's workload makes: in its
+    namespace, a ServiceEntry also where its item's ``namespace`` puts it. ``name`` is the object's
+    name, known from the inventory, so that a patch or delete can be granted for it alone; "" when
+    it is not known (any object of the kind)."""
     ns = vm["namespace"]
-    out = [(ISTIO, "workloadgroups", "the WorkloadGroups", ns),
-           (ISTIO, "workloadentries", "the WorkloadEntries", ns)]
+    # the role's settings (__mesh_workload_vm) or its output (mesh_workload_vm, whose ``entry`` is the one)
+    entry = (vm.get("entry_object") if vm.get("mode") == "static" else vm.get("registered_object")) or vm.get("entry")
+    out = [(ISTIO, "workloadgroups", "the WorkloadGroups", ns, _name(vm.get("group_object")) or str(vm["workload"])),
+           (ISTIO, "workloadentries", "the WorkloadEntries", ns, _name(entry))]
     if vm.get("service_object"):
-        out.append(("", "services", "the Services", ns))
-    for where in sorted({str(item.get("namespace") or ns) for item in vm.get("service_entry_objects") or []}):
-        out.append((ISTIO, "serviceentries", "the ServiceEntries", where))
+        out.append(("", "services", "the Services", ns, _name(vm["service_object"])))
+    for item in vm.get("service_entry_objects") or []:
+        out.append((ISTIO, "serviceentries", "the ServiceEntries", str(item.get("namespace") or ns), _name(item)))
     if vm.get("sidecar_object"):
-        out.append((ISTIO, "sidecars", "the Sidecars", ns))
+        out.append((ISTIO, "sidecars", "the Sidecars", ns, _name(vm["sidecar_object"])))
     return out
 
 
@@ -105,9 +113,11 @@ def _apply(vms: Sequence[Mapping[str, Any]], create_identity: bool, prune: bool)
             out += [Need(verb, "", "namespaces", "", ns, why) for verb in ("get", "patch")]
             out += [Need(verb, "", "serviceaccounts", ns, vm["service_account"], why)
                     for verb in ("get", "patch", "create")]
-        for group, resource, what, where in _objects(vm):
+        for group, resource, what, where, name in _objects(vm):
+            # create: a server-side apply that creates is also authorized as create, which RBAC cannot
+            # narrow to a name; patch only of the objects the inventory names
             out += [Need("list", group, resource, where, "", "compare " + what),
-                    Need("patch", group, resource, where, "", "apply " + what),
+                    Need("patch", group, resource, where, name, "apply " + what),
                     Need("create", group, resource, where, "", "apply " + what)]
         if prune:
             # each delete reads the entry first (get), then deletes it
@@ -139,13 +149,13 @@ def _remove(vms: Sequence[Mapping[str, Any]], create_identity: bool) -> List[Nee
     out = []
     for vm in vms:
         ns = vm["namespace"]
-        for group, resource, what, where in _objects(vm):
+        for group, resource, what, where, name in _objects(vm):
             if resource == "workloadentries" and vm.get("mode") != "static":
                 continue    # istiod removes the entries it registered
             out += [Need("list", group, resource, where, "", "find " + what),
-                    Need("delete", group, resource, where, "", "delete " + what)]
+                    Need("delete", group, resource, where, name, "delete " + what)]
             if resource == "services":      # an adopted one is given back with an apply (_runner.removal)
-                out.append(Need("patch", group, resource, where, "", "give back " + what + " it adopted"))
+                out.append(Need("patch", group, resource, where, name, "give back " + what + " it adopted"))
         if create_identity:
             why = "delete the ServiceAccount (mesh_workload_create_identity)"
             out += [Need("get", "", "serviceaccounts", ns, vm["service_account"], why),

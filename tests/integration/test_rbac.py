@@ -39,9 +39,10 @@ REGISTERED_ENTRY = f"{GROUP}-10.213.0.11-meshlab-net"
 # The VMs of INVENTORY as the role describes them (only the fields the permissions depend on);
 # test_rendered_rbac_matches checks that the playbook renders the same from the inventory.
 _VM = {"namespace": NS, "workload": GROUP, "service_account": SA, "service_object": {"name": GROUP},
-       "service_entry_objects": [], "sidecar_object": None}
-VMS = [dict(_VM, mode="autoregister"),
-       dict(_VM, mode="static", workload=STATIC, service_account=STATIC, service_object={"name": STATIC})]
+       "group_object": {"name": GROUP}, "service_entry_objects": [], "sidecar_object": None}
+VMS = [dict(_VM, mode="autoregister", registered_object={"name": REGISTERED_ENTRY}),
+       dict(_VM, mode="static", workload=STATIC, service_account=STATIC, service_object={"name": STATIC},
+            group_object={"name": STATIC}, entry_object={"name": STATIC_ENTRY})]
 OPTIONS = {"create_identity": True, "ingress_ip": True, "cluster_id": True}
 OPS = {op: needs(op, VMS, prune=op == "onboard", **OPTIONS) for op in ("onboard", "rotate", "offboard")}
 VERIFY = needs("verify", VMS, **OPTIONS)

@@ -29,8 +29,11 @@ def test_verify_only_reads():
 def test_onboard_needs_what_it_writes_and_the_token_of_the_named_account_only():
     got = keys(needs("onboard", [VM]))
     assert ("create", "", "serviceaccounts/token", "vms", "db") in got
-    assert ("patch", ISTIO, "workloadgroups", "vms", "") in got
-    assert ("patch", "", "services", "vms", "") in got
+    # patch of the objects the inventory names, not of any object of their kind
+    assert ("patch", ISTIO, "workloadgroups", "vms", "db") in got
+    assert ("patch", "", "services", "vms", "db") in got
+    # (this VM names no entry: its registered name is unknown here, so any entry of the namespace)
+    assert not any(k[0] == "patch" and not k[4] and k[2] != "workloadentries" for k in got), got
     assert not any(k[2] in ("serviceentries", "sidecars", "namespaces") for k in got)
     assert not any(k[0] == "delete" for k in got if k[2] != "leases")
 
@@ -59,7 +62,7 @@ def test_verify_takes_no_lock():
 
 def test_objects_follow_the_inventory():
     got = keys(needs("onboard", [STATIC]))
-    assert {("patch", ISTIO, "serviceentries", "web", ""), ("patch", ISTIO, "sidecars", "web", "")} <= got
+    assert {("patch", ISTIO, "serviceentries", "web", "ext"), ("patch", ISTIO, "sidecars", "web", "web")} <= got
     assert not any(k[2] == "services" for k in got)
 
 
@@ -89,7 +92,7 @@ def test_offboard_deletes_static_entries_only():
 def test_offboard_may_give_back_an_adopted_service_or_account():
     """An adopted Service or ServiceAccount is released with a server-side apply: a patch."""
     vm = dict(VM, service_object={"name": "db"})
-    assert ("patch", "", "services", "vms", "") in keys(needs("offboard", [vm]))
+    assert ("patch", "", "services", "vms", "db") in keys(needs("offboard", [vm]))
     assert ("patch", "", "serviceaccounts", "vms", "db") in keys(needs("offboard", [VM], create_identity=True))
     assert ("patch", "", "serviceaccounts", "vms", "db") not in keys(needs("offboard", [VM]))
 
@@ -154,9 +157,10 @@ def test_a_service_entry_in_another_namespace_is_applied_and_removed_there():
     vm = dict(STATIC, service_entry_objects=[{"name": "ext", "namespace": "web"},
                                              {"name": "shared-api", "namespace": "shared"}])
     onboard, offboard = keys(needs("onboard", [vm])), keys(needs("offboard", [vm]))
-    assert {(verb, ISTIO, "serviceentries", ns, "") for verb in ("list", "patch", "create")
-            for ns in ("web", "shared")} <= onboard
-    assert {(verb, ISTIO, "serviceentries", ns, "") for verb in ("list", "delete") for ns in ("web", "shared")} <= offboard
+    assert {(verb, ISTIO, "serviceentries", ns, "") for verb in ("list", "create") for ns in ("web", "shared")} <= onboard
+    assert {("patch", ISTIO, "serviceentries", "web", "ext"), ("patch", ISTIO, "serviceentries", "shared", "shared-api")} <= onboard
+    assert {("list", ISTIO, "serviceentries", ns, "") for ns in ("web", "shared")} <= offboard
+    assert {("delete", ISTIO, "serviceentries", "web", "ext"), ("delete", ISTIO, "serviceentries", "shared", "shared-api")} <= offboard
 
 
 def test_a_list_across_namespaces_covers_one_namespace():
@@ -164,3 +168,28 @@ def test_a_list_across_namespaces_covers_one_namespace():
     assert ("list", ISTIO, "workloadentries", "", "") in got
     assert ("list", ISTIO, "workloadentries", "vms", "") not in got
     assert ("list", ISTIO, "workloadentries", "vms", "") in keys(needs("onboard", [VM]))
+
+
+def test_patch_and_delete_only_of_the_objects_the_inventory_names():
+    """Every name is known from the inventory: a shared namespace's other Services, groups and entries are
+    out of reach. A static entry by its name, an auto-registered one (put back in line) by the name istiod
+    gives it; prune alone deletes entries it cannot name in advance."""
+    static = dict(STATIC, entry_object={"name": "web-vm1"}, group_object={"name": "web"})
+    auto = dict(VM, registered_object={"name": "db-10.0.0.5-net"})
+    onboard, offboard = keys(needs("onboard", [static, auto])), keys(needs("offboard", [static, auto]))
+    assert {k for k in onboard if k[0] == "patch" and k[2] == "workloadentries"} == {
+        ("patch", ISTIO, "workloadentries", "web", "web-vm1"), ("patch", ISTIO, "workloadentries", "vms", "db-10.0.0.5-net")}
+    assert {k for k in offboard if k[0] == "delete" and k[2] != "leases"} == {
+        ("delete", ISTIO, "workloadentries", "web", "web-vm1"), ("delete", ISTIO, "workloadgroups", "web", "web"),
+        ("delete", ISTIO, "workloadgroups", "vms", "db"), ("delete", ISTIO, "serviceentries", "web", "ext"),
+        ("delete", ISTIO, "sidecars", "web", "web"), ("delete", "", "services", "vms", "db")}
+    assert ("delete", ISTIO, "workloadentries", "vms", "") in keys(needs("onboard", [auto], prune=True))
+
+
+def test_the_roles_output_names_the_same_objects_as_its_settings():
+    """rbac.yml renders from mesh_workload_vm (the role's output), the access check from the role's settings:
+    both must name the same entry."""
+    settings = dict(VM, registered_object={"name": "db-10.0.0.5-net"}, group_object={"name": "db"})
+    output = dict(VM, entry={"name": "db-10.0.0.5-net"}, group_object={"name": "db"})
+    for operation in ("onboard", "offboard"):
+        assert keys(needs(operation, [settings])) == keys(needs(operation, [output]))
