@@ -193,7 +193,10 @@ def _as_user(user, fn, *args):
         except Exception as exc:
             return None, "%s: %s" % (type(exc).__name__, exc)
     import pwd
-    entry = pwd.getpwnam(user)
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:   # a VM without the sidecar's user: a result to report, like an unreachable host
+        return None, "no user %s on this VM (is the istio-sidecar package installed?)" % user
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: drop to the user, do the handshake, report as JSON, exit
