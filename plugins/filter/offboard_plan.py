@@ -20,6 +20,9 @@ description:
   - "A ServiceAccount stays while a workload that stays uses it: one of a VM outside the play, or of a
     workload of the play that stays for such a VM, even when another workload of the play that goes used it
     too."
+  - "With O(records): the record of what the group managed, without what this offboarding removes (the
+    play's VMs as they are now); a VM's older entries and bundles, recorded before a rename or a move
+    without prune, stay recorded (C(older)), so that prune still finds them."
   - A ServiceEntry or Service that a workload outside the play also makes (the same namespace and name,
     from its C(mesh_workload_service_entries) or C(mesh_workload_service_name)) stays too; the checks of
     onboarding refuse two workloads that make one object, but only among the VMs of one run.
@@ -42,6 +45,12 @@ options:
     type: list
     elements: dict
     default: []
+  records:
+    description:
+      - The record of what the group managed (C(mesh_workload_state_file)); each VM of the play brings its
+        own record (C(record) of its settings).
+    type: list
+    elements: dict
 """
 
 EXAMPLES = r"""
@@ -94,6 +103,18 @@ _value:
         outside the play also makes.
       type: list
       elements: str
+    records:
+      description: With O(records), the record to write after the offboarding.
+      type: list
+      elements: dict
+    older:
+      description: With O(records), the records of the play's VMs that stay (older entries and bundles).
+      type: list
+      elements: dict
+    older_notes:
+      description: With O(records), one line per record of O(older) (C(HOST, WorkloadEntry NS/NAME, bundle DIR)).
+      type: list
+      elements: str
 """
 
 
@@ -127,7 +148,7 @@ def _made_by_others(others):
     return made
 
 
-def offboard_plan(vms, others=None):
+def offboard_plan(vms, others=None, records=None):
     vms, others = list(vms), list(others or [])
     made = _made_by_others(others)
     kept_keys = {_inventory_key(other, "mesh_workload_name") for other in others}
@@ -146,7 +167,7 @@ def offboard_plan(vms, others=None):
 
     service_entries = _unique(obj for vm in gone for obj in vm.get("service_entry_objects") or [])
     services = _unique(vm["service_object"] for vm in gone if vm.get("service_object"))
-    return {
+    plan = {
         "entries": [vm["entry_object"] for vm in vms if vm.get("mode") == "static"],
         "groups": [vm["group_object"] for vm in gone],
         "service_entries": [obj for obj in service_entries if not shared("ServiceEntry", obj)],
@@ -158,6 +179,23 @@ def offboard_plan(vms, others=None):
                          for kind, objects in (("ServiceEntry", service_entries), ("Service", services))
                          for obj in objects if shared(kind, obj)],
     }
+    if records is not None:
+        removed = [vm.get("record") for vm in vms if vm.get("record")]
+        hosts = {vm.get("host") for vm in vms}
+        plan["records"] = [record for record in records if record not in removed]
+        plan["older"] = [record for record in plan["records"] if record.get("host") in hosts]
+        plan["older_notes"] = [_note(record) for record in plan["older"]]
+    return plan
+
+
+def _note(record):
+    ref = record.get("entry_ref") if isinstance(record.get("entry_ref"), dict) else {}
+    parts = [str(record.get("host"))]
+    if record.get("mode", "static") == "static" and ref.get("name"):
+        parts.append("WorkloadEntry %s/%s" % (ref.get("namespace"), ref.get("name")))
+    if record.get("bootstrap_dir"):
+        parts.append("bundle %s" % record["bootstrap_dir"])
+    return ", ".join(parts)
 
 
 class FilterModule:

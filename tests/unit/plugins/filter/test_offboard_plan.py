@@ -131,3 +131,17 @@ def test_a_service_entry_or_service_a_workload_outside_the_play_also_makes_stays
                          [other(namespace="other", workload="app",
                                 mesh_workload_service_entries=[{"name": "ext-db", "namespace": "ns", "hosts": ["x"]}])])
     assert plan["service_entries"] == [] and plan["kept_objects"] == ["ServiceEntry ns/ext-db"]
+
+
+def test_older_entries_and_bundles_of_the_play_stay_recorded_for_prune():
+    """vm1's entry was renamed (vm1-old, then vm1) without prune: offboarding deletes vm1's entry and bundle
+    as they are now, and keeps the record of the older ones (prune finds them there), and vm9's."""
+    now = {"host": "vm1", "namespace": "ns", "entry_ref": {"name": "vm1", "namespace": "ns"}, "bootstrap_dir": "/b/vm1"}
+    old = dict(now, entry_ref={"name": "vm1-old", "namespace": "ns"}, bootstrap_dir="/b/old/vm1")
+    outside = dict(now, host="vm9", entry_ref={"name": "vm9", "namespace": "ns"}, bootstrap_dir="/b/vm9")
+    plan = offboard_plan([dict(vm("vm1", mode="static"), record=now)], [other()], records=[old, now, outside])
+    assert plan["records"] == [old, outside] and plan["older"] == [old]
+    assert plan["older_notes"] == ["vm1, WorkloadEntry ns/vm1-old, bundle /b/old/vm1"]
+    assert plan["entries"] == [{"name": "vm1", "namespace": "ns"}]
+    # without records: no record keys (the role passes them when it writes the record)
+    assert "records" not in offboard_plan([vm("vm1")], [])
