@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+import yaml
 from cryptography import x509
 from kubernetes import client
 
@@ -310,6 +311,25 @@ def test_the_token_link_is_made_as_istio_proxy_so_a_link_of_its_own_leads_root_n
     assert lab.ssh(1, "stat", "-c", "%U %F", "/var/run/secrets/tokens").stdout.strip() == "istio-proxy directory"
     assert lab.ssh(1, "readlink", "/var/run/secrets/tokens/istio-token").stdout.strip() == \
         "/var/lib/istio/tokens/istio-token"
+
+
+def test_a_prune_setting_does_not_refuse_a_limited_verify_rotate_or_offboard(lab, onboarded, tmp_path):
+    """An inventory that prunes on every onboard (mesh_workload_prune in its group_vars) still verifies,
+    rotates and offboards one VM with --limit: those playbooks never prune."""
+    (tmp_path / "hosts.yml").write_text((REPO / "inventories" / "lab" / "hosts.yml").read_text())
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "all.yml").symlink_to(REPO / "inventories" / "lab" / "group_vars" / "all.yml")
+    (tmp_path / "group_vars" / "mesh_vms.yml").write_text(yaml.safe_dump({
+        "meshlab_state": str(REPO / ".lab"), "mesh_workload_prune": True,
+        "mesh_workload_state_file": str(LAB_STATE / "mesh_vms.managed.json"),
+        "mesh_workload_bootstrap_dir": str(LAB_STATE) + "/{{ inventory_hostname }}"}))
+    for name, extra in (("verify.yml", ()), ("rotate.yml", ("--check",)), ("offboard.yml", ("--check",))):
+        res = run_playbook(tmp_path / "hosts.yml", lab.kubeconfig, name, "--limit", "mlab-vm1", *extra, check=False)
+        assert "mesh_workload_prune=true needs the whole group" not in res.stdout, f"{name}: refused"
+        assert res.returncode == 0, f"{name}: " + res.stdout[-3000:]
+    res = run_playbook(tmp_path / "hosts.yml", lab.kubeconfig, "onboard.yml", "--limit", "mlab-vm1", "--check",
+                       check=False)
+    assert res.returncode != 0 and "mesh_workload_prune=true needs the whole group" in res.stdout, "onboard prunes"
 
 
 def test_verify_changes_nothing_when_a_run_would_renew_the_token(lab, onboarded):
