@@ -13,6 +13,7 @@ description:
   - Turns what C(playbooks/verify.yml) read of one VM (meshops.istio_vm.vm_state_info) and of its
     WorkloadEntry (meshops.istio_vm.workload_entry_info) into the list of its differences from the
     inventory, in this order, one line each.
+  - The WorkloadGroup is as the inventory asks (with O(group); the bundle is rendered from the live group).
   - The WorkloadEntry exists, is as the inventory asks (meshops.istio_vm.entry_drift against the
     C(entry) of O(vm)), and is Healthy when the workload has a readiness probe (an entry without the
     Healthy condition, which istiod does not check, is reported as such).
@@ -87,6 +88,13 @@ options:
         O(request_url) outside the mesh.
     type: bool
     default: true
+  group:
+    description:
+      - What this collection applied of the live WorkloadGroup (C(workload_group_applied) of
+        meshops.istio_vm.vm_bootstrap; null when it never applied it), compared with the C(group_object) of
+        O(vm). The string C(unread) (the default) when no bundle was rendered; the group is not checked then.
+    type: raw
+    default: unread
   token_subject:
     description:
       - The subject the VM's token must have, C(system:serviceaccount:NAMESPACE:ACCOUNT). When empty,

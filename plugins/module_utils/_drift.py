@@ -17,6 +17,8 @@ import ipaddress
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import differing_paths
+from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import build_workload_group
 
 # The WorkloadEntry fields the inventory sets, besides labels.
 ENTRY_FIELDS = ("address", "service_account", "network")
@@ -80,12 +82,31 @@ def hosts_drift(etc_hosts: Any, entry: Any) -> List[str]:
     return []
 
 
+def group_drift(applied: Any, group_object: Any) -> List[str]:
+    """How the live WorkloadGroup differs from the one the inventory gives (``group_object``, the
+    workload_group options of the role's settings): ``applied`` is what this collection's field
+    manager owns of it (vm_bootstrap's ``workload_group_applied``; None: it never applied it). The
+    VMs' cluster.env is rendered from the live group, so a group left behind the inventory (ports,
+    labels, the probe changed, onboard not run) would otherwise pass unseen."""
+    if not isinstance(group_object, dict) or not group_object.get("name"):
+        raise MeshError("group_drift: expects the workload_group options with a name, got %r" % (group_object,))
+    name = "WorkloadGroup %s/%s" % (group_object.get("namespace"), group_object["name"])
+    if applied is None:
+        return ["%s was not applied by this collection (run onboard.yml)" % name]
+    if not isinstance(applied, dict):
+        raise MeshError("group_drift: expects the applied view of the group as a dict, got %r" % (applied,))
+    paths = differing_paths(applied, build_workload_group(group_object))
+    if not paths:
+        return []
+    return ["%s differs from the inventory in %s (run onboard.yml)" % (name, ", ".join(paths))]
+
+
 def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: str = "",
                  render_error: Optional[str] = None, cluster_env: str = "/var/lib/istio/envoy/cluster.env",
                  hosts_entry: Optional[Dict[str, Any]] = None, cert_path: str = "/etc/certs/cert-chain.pem",
                  ready_url: str = "http://localhost:15021/healthz/ready", request_url: str = "",
                  request: Optional[Dict[str, Any]] = None, request_mtls: bool = True,
-                 token_subject: str = "") -> List[str]:
+                 token_subject: str = "", group: Any = "unread") -> List[str]:
     """verify.yml's checks of one VM, in the order it reports them: ``vm_state`` is vm_state_info's read
     of the VM, ``vm`` its mesh settings (mesh_workload_vm: namespace, entry_name, mode, has_probe and
     the workload_entry options ``entry``), ``entry`` its live WorkloadEntry ({} for none) and
@@ -93,12 +114,15 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
 
     ``request_mtls``: the request's peer must present a mesh identity (mesh_request's
     ``peer_identities``). ``token_subject``: the subject the VM's token must have
-    (``system:serviceaccount:<namespace>:<account>``; empty: the token is not checked)."""
+    (``system:serviceaccount:<namespace>:<account>``; empty: the token is not checked). ``group``:
+    this collection's view of the live WorkloadGroup (group_drift against ``vm``'s ``group_object``);
+    "unread" when the bundle that reads it was not rendered."""
     if not isinstance(vm_state, dict) or not isinstance(vm, dict) or not isinstance(entry, dict):
         raise MeshError("verify_drift: expects the VM's read, its mesh settings and its entry as dicts, got "
                         "%r, %r and %r" % (type(vm_state).__name__, type(vm).__name__, type(entry).__name__))
     name = "WorkloadEntry %s/%s" % (vm["namespace"], vm["entry_name"])
     differs = entry_drift(entry, vm.get("entry") or {}) if entry else []
+    group_differs = group_drift(group, vm.get("group_object")) if group != "unread" and vm.get("group_object") else []
     hosts = hosts_drift(vm_state.get("hosts") or "", hosts_entry) if hosts_entry is not None else []
     env_sha256 = (vm_state.get("checksums") or {}).get(cluster_env, "")
     cert = vm_state.get("cert") or {}
@@ -112,6 +136,7 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
         (not entry, "%s does not exist%s" % (
             name, " (istiod creates it when the sidecar connects)" if vm.get("mode") == "autoregister" else "")),
         (bool(differs), "%s differs from the inventory: %s" % (name, "; ".join(differs))),
+        (bool(group_differs), "; ".join(group_differs)),
         (bool(vm.get("has_probe")) and bool(entry) and healthy not in ("True", None),
          "%s is not Healthy (the VM's readiness probe fails)" % name),
         (bool(vm.get("has_probe")) and bool(entry) and healthy is None,

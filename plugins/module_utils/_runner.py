@@ -92,6 +92,21 @@ def _prune_empty(value: Any) -> Any:
     return value
 
 
+def differing_paths(view: Any, desired: Any, prefix: str = "", depth: int = 3) -> List[str]:
+    """The dotted paths where this collection's view of a live object (managed_view) and the object
+    an apply would write (its desired object) differ, empty values left out, down to ``depth`` levels."""
+    a, b = _prune_empty(view), _prune_empty(normalize(desired) if not prefix else desired)
+    if a == b:
+        return []
+    if depth == 0 or not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return [prefix or "."]
+    out: List[str] = []
+    for key in sorted(set(a) | set(b)):
+        if a.get(key) != b.get(key):
+            out += differing_paths(a.get(key), b.get(key), "%s.%s" % (prefix, key) if prefix else key, depth - 1)
+    return out
+
+
 def in_sync(desired: Mapping[str, Any], live: Optional[Mapping[str, Any]]) -> bool:
     """True when applying ``desired`` cannot change ``live``: nothing to write."""
     if live is None:

@@ -229,6 +229,15 @@ hosts_entry:
       description: The address of O(ingress_ip) or of the O(ingress_service)'s load balancer.
       type: str
   sample: {"name": "istiod.istio-system.svc", "address": "10.214.0.5"}
+workload_group_applied:
+  description:
+    - What this collection's field manager owns of the WorkloadGroup the bundle was rendered from, as an
+      apply would state it; null when the collection never applied that group. C(playbooks/verify.yml)
+      compares it with the inventory (the bundle follows the live group, so a group that the inventory
+      changed since the last onboard is drift).
+  returned: always
+  type: dict
+  version_added: 0.2.0
 """
 
 import hashlib
@@ -255,6 +264,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     render,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._drift import first_mapping
+from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import managed_view
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import (
@@ -489,6 +499,7 @@ def run(module):
         module.warn(warning)
     return {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,
             "root_cert_sha256": _sha(rendered["root-cert.pem"]), "hosts_entry": hosts_entry(inputs),
+            "workload_group_applied": managed_view(group),
             "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
                      "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
 

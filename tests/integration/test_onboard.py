@@ -332,6 +332,17 @@ def test_a_prune_setting_does_not_refuse_a_limited_verify_rotate_or_offboard(lab
     assert res.returncode != 0 and "mesh_workload_prune=true needs the whole group" in res.stdout, "onboard prunes"
 
 
+def test_verify_reports_a_workload_group_behind_the_inventory(lab, onboarded):
+    """The inventory changed the workload's ports, onboard has not run: the live group, and the cluster.env
+    rendered from it, still match the VM, but the group does not match the inventory."""
+    res = playbook(lab, "verify.yml", "--limit", "mlab-vm1", "-e", '{"mesh_workload_ports": {"http": 9080}}',
+                   check=False)
+    assert res.returncode != 0, res.stdout[-3000:]
+    assert f"WorkloadGroup {NS}/{GROUP} differs from the inventory in spec.template.ports (run onboard.yml)" \
+        in res.stdout, res.stdout[-3000:]
+    assert "cluster.env differs" not in res.stdout
+
+
 def test_verify_changes_nothing_when_a_run_would_renew_the_token(lab, onboarded):
     """verify.yml renders the expected bundle in check mode; a bundle whose token a run would renew by
     now (here: a renewal threshold longer than the token has left) is no change that verify.yml makes."""

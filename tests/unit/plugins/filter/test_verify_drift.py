@@ -120,3 +120,30 @@ def test_the_drift_comes_in_the_order_of_the_checks():
 def test_refuses_what_is_not_a_read_of_the_vm():
     with pytest.raises(AnsibleFilterError, match="verify_drift: expects"):
         drift("not a dict")
+
+
+GROUP_OBJECT = {"name": "lab-app", "namespace": "lab-vms", "metadata_labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm"},
+                "labels": {"app": "lab-app"}, "template": {"service_account": "lab-app", "network": "meshlab-net",
+                                                           "ports": {"http": 8080}},
+                "probe": {"period_seconds": 2, "http_get": {"port": 8080, "path": "/"}}}
+APPLIED = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadGroup",
+           "metadata": {"name": "lab-app", "namespace": "lab-vms",
+                        "labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm"}},
+           "spec": {"metadata": {"labels": {"app": "lab-app"}},
+                    "template": {"serviceAccount": "lab-app", "network": "meshlab-net", "ports": {"http": 8080}},
+                    "probe": {"periodSeconds": 2, "httpGet": {"port": 8080, "path": "/"}}}}
+
+
+def test_the_workload_group_is_compared_with_the_inventory():
+    """The bundle is rendered from the live group: a group the inventory changed since the last onboard
+    (ports, the probe) would give the VM a cluster.env that matches, and pass unseen."""
+    vm = dict(VM, group_object=GROUP_OBJECT)
+    assert drift(vm=vm, group=APPLIED) == []
+    assert drift(vm=vm) == [], "no bundle rendered: the group is not checked"
+    stale = {**APPLIED, "spec": {**APPLIED["spec"], "template": {**APPLIED["spec"]["template"], "ports": {"http": 9080}}}}
+    assert drift(vm=vm, group=stale) == [
+        "WorkloadGroup lab-vms/lab-app differs from the inventory in spec.template.ports (run onboard.yml)"]
+    no_probe = {**APPLIED, "spec": {k: v for k, v in APPLIED["spec"].items() if k != "probe"}}
+    assert drift(vm=vm, group=no_probe) == [
+        "WorkloadGroup lab-vms/lab-app differs from the inventory in spec.probe (run onboard.yml)"]
+    assert drift(vm=vm, group=None) == ["WorkloadGroup lab-vms/lab-app was not applied by this collection (run onboard.yml)"]

@@ -183,3 +183,14 @@ def test_removal(live, expected):
 ])
 def test_ours(obj, expected):
     assert ours(obj) is expected
+
+
+def test_differing_paths_name_where_the_view_and_the_desired_object_part():
+    desired = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "labels": {"k": "v"}},
+               "spec": {"template": {"ports": {"http": 8080}, "network": "n"}, "probe": None}}
+    view = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "labels": {"k": "v"}},
+            "spec": {"template": {"ports": {"http": 9080}, "network": "n"}, "probe": {}}}
+    from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import differing_paths
+    assert differing_paths(view, desired) == ["spec.template.ports"]
+    assert differing_paths(desired, desired) == []
+    assert differing_paths(dict(view, spec={}), desired) == ["spec"]
