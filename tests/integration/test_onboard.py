@@ -433,6 +433,12 @@ def test_rotate_renews_the_token_only_when_asked_or_needed(lab, onboarded):
     assert all(c["changed"] == 0 for c in recap(res.stdout).values()), "rotate changed fresh VMs"
     assert vm_token(lab, 1) == before and controller_tokens() == []
 
+    # a dry run requests no token, and reports the token it would install
+    res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", "--check")
+    assert "changed: [mlab-vm1]" in task_output(res.stdout, "meshops.istio_vm.vm_sidecar : Install the mesh token"), \
+        res.stdout[-3000:]
+    assert vm_token(lab, 1) == before and controller_tokens() == []
+
     res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", "-vvv")
     after = vm_token(lab, 1)
     assert after != before, "rotate_force did not give the VM a new token"
