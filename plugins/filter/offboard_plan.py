@@ -180,12 +180,19 @@ def offboard_plan(vms, others=None, records=None):
                          for obj in objects if shared(kind, obj)],
     }
     if records is not None:
-        removed = [vm.get("record") for vm in vms if vm.get("record")]
+        # what this offboarding removes: each VM's entry and bundle as they are now (a record written by
+        # another release may hold other fields)
+        removed = [_removes(vm.get("record")) for vm in vms if vm.get("record")]
         hosts = {vm.get("host") for vm in vms}
-        plan["records"] = [record for record in records if record not in removed]
+        plan["records"] = [record for record in records if _removes(record) not in removed]
         plan["older"] = [record for record in plan["records"] if record.get("host") in hosts]
         plan["older_notes"] = [_note(record) for record in plan["older"]]
     return plan
+
+
+def _removes(record):
+    ref = record.get("entry_ref") if isinstance(record.get("entry_ref"), dict) else {}
+    return (record.get("host"), ref.get("namespace"), ref.get("name"), record.get("bootstrap_dir"))
 
 
 def _note(record):

@@ -143,5 +143,8 @@ def test_older_entries_and_bundles_of_the_play_stay_recorded_for_prune():
     assert plan["records"] == [old, outside] and plan["older"] == [old]
     assert plan["older_notes"] == ["vm1, WorkloadEntry ns/vm1-old, bundle /b/old/vm1"]
     assert plan["entries"] == [{"name": "vm1", "namespace": "ns"}]
+    # a record of the same entry and bundle written by another release (other fields) goes too
+    plan = offboard_plan([dict(vm("vm1", mode="static"), record=now)], [], records=[dict(now, workload="app", extra=1)])
+    assert plan["records"] == [] and plan["older"] == []
     # without records: no record keys (the role passes them when it writes the record)
     assert "records" not in offboard_plan([vm("vm1")], [])
