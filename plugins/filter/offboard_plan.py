@@ -162,6 +162,7 @@ def offboard_plan(vms, others=None, records=None):
                                     else "mesh_workload_name") for other in others}
     kept_accounts |= {"%s/%s" % (vm["namespace"], vm["service_account"]) for vm in vms if vm["key"] in kept_keys}
     accounts = _unique({"namespace": vm["namespace"], "name": vm["service_account"]} for vm in gone)
+
     def shared(kind, obj):
         return (kind, obj.get("namespace", ""), obj.get("name", "")) in made
 
