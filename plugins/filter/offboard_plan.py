@@ -191,13 +191,17 @@ def offboard_plan(vms, others=None, records=None):
     return plan
 
 
+def _entry_ref(record):
+    return record.get("entry_ref") if isinstance(record.get("entry_ref"), dict) else {}
+
+
 def _removes(record):
-    ref = record.get("entry_ref") if isinstance(record.get("entry_ref"), dict) else {}
+    ref = _entry_ref(record)
     return (record.get("host"), ref.get("namespace"), ref.get("name"), record.get("bootstrap_dir"))
 
 
 def _note(record):
-    ref = record.get("entry_ref") if isinstance(record.get("entry_ref"), dict) else {}
+    ref = _entry_ref(record)
     parts = [str(record.get("host"))]
     if record.get("mode", "static") == "static" and ref.get("name"):
         parts.append("WorkloadEntry %s/%s" % (ref.get("namespace"), ref.get("name")))

@@ -17,6 +17,7 @@ import ipaddress
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import normalize
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import differing_paths
 from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import build_workload_group
 
@@ -95,7 +96,7 @@ def group_drift(applied: Any, group_object: Any) -> List[str]:
         return ["%s was not applied by this collection (run onboard.yml)" % name]
     if not isinstance(applied, dict):
         raise MeshError("group_drift: expects the applied view of the group as a dict, got %r" % (applied,))
-    paths = differing_paths(applied, build_workload_group(group_object))
+    paths = differing_paths(applied, normalize(build_workload_group(group_object)))
     if not paths:
         return []
     return ["%s differs from the inventory in %s (run onboard.yml)" % (name, ", ".join(paths))]

@@ -94,8 +94,9 @@ def _prune_empty(value: Any) -> Any:
 
 def differing_paths(view: Any, desired: Any, prefix: str = "", depth: int = 3) -> List[str]:
     """The dotted paths where this collection's view of a live object (managed_view) and the object
-    an apply would write (its desired object) differ, empty values left out, down to ``depth`` levels."""
-    a, b = _prune_empty(view), _prune_empty(normalize(desired) if not prefix else desired)
+    an apply would write (``normalize`` of the desired object) differ, empty values left out, down to
+    ``depth`` levels."""
+    a, b = _prune_empty(view), _prune_empty(desired)
     if a == b:
         return []
     if depth == 0 or not isinstance(a, Mapping) or not isinstance(b, Mapping):

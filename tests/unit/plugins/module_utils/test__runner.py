@@ -191,6 +191,6 @@ def test_differing_paths_name_where_the_view_and_the_desired_object_part():
     view = {"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "labels": {"k": "v"}},
             "spec": {"template": {"ports": {"http": 9080}, "network": "n"}, "probe": {}}}
     from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import differing_paths
-    assert differing_paths(view, desired) == ["spec.template.ports"]
+    assert differing_paths(view, desired) == ["spec.template.ports"]   # desired as normalize gives it
     assert differing_paths(desired, desired) == []
     assert differing_paths(dict(view, spec={}), desired) == ["spec"]
