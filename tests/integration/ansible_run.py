@@ -116,3 +116,21 @@ def vm_play(lab, tasks: list, *extra: str) -> tuple:
                              capture_output=True, text=True, env=ansible_env(None), timeout=300, check=False)
         assert out.exists(), res.stdout[-5000:] + res.stderr[-2000:]
         return json.loads(out.read_text()), res.stdout + res.stderr
+
+
+def cluster_side_inventory(lab, path: Path, group: str, hosts: dict, namespace: str, workload: str, state: Path,
+                           kubeconfig: Path | None = None) -> Path:
+    """Write an inventory of static VMs that exist only in it (``hosts``: name -> host variables), for
+    plays of mesh_workload alone, which run on the controller (connection local): the lab's cluster,
+    the workload ``namespace/workload``, and the bundles and record under ``state``."""
+    doc = {"all": {"children": {group: {"hosts": hosts}},
+                   "vars": {"ansible_connection": "local", "ansible_python_interpreter": str(REPO / ".venv" / "bin" / "python"),
+                            "mesh_workload_group": group, "mesh_workload_kubeconfig": str(kubeconfig or lab.kubeconfig),
+                            "mesh_workload_cluster_id": "meshlab", "mesh_workload_network": "meshlab-net",
+                            "mesh_workload_ingress_ip": lab.cfg.host_ip, "mesh_workload_mode": "static",
+                            "mesh_workload_create_identity": True, "mesh_workload_namespace": namespace,
+                            "mesh_workload_name": workload, "mesh_workload_ports": {"http": 8080},
+                            "mesh_workload_bootstrap_dir": str(state) + "/{{ inventory_hostname }}",
+                            "mesh_workload_state_file": str(state / "managed.json")}}}
+    path.write_text(json.dumps(doc))
+    return path

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_run import REPO, run_module, run_playbook
+from ansible_run import cluster_side_inventory, run_module, run_playbook
 from conftest import delete_namespace
 from faults import CutProxy, FaultProxy
 from mesh_state import istio_object
@@ -73,18 +73,10 @@ def cluster_side(lab, api_client, tmp_path_factory):
     (root / "play.yml").write_text(yaml.safe_dump(PLAY))
 
     def inventory(hosts, name="hosts.yml", kubeconfig=lab.kubeconfig):
-        doc = {"all": {"children": {"fault_vms": {"hosts": {
-            h: {"ansible_host": f"10.213.0.{200 + i}"} for i, h in enumerate(HOSTS) if h in hosts}}},
-            "vars": {"ansible_connection": "local", "ansible_python_interpreter": str(REPO / ".venv" / "bin" / "python"),
-                     "mesh_workload_group": "fault_vms", "mesh_workload_kubeconfig": str(kubeconfig),
-                     "mesh_workload_cluster_id": "meshlab", "mesh_workload_network": "meshlab-net",
-                     "mesh_workload_ingress_ip": lab.cfg.host_ip, "mesh_workload_mode": "static",
-                     "mesh_workload_create_identity": True, "mesh_workload_namespace": namespace,
-                     "mesh_workload_name": "apidown", "mesh_workload_ports": {"http": 8080},
-                     "mesh_workload_bootstrap_dir": str(root / "bundles") + "/{{ inventory_hostname }}",
-                     "mesh_workload_state_file": str(root / "bundles" / "managed.json")}}}
-        (root / name).write_text(yaml.safe_dump(doc))
-        return root / name
+        return cluster_side_inventory(
+            lab, root / name, "fault_vms", {h: {"ansible_host": f"10.213.0.{200 + i}"} for i, h in enumerate(HOSTS)
+                                            if h in hosts},
+            namespace, "apidown", root / "bundles", kubeconfig=kubeconfig)
 
     yield {"root": root, "namespace": namespace, "inventory": inventory, "play": root / "play.yml"}
     delete_namespace(api_client, namespace)

@@ -15,7 +15,7 @@ import time
 import pytest
 import yaml
 
-from ansible_run import REPO, run_playbook
+from ansible_run import cluster_side_inventory, run_playbook
 from conftest import delete_namespace
 from mesh_state import istio_object
 
@@ -30,19 +30,8 @@ def moved(lab, api_client, tmp_path):
     (tmp_path / "play.yml").write_text(yaml.safe_dump(PLAY))
 
     def inventory(namespace):
-        doc = {"all": {"children": {"record_vms": {"hosts": {"rvm1": {"ansible_host": "10.213.0.230"}}}},
-                       "vars": {"ansible_connection": "local",
-                                "ansible_python_interpreter": str(REPO / ".venv" / "bin" / "python"),
-                                "mesh_workload_group": "record_vms", "mesh_workload_kubeconfig": str(lab.kubeconfig),
-                                "mesh_workload_cluster_id": "meshlab", "mesh_workload_network": "meshlab-net",
-                                "mesh_workload_ingress_ip": lab.cfg.host_ip, "mesh_workload_mode": "static",
-                                "mesh_workload_create_identity": True, "mesh_workload_namespace": namespace,
-                                "mesh_workload_name": "rec", "mesh_workload_ports": {"http": 8080},
-                                "mesh_workload_bootstrap_dir": str(tmp_path / "bundles") + "/{{ inventory_hostname }}",
-                                "mesh_workload_state_file": str(tmp_path / "bundles" / "managed.json")}}}
-        path = tmp_path / f"{namespace}.yml"
-        path.write_text(yaml.safe_dump(doc))
-        return path
+        return cluster_side_inventory(lab, tmp_path / f"{namespace}.yml", "record_vms",
+                                      {"rvm1": {"ansible_host": "10.213.0.230"}}, namespace, "rec", tmp_path / "bundles")
 
     yield {"old": old, "new": new, "inventory": inventory, "play": str(tmp_path / "play.yml"),
            "record": tmp_path / "bundles" / "managed.json"}
