@@ -107,10 +107,12 @@ def _apply(vms: Sequence[Mapping[str, Any]], create_identity: bool, prune: bool)
     for vm in vms:
         ns = vm["namespace"]
         # A server-side apply that creates the object is also authorized as `create` (of that name).
-        # The namespace is only labelled: it must exist, since the Roles that grant the rest live in it.
+        # The namespace is only read (the role gives it no labels): it must exist, since the Roles that
+        # grant the rest live in it; no patch, which would let the identity relabel it.
         if create_identity:
-            why = "apply the namespace and ServiceAccount (mesh_workload_create_identity)"
-            out += [Need(verb, "", "namespaces", "", ns, why) for verb in ("get", "patch")]
+            out.append(Need("get", "", "namespaces", "", ns,
+                            "read the namespace (mesh_workload_create_identity)"))
+            why = "apply the ServiceAccount (mesh_workload_create_identity)"
             out += [Need(verb, "", "serviceaccounts", ns, vm["service_account"], why)
                     for verb in ("get", "patch", "create")]
         for group, resource, what, where, name in _objects(vm):

@@ -35,12 +35,17 @@ options:
     default: default
   create_namespace:
     description:
-      - Also apply the namespace (with O(namespace_labels)) before the ServiceAccount.
+      - Also make sure of the namespace before the ServiceAccount.
+      - Without O(namespace_labels) the namespace is only read, and created when it is missing; one that
+        exists is left as it is. So the identity needs only C(get) of that namespace, not C(patch), which
+        would let it change the namespace's labels, Pod Security Admission's among them.
     type: bool
     default: true
   namespace_labels:
     description:
-      - Labels of the namespace, applied with O(create_namespace), for example C(istio.io/rev).
+      - Labels of the namespace, applied with O(create_namespace) (server-side apply), for example C(istio.io/rev).
+      - Given (even empty), the namespace is applied with them; labels this module applied before and no
+        longer given are taken off.
     type: dict
   metadata_labels:
     description:
@@ -136,13 +141,24 @@ def build(params):
             {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": sa_meta})
 
 
+def ensure_namespace(client, namespace, labelled, check, force_conflicts):
+    """The namespace applied when it is ``labelled`` or missing; an existing one without labels to give
+    is only read (no write, so no ``patch`` of it is needed)."""
+    if not labelled:
+        live = client.get("Namespace", None, namespace["metadata"]["name"])
+        if live is not None:
+            return {"changed": False, "method": "unchanged"}
+    return ensure(client, namespace, "present", check, force_conflicts)
+
+
 def run(module):
     params, check = module.params, module.check_mode
     namespace, account = build(params)
     client = _client.MeshClient.from_params(auth_params(params))
     ns_result = {"method": "skipped", "changed": False}
     if params["create_namespace"] and params["state"] == "present":
-        ns_result = ensure(client, namespace, "present", check, params["force_conflicts"])
+        ns_result = ensure_namespace(client, namespace, params.get("namespace_labels") is not None, check,
+                                     params["force_conflicts"])
     if check and ns_result["method"] == "created":
         # the namespace does not exist yet: a dry run of the account inside it would fail
         account = with_origin(account, None)

@@ -292,6 +292,37 @@ def test_service_account_ladder(lab, api_client):
         core.delete_namespace(ns)
 
 
+def test_service_account_leaves_an_existing_namespace_unwritten(lab, api_client):
+    """Without namespace_labels an existing namespace is left as it is and a missing one is created.
+    That no write is even tried (an apply that sets nothing changes no resourceVersion) is proved by
+    test_rbac.py: the shipped RBAC grants only get of the namespace, and onboarding runs under it."""
+    core = client.CoreV1Api(api_client)
+    ns, missing = f"t-sa-{uuid.uuid4().hex[:6]}", f"t-sa-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=ns, labels={"pod-security.kubernetes.io/enforce": "restricted"})))
+    try:
+        before = core.read_namespace(ns).metadata
+        for check in (True, False, False):
+            r = run_module(lab.kubeconfig, "service_account", {"name": "vm-identity", "namespace": ns}, check=check)
+            assert not r.get("failed"), r.get("msg")
+            assert r["namespace_method"] == "unchanged", r
+        after = core.read_namespace(ns).metadata
+        assert after.resource_version == before.resource_version, "the namespace was written"
+        assert "meshops.istio_vm" not in [m.manager for m in after.managed_fields or []]
+        assert after.labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+        r = run_module(lab.kubeconfig, "service_account", {"name": "vm-identity", "namespace": missing})
+        assert r["changed"] and r["namespace_method"] == "created", r.get("msg")
+        assert core.read_namespaced_service_account("vm-identity", missing).metadata.name == "vm-identity"
+    finally:
+        for name in (ns, missing):
+            try:
+                core.delete_namespace(name)
+            except client.ApiException as exc:
+                if exc.status != 404:
+                    raise
+
+
 def test_workload_service_read_back(lab, api_client, namespace):
     """The Service as given, its cluster IP allocated from the lab's service range and kept across an
     update; the batch form (one LIST of core Services) is idempotent too."""
