@@ -240,6 +240,21 @@ def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab, onboarded):
     assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
+def test_rotate_checks_the_sidecar_paths_before_any_change(lab, onboarded):
+    """rotate.yml makes the token's directory istio-proxy's: a path that onboard.yml refuses stops it too,
+    before the lock or any VM is touched."""
+    before = lab.ssh(1, "stat", "-c", "%U %a", "/etc").stdout
+    res = playbook(lab, "rotate.yml", "--limit", "mlab-vm1", "-e", "vm_sidecar_token_path=/etc/istio-token",
+                   "-e", "rotate_force=true", check=False)
+    assert res.returncode != 0
+    assert "vm_sidecar_token_path: the role makes the directory of '/etc/istio-token' istio-proxy's" in \
+        " ".join(res.stdout.split()), res.stdout[-3000:]
+    assert "Take or give back the lock" not in res.stdout, "got past the checks"
+    assert all(counts.get("changed", 0) == 0 for counts in recap(res.stdout).values())
+    assert lab.ssh(1, "stat", "-c", "%U %a", "/etc").stdout == before
+    assert lab.ssh(1, "test", "-e", "/etc/istio-token", check=False).returncode != 0
+
+
 def test_the_vm_lock_works_without_the_lease(lab, api_client, onboarded):
     """mesh_workload_lock=false (a credential without rights on leases, docs/architecture.md): the run
     writes no Lease, and each VM's own lock still takes the run's name and is given back."""
