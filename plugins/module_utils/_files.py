@@ -33,6 +33,23 @@ SECRET_AFTER = "(new content, not shown)\n"
 SECRET_MISSING = ""
 
 
+def foreign_link(path: str) -> str:
+    """The first component of ``path`` that is a symlink owned by neither root nor this process's
+    user, or ''. A symlink someone else owns can be pointed anywhere by them: a directory set up
+    through it would give them the owner and mode set there."""
+    trusted = {0, os.geteuid()}
+    prefix = ""
+    for part in [p for p in os.path.normpath(path).split("/") if p]:
+        prefix += "/" + part
+        try:
+            info = os.lstat(prefix)
+        except FileNotFoundError:
+            return ""
+        if stat.S_ISLNK(info.st_mode) and info.st_uid not in trusted:
+            return prefix
+    return ""
+
+
 class FilesError(Exception):
     """A path the module cannot set up as asked."""
 
@@ -200,7 +217,12 @@ class Files:
 
     # --- steps ---------------------------------------------------------------------------------
     def directory(self, path: str, owner: Optional[str] = None, group: Optional[str] = None, mode: Any = None) -> None:
-        """A directory (a symlink to one is followed, as ansible.builtin.file does)."""
+        """A directory (a symlink to one is followed, as ansible.builtin.file does, but only one of root
+        or of this process's user: see ``foreign_link``)."""
+        link = foreign_link(path)
+        if link:
+            raise FilesError("%s: %s is a symlink owned by uid %d, not followed (whoever owns it could point "
+                             "the owner and mode this sets at any directory)" % (path, link, os.lstat(link).st_uid))
         wanted = {"owner": owner, "group": group, "mode": mode_text(parse_mode(mode))}
         info = self._stat(path, stat.S_IFDIR, follow=True)
         current = self._attrs(info)

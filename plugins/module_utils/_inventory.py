@@ -405,6 +405,21 @@ def _package(v: Mapping[str, Any]) -> List[str]:
     return out
 
 
+# Directories the sidecar's user istio-proxy owns or is given by the package on each install
+# (roles/vm_sidecar/vars/main.yml; /etc/istio is a symlink to /var/lib/istio). A directory inside
+# one of them can be swapped by istio-proxy for a symlink to any other.
+SIDECAR_WRITABLE_DIRS = ("/etc/certs", "/var/lib/istio/proxy", "/var/lib/istio/config", "/var/lib/istio/envoy",
+                         "/var/log/istio")
+
+
+def _inside_sidecar_dirs(directory: str) -> Optional[str]:
+    """The directory of SIDECAR_WRITABLE_DIRS that holds ``directory`` (or is it), or None."""
+    normal = posixpath.normpath(directory)
+    if normal == "/etc/istio" or normal.startswith("/etc/istio/"):
+        normal = "/var/lib/istio" + normal[len("/etc/istio"):]
+    return next((d for d in SIDECAR_WRITABLE_DIRS if normal == d or normal.startswith(d + "/")), None)
+
+
 def _owned_dirs(v: Mapping[str, Any]) -> List[str]:
     """The directories the role takes over: the token's (chowned to istio-proxy, 0700) and the package
     cache (deleted recursively when offboarding). Their other path rules are path_problem's."""
@@ -412,11 +427,18 @@ def _owned_dirs(v: Mapping[str, Any]) -> List[str]:
     token = v.get("vm_sidecar_token_path")
     if isinstance(token, str) and not check_path(token):
         problem = check_owned_dir(posixpath.dirname(posixpath.normpath(token)))
+        holder = _inside_sidecar_dirs(posixpath.dirname(token))
+        if not problem and holder:
+            problem = "it is inside %s, which istio-proxy can write (and swap the directory for a symlink)" % holder
         if problem:
             out.append("vm_sidecar_token_path: the role makes the directory of %r istio-proxy's with mode 0700, but "
                        "%s: keep the token in a directory of its own (the default is "
                        "/var/lib/istio/tokens/istio-token)" % (token, problem))
-    problem = check_owned_dir(v.get("vm_sidecar_package_cache_dir"))
+    cache = v.get("vm_sidecar_package_cache_dir")
+    problem = check_owned_dir(cache)
+    holder = _inside_sidecar_dirs(cache) if isinstance(cache, str) and not check_path(cache) else None
+    if not problem and holder:
+        problem = "it is inside %s, which istio-proxy can write (and swap the directory for a symlink)" % holder
     if problem:
         out.append("vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it holds, "
                    "but %s: use a directory of its own (the default is /var/cache/meshops-istio-vm)" % problem)

@@ -97,7 +97,8 @@ def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, ac
                      "/etc/istio/config/mesh", "/etc/systemd/system/istio.service.d/10-meshops-token.conf"):
             assert lab.ssh(n, "runuser", "-u", "istio-proxy", "--", "sh", "-c", f": >> {path}",
                            check=False).returncode != 0, f"istio-proxy can write {path}"
-        for directory in ("/var/lib/istio/envoy", "/etc/istio/config", "/etc/systemd/system/istio.service.d"):
+        for directory in ("/var/lib/istio", "/var/lib/istio/envoy", "/etc/istio/config",
+                          "/etc/systemd/system/istio.service.d"):
             assert lab.ssh(n, "runuser", "-u", "istio-proxy", "--", "touch", f"{directory}/.probe",
                            check=False).returncode != 0, f"istio-proxy can create files in {directory}"
         hosts_file = lab.ssh(n, "cat", "/etc/hosts").stdout

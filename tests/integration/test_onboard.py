@@ -240,6 +240,24 @@ def test_a_sidecar_unit_disabled_by_hand_is_enabled_again(lab, onboarded):
     assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
 
 
+def test_a_vm_set_up_as_the_istio_guide_says_is_taken_back_by_root(lab, onboarded):
+    """The istio.io VM guide chowns /var/lib/istio and the sidecar's directories to istio-proxy: the
+    run gives root back what root sources or runs, /var/lib/istio itself included (istio-proxy could
+    otherwise swap envoy/ or tokens/ in it for directories of its own)."""
+    lab.ssh(1, "chown", "-R", "istio-proxy:istio-proxy", "/var/lib/istio", "/etc/certs")
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert res.returncode == 0, res.stdout[-3000:]
+    stats = lab.ssh(1, "stat", "-c", "%n %U %a", "/var/lib/istio", "/var/lib/istio/envoy",
+                    "/var/lib/istio/config").stdout.split("\n")
+    assert stats[:3] == ["/var/lib/istio root 755", "/var/lib/istio/envoy root 755",
+                         "/var/lib/istio/config root 755"], stats
+    assert lab.ssh(1, "runuser", "-u", "istio-proxy", "--", "mv", "/var/lib/istio/envoy", "/var/lib/istio/old",
+                   check=False).returncode != 0, "istio-proxy can rename root's envoy directory"
+    # what root sources: the bundle's cluster.env and the package's sidecar.env
+    assert lab.ssh(1, "stat", "-c", "%U %a", "/var/lib/istio/envoy/cluster.env",
+                   "/var/lib/istio/envoy/sidecar.env").stdout.split("\n")[:2] == ["root 640", "root 644"]
+
+
 def test_rotate_checks_the_sidecar_paths_before_any_change(lab, onboarded):
     """rotate.yml makes the token's directory istio-proxy's: a path that onboard.yml refuses stops it too,
     before the lock or any VM is touched."""

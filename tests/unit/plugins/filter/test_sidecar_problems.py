@@ -90,6 +90,16 @@ def test_package_file(tmp_path):
                                                         "'/var/lib/istio-token' istio-proxy's with mode 0700, but '/var/lib'"),
     ({"vm_sidecar_token_path": "/var/lib/istio/istio-token"}, "'/var/lib/istio' is a system directory"),
     ({"vm_sidecar_token_path": "/srv/tokens/istio-token"}, "'/srv/tokens' is too close to /"),
+    # nor inside a directory istio-proxy can write: it could swap the token's directory for a symlink
+    ({"vm_sidecar_token_path": "/etc/certs/tokens/istio-token"},
+     "vm_sidecar_token_path: the role makes the directory of '/etc/certs/tokens/istio-token' istio-proxy's with "
+     "mode 0700, but it is inside /etc/certs, which istio-proxy can write"),
+    ({"vm_sidecar_token_path": "/etc/istio/proxy/t/istio-token"}, "inside /var/lib/istio/proxy, which istio-proxy"),
+    ({"vm_sidecar_token_path": "/var/lib/istio/config/istio-token"}, "inside /var/lib/istio/config, which"),
+    ({"vm_sidecar_token_path": "/var/log/istio/t/istio-token"}, "inside /var/log/istio, which istio-proxy"),
+    ({"vm_sidecar_package_cache_dir": "/var/lib/istio/envoy/cache"},
+     "vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it holds, but it is "
+     "inside /var/lib/istio/envoy, which istio-proxy can write"),
     # offboarding deletes the package cache recursively
     ({"vm_sidecar_package_cache_dir": "/var/cache"},
      "vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it holds, but "

@@ -283,6 +283,23 @@ def test_directory_through_a_symlink_converges_on_its_target(tmp_path):
     assert not second.changed and second.diff == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a symlink of another user needs root to make")
+@pytest.mark.parametrize("where", ["last", "middle"])
+def test_directory_through_another_users_symlink_is_refused(tmp_path, where):
+    # istio-proxy owns /etc/certs: a link it made there must not lead root's chown to /etc/systemd/system
+    victim, owned = tmp_path / "victim", tmp_path / "owned"
+    victim.mkdir(mode=0o755)
+    owned.mkdir(mode=0o755)
+    link = owned / "tokens"
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)
+    path = link if where == "last" else link / "sub"
+    with pytest.raises(FilesError, match="%s is a symlink owned by uid 65534, not followed" % link):
+        Files(False).directory(str(path), "nobody", grp.getgrgid(65534).gr_name, "0700")
+    assert (victim.stat().st_uid, mode_of(victim)) == (0, 0o755)
+    assert not (victim / "sub").exists()
+
+
 def test_read_text_gives_none_for_what_it_cannot_read(tmp_path):
     text = tmp_path / "cluster.env"
     text.write_text("ISTIO_NAMESPACE=istio-system\n")
