@@ -53,6 +53,8 @@ CANONICAL_NAME_LABEL = "service.istio.io/canonical-name"
 CANONICAL_REVISION_LABEL = "service.istio.io/canonical-revision"
 NAME_LABELS = (CANONICAL_NAME_LABEL, "app.kubernetes.io/name", "app")
 REVISION_LABELS = (CANONICAL_REVISION_LABEL, "app.kubernetes.io/version", "version")
+DEFAULT_ISTIO_NAMESPACE = "istio-system"   # istio-start.sh's default for ISTIO_SYSTEM_NAMESPACE
+DEFAULT_CLUSTER_ID = "Kubernetes"          # istiod's CLUSTER_ID when the chart sets no clusterName
 ISTIOD_XDS_PORT = 15012
 DEFAULT_STATUS_PORT = 15020
 
@@ -86,7 +88,7 @@ class BootstrapInputs:
     mesh_config: Optional[Mapping[str, Any]]
     cluster_id: str
     revision: str = ""
-    istio_namespace: str = "istio-system"
+    istio_namespace: str = DEFAULT_ISTIO_NAMESPACE
     autoregister: bool = False
     capture_dns: bool = True
     internal_ip: Optional[str] = None
@@ -190,7 +192,9 @@ def no_gateway_address(service: Optional[Mapping[str, Any]], namespace: str, nam
 
 
 def cluster_id_from_injector_values(values: Any) -> str:
-    """``values.global.multiCluster.clusterName`` from the injector ConfigMap's ``values`` (JSON text or dict)."""
+    """``values.global.multiCluster.clusterName`` from the injector ConfigMap's ``values`` (JSON text or dict);
+    empty there, the cluster ID istiod and its injected pods run with: ``Kubernetes`` (the istiod chart's
+    ``clusterName | default "Kubernetes"``). '' only when there are no values at all."""
     if isinstance(values, str):
         if yaml is None:
             raise MeshError("PyYAML is required to read the injector values")
@@ -198,10 +202,12 @@ def cluster_id_from_injector_values(values: Any) -> str:
             values = yaml.safe_load(values) if values.strip() else {}
         except yaml.YAMLError as exc:
             raise MeshError("cannot parse the istio-sidecar-injector values: %s" % exc) from exc
+    if not values:
+        return ""
     node: Any = values
     for key in ("global", "multiCluster", "clusterName"):
         node = node.get(key) if isinstance(node, Mapping) else None
-    return node if isinstance(node, str) else ""
+    return node if isinstance(node, str) and node else DEFAULT_CLUSTER_ID
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -410,6 +416,11 @@ def cluster_env_values(inputs: BootstrapInputs) -> Dict[str, str]:
         "SERVICE_ACCOUNT": template["serviceAccount"],
     })
     if is_revisioned(inputs.revision):
+        values["CA_ADDR"] = istiod_address(inputs.istio_namespace, inputs.revision)
+    elif inputs.istio_namespace != DEFAULT_ISTIO_NAMESPACE and "CA_ADDR" not in values:
+        # istio-start.sh's default is istiod.${ISTIO_SYSTEM_NAMESPACE:-istio-system}.svc:15012, and
+        # pilot-agent falls back to the discovery address only when CA_ADDR is empty: without it a
+        # control plane in another namespace signs no certificate (istioctl writes none either)
         values["CA_ADDR"] = istiod_address(inputs.istio_namespace, inputs.revision)
     if inputs.internal_ip:
         values["ISTIO_SVC_IP"] = inputs.internal_ip

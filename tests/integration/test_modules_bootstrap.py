@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import stat
+import uuid
 
 import pytest
 from kubernetes import client
@@ -127,6 +128,36 @@ def _annotate(api_client, namespace, proxy_metadata):
         "networking.istio.io", "v1", namespace, "workloadgroups", "app",
         {"metadata": {"annotations": {"proxy.istio.io/config": json.dumps({"proxyMetadata": proxy_metadata})}}},
         _content_type="application/merge-patch+json")
+
+
+@pytest.fixture
+def plain_control_plane(api_client):
+    """The lab's mesh config in a namespace of its own, with the chart's default injector values (no
+    clusterName): a control plane installed outside istio-system, with no cluster name set."""
+    core = client.CoreV1Api(api_client)
+    ns = f"t-cp-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    mesh = core.read_namespaced_config_map("istio", "istio-system").data
+    core.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="istio"), data=mesh))
+    core.create_namespaced_config_map(ns, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="istio-sidecar-injector"),
+        data={"values": json.dumps({"global": {"multiCluster": {"clusterName": ""}}})}))
+    yield ns
+    core.delete_namespace(ns)
+
+
+def test_a_control_plane_without_cluster_name_or_outside_istio_system(lab, group, plain_control_plane, tmp_path):
+    """istiod runs as cluster "Kubernetes" when the chart sets no clusterName; and certificates are
+    asked of the istiod of the namespace given, not istio-start.sh's default istio-system."""
+    ns = plain_control_plane
+    r = run_module(lab.kubeconfig, "mesh_info", {"istio_namespace": ns, "cluster_id": "Kubernetes"})
+    assert not r["failed"], r.get("msg")
+    assert [rev["cluster_id"] for rev in r["revisions"]] == ["Kubernetes"]
+    r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, tmp_path / "b", istio_namespace=ns))
+    assert not r["failed"], r.get("msg")
+    assert r["cluster_env"]["ISTIO_META_CLUSTER_ID"] == "Kubernetes"
+    assert r["cluster_env"]["CA_ADDR"] == f"istiod.{ns}.svc:15012"
+    assert (tmp_path / "b" / "hosts").read_text() == f"10.213.0.1 istiod.{ns}.svc\n"
 
 
 def test_a_key_that_is_shell_code_is_refused_before_any_file_or_token(lab, api_client, group, tmp_path):

@@ -149,7 +149,9 @@ ENV_CASES = [
     ("defaults", {}, {
         "CANONICAL_SERVICE": "'vm-app'", "CANONICAL_REVISION": "'latest'", "ISTIO_INBOUND_PORTS": "'*'",
         "ISTIO_LOCAL_EXCLUDE_PORTS": "'22,15090,15021,15020'", "ISTIO_META_DNS_CAPTURE": "'true'",
-        "ISTIO_META_CLUSTER_ID": "'c1'", "SERVICE_ACCOUNT": "'vm-sa'", "ISTIO_SERVICE": "'vm-app.vms'"}),
+        "ISTIO_META_CLUSTER_ID": "'c1'", "SERVICE_ACCOUNT": "'vm-sa'", "ISTIO_SERVICE": "'vm-app.vms'",
+        # as istioctl: istio-start.sh's default reaches istiod in istio-system
+        "CA_ADDR": None}),
     ("external ip", {"external_ip": "203.0.113.7"},
      {"ISTIO_SVC_IP": "'203.0.113.7'", "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION": "'true'"}),
     ("autoregister", {"autoregister": True}, {"ISTIO_META_AUTO_REGISTER_GROUP": "'vm-app'"}),
@@ -157,6 +159,15 @@ ENV_CASES = [
     ("revision", {"revision": "canary", "istio_namespace": "istio-system"},
      {"CA_ADDR": "'istiod-canary.istio-system.svc:15012'"}),
     ("default revision is not a revision", {"revision": "default"}, {"ISTIO_INBOUND_PORTS": "'*'"}),
+    # istio-start.sh would default CA_ADDR to istiod.istio-system.svc:15012, a name the VM cannot reach
+    ("control plane in another namespace", {"istio_namespace": "istio-control"},
+     {"CA_ADDR": "'istiod.istio-control.svc:15012'"}),
+    ("another namespace and a revision", {"istio_namespace": "istio-control", "revision": "canary"},
+     {"CA_ADDR": "'istiod-canary.istio-control.svc:15012'"}),
+    ("another namespace keeps the mesh's CA_ADDR",
+     {"istio_namespace": "istio-control",
+      "mesh_config": {"defaultConfig": {"proxyMetadata": {"CA_ADDR": "ca.example:15012"}}}},
+     {"CA_ADDR": "'ca.example:15012'"}),
     ("capture dns off keeps the mesh value",
      {"capture_dns": False,
       "mesh_config": {"defaultConfig": {"proxyMetadata": {"ISTIO_META_DNS_CAPTURE": "false"}}}},
@@ -322,8 +333,13 @@ def test_ingress_ip_from_service(service, expected):
 INJECTOR_CASES = [
     ('{"global": {"multiCluster": {"clusterName": "east"}}}', "east"),
     ({"global": {"multiCluster": {"clusterName": "west"}}}, "west"),
-    ('{"global": {}}', ""),
+    # the chart's default clusterName "" runs istiod and the injected pods as cluster "Kubernetes"
+    ('{"global": {}}', "Kubernetes"),
+    ('{"global": {"multiCluster": {"clusterName": ""}}}', "Kubernetes"),
+    ({"global": {"multiCluster": {"enabled": False}}}, "Kubernetes"),
+    # no values at all (no injector ConfigMap): unknown
     ("", ""),
+    ({}, ""),
 ]
 
 
