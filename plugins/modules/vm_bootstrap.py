@@ -63,7 +63,8 @@ options:
     default: ""
   cluster_id:
     description:
-      - Cluster ID of the mesh. Default is C(values.global.multiCluster.clusterName) of the injector ConfigMap.
+      - Cluster ID of the mesh. Default is C(values.global.multiCluster.clusterName) of the injector ConfigMap,
+        and C(Kubernetes) when that is empty (istiod's default).
     type: str
   autoregister:
     description:
