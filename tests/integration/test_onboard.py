@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import stat
 import time
@@ -569,13 +570,23 @@ def test_a_sidecar_that_never_answers_ready_fails_with_its_logs_after_the_wait(l
     """The wait asks in one module run, every vm_sidecar_ready_delay seconds, up to
     vm_sidecar_ready_timeout; then the role shows the sidecar's logs and fails with the last answer."""
     url = "http://localhost:15999/healthz/ready"  # nothing listens there
+    # istio-proxy owns /var/log/istio: a log swapped for a link to a file only root may read (the sidecar
+    # can still append to it) must not show that file in the output
+    secret = f"meshops-secret-{os.getpid()}"
+    lab.ssh(1, "sh", "-c", f"umask 077; echo {secret} > /var/tmp/meshops-secret; chmod 0622 /var/tmp/meshops-secret; "
+            "ln -sf /var/tmp/meshops-secret /var/log/istio/istio.err.log")
     started = time.monotonic()
-    res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1",
-                   "-e", f"vm_sidecar_ready_url={url}", "-e", "vm_sidecar_ready_timeout=3",
-                   "-e", "vm_sidecar_ready_delay=1", "-vv", check=False)
+    try:
+        res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1",
+                       "-e", f"vm_sidecar_ready_url={url}", "-e", "vm_sidecar_ready_timeout=3",
+                       "-e", "vm_sidecar_ready_delay=1", "-vv", check=False)
+    finally:
+        lab.ssh(1, "sh", "-c", "rm -f /var/log/istio/istio.err.log /var/tmp/meshops-secret; "
+                "install -o istio-proxy -g istio-proxy -m 0644 /dev/null /var/log/istio/istio.err.log")
     took = time.monotonic() - started
     out = " ".join(res.stdout.split())
     assert res.returncode != 0, out[-3000:]
+    assert secret not in res.stdout, "root's file was shown through the sidecar's log link"
     assert (f"mlab-vm1: the Istio sidecar did not become ready within 3s ({url} last answered -1 "
             "Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] Connection refused>). "
             "The end of /var/log/istio/istio.err.log, istio.log and the unit's journal is shown above.") in out, \
