@@ -235,6 +235,29 @@ def test_interception_a_crashed_sidecar_left_is_removed_before_the_package_downl
     assert res.returncode == 0 and recap(res.stdout)[lab.cfg.vm_name(n)]["changed"] == 0, "the next run changed"
 
 
+def test_interception_that_cannot_be_removed_fails_the_run_naming_it(lab, leftover_vm):
+    """A leftover ISTIO_ chain the removal cannot delete (a rule of another tool still goes to it) fails
+    the run, naming the chain, instead of letting it go on with the VM's traffic in doubt."""
+    n = LEFTOVER_VM
+    res, _took = onboard(lab, leftover_vm)       # an onboarded VM (unchanged, when the test above ran)
+    assert res.returncode == 0, res.stdout[-4000:]
+    lab.ssh(n, "systemctl", "stop", "istio.service")
+    lab.ssh(n, "sh", "-c", "iptables-nft -w -t filter -N ISTIO_STUCK && "
+            "iptables-nft -w -t filter -A FORWARD -p udp --dport 9 -g ISTIO_STUCK")
+    try:
+        res, _took = onboard(lab, leftover_vm)
+        assert res.returncode != 0, res.stdout[-4000:]
+        assert "ISTIO_ chains still there after their removal: iptables-nft/filter/ISTIO_STUCK" in res.stdout, \
+            res.stdout[-4000:]
+        assert "Install, configure" not in res.stdout.split("ISTIO_STUCK")[-1]
+    finally:
+        lab.ssh(n, "sh", "-c", "iptables-nft -w -t filter -D FORWARD -p udp --dport 9 -g ISTIO_STUCK; "
+                "iptables-nft -w -t filter -X ISTIO_STUCK", check=False)
+    res, _took = onboard(lab, leftover_vm)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert ready(lab, n)
+
+
 # The connection of a restart lost before `systemctl restart` ran, or after it ran and before its
 # answer came back: a `systemctl` that /usr/local/sbin puts first in root's PATH kills, once, the
 # SSH session's process that runs the restart (the child of sshd), as a dropped connection ends

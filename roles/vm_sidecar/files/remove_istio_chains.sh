@@ -6,9 +6,12 @@
 # (istio/istio#52835). With an argument (offboarding), also that iptables-legacy filter rule: the
 # inert rule that turned connection tracking on before the first start (vars/main.yml,
 # __vm_sidecar_conntrack_rule); the install leaves it for the next start. Prints one line per
-# removed chain or rule; silent when there is nothing.
+# removed chain or rule; silent when there is nothing. Each call waits for the xtables lock (-w:
+# another process holding it, systemd's own `istio-start.sh clean` among them, fails the call at
+# once otherwise). Exits 1, naming them, when ISTIO_ chains are still there at the end.
 set -u
 conntrack_rule=${1:-}
+touched=""
 if [ -n "$conntrack_rule" ] && command -v iptables-legacy >/dev/null 2>&1; then
   # shellcheck disable=SC2086
   while iptables-legacy -w -C $conntrack_rule 2>/dev/null && iptables-legacy -w -D $conntrack_rule; do
@@ -22,15 +25,29 @@ for ipt in iptables-legacy iptables-nft ip6tables-legacy ip6tables-nft; do
   if dump=$("$ipt-save" 2>/dev/null); then
     case $dump in *ISTIO_*) ;; *) continue ;; esac
   fi
+  touched="$touched $ipt"
   for table in nat mangle raw filter; do
-    rules=$("$ipt" -t "$table" -S 2>/dev/null) || continue
+    rules=$("$ipt" -w -t "$table" -S 2>/dev/null) || continue
     printf '%s\n' "$rules" | grep -E '^-A [A-Z]+ .*-j ISTIO_' | sed 's/^-A /-D /' | while read -r rule; do
       # shellcheck disable=SC2086
-      "$ipt" -t "$table" $rule
+      "$ipt" -w -t "$table" $rule
     done
     chains=$(printf '%s\n' "$rules" | awk '$1 == "-N" && $2 ~ /^ISTIO_/ {print $2}')
-    for chain in $chains; do "$ipt" -t "$table" -F "$chain"; done
-    for chain in $chains; do "$ipt" -t "$table" -X "$chain" && echo "removed $ipt $table $chain"; done
+    for chain in $chains; do "$ipt" -w -t "$table" -F "$chain"; done
+    for chain in $chains; do "$ipt" -w -t "$table" -X "$chain" && echo "removed $ipt $table $chain"; done
   done
 done
+left=""
+for ipt in $touched; do
+  for table in nat mangle raw filter; do
+    rules=$("$ipt" -w -t "$table" -S 2>/dev/null) || continue
+    for chain in $(printf '%s\n' "$rules" | awk '$1 == "-N" && $2 ~ /^ISTIO_/ {print $2}'); do
+      left="$left $ipt/$table/$chain"
+    done
+  done
+done
+if [ -n "$left" ]; then
+  echo "ISTIO_ chains still there after their removal:$left" >&2
+  exit 1
+fi
 exit 0
