@@ -323,6 +323,24 @@ def test_the_restart_loads_a_rewritten_drop_in_and_enables_the_unit_as_wanted(la
     assert lab.ssh(1, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
 
 
+def test_a_unit_file_a_package_upgrade_changed_is_loaded_by_the_restart(lab, onboarded):
+    """Istio's package reloads nothing when it replaces istio.service: the restart reloads systemd when
+    the unit needs it, or the sidecar would start again with the old unit."""
+    unit_file = "/lib/systemd/system/istio.service"
+    original = lab.ssh(1, "cat", unit_file).stdout
+    lab.ssh(1, "sed", "-i", r"s/^\[Service\]$/[Service]\nEnvironment=MESHOPS_UPGRADED=1/", unit_file)
+    try:
+        assert unit(lab, 1, "NeedDaemonReload")["NeedDaemonReload"] == "yes"
+        res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1")
+        assert res.returncode == 0, res.stdout[-3000:]
+        loaded = unit(lab, 1, "NeedDaemonReload", "Environment", "ActiveState")
+        assert loaded["NeedDaemonReload"] == "no" and "MESHOPS_UPGRADED=1" in loaded["Environment"], loaded
+        assert loaded["ActiveState"] == "active"
+    finally:
+        lab.write(1, unit_file, original.encode())
+        lab.ssh(1, "systemctl", "daemon-reload")
+
+
 # istio-proxy owns /var/run/secrets (the package's unit makes it so), where the token's link goes.
 SWAP_TOKENS_FOR_A_LINK = """
 mkdir -p /var/lib/victim
