@@ -417,18 +417,21 @@ class MeshClient:
 
     def write_lease(self, body: Dict[str, Any], create: bool) -> Any:
         """Create ``body`` (``create``) or update it on its resourceVersion: the Lease written, None
-        when another run wrote first (409: it exists already, or it changed since it was read), or
-        ``False`` when the namespace does not exist."""
+        when another run wrote first (409: it exists already, or it changed since it was read; or, for
+        an update, 404: it was deleted since it was read), or ``False`` when the namespace does not
+        exist (a create's 404)."""
         meta = body["metadata"]
         what = self.describe("Lease", meta["namespace"], meta["name"])
         method, path = ("POST", api_path("Lease", meta["namespace"])) if create else \
             ("PUT", api_path("Lease", meta["namespace"], meta["name"]))
         try:
-            return self._or_missing("create" if create else "update", what, False, self.request, method, path, None, body)
+            written = self._or_missing("create" if create else "update", what, False, self.request, method, path,
+                                       None, body)
         except MeshError as exc:
             if exc.details.get("status") == 409:
                 return None
             raise
+        return None if written is False and not create else written
 
     def create_namespace(self, name: str) -> bool:
         """Create the namespace ``name`` (bare: whoever applies it later sets its labels); False when

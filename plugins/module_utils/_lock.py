@@ -163,6 +163,7 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
     holders: Dict[str, str] = {}
     deferred: List[str] = []
     created: List[str] = []
+    tried: List[str] = []       # namespaces this call tried to create (created, or there already)
     try:
         for namespace in sorted(set(namespaces)):
             while True:
@@ -185,9 +186,10 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
                 else:
                     body = renewed(found, me, duration, now())
                 written = client.write_lease(body, create=action == CREATE)
-                if written is False and create_namespaces and namespace not in created:
-                    client.create_namespace(namespace)
-                    created.append(namespace)
+                if written is False and create_namespaces and namespace not in tried:
+                    tried.append(namespace)
+                    if client.create_namespace(namespace):
+                        created.append(namespace)
                     continue
                 if written is False:
                     deferred.append(namespace)

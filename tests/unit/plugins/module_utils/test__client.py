@@ -508,6 +508,20 @@ def test_a_lease_is_deleted_only_at_its_resource_version(no_ambient_credential):
     assert server.requests[0]["body"]["preconditions"] == {"resourceVersion": "41"}
 
 
+def test_a_lease_update_that_finds_it_deleted_reads_again_and_only_a_create_means_no_namespace(no_ambient_credential):
+    # a 404 on the PUT: the Lease was deleted since it was read (given back, or by the operator), not the
+    # namespace gone: None, so that acquire reads again, as after a conflict
+    missing = (404, {}, {"kind": "Status", "reason": "NotFound", "code": 404,
+                         "message": 'leases.coordination.k8s.io "meshops-istio-vm" not found'})
+    body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "meshops-istio-vm", "namespace": "vms", "resourceVersion": "7"}}
+    with _Server(missing, missing) as server:
+        mesh = server.client()
+        assert mesh.write_lease(body, create=False) is None
+        assert mesh.write_lease(body, create=True) is False
+    assert [r["method"] for r in server.requests] == ["PUT", "POST"]
+
+
 def test_a_token_request_returns_the_token_and_its_expiry(no_ambient_credential):
     answer = {"status": {"token": "t", "expirationTimestamp": "2026-12-03T10:00:00Z"}}
     with _Server((201, {}, answer)) as server:

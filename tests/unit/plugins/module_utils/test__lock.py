@@ -277,6 +277,18 @@ def test_a_namespace_that_does_not_exist_yet_is_created_when_the_run_creates_it_
     assert res["acquired"] == ["new"] and res["created_namespaces"] == ["new"] and res["deferred"] == []
 
 
+def test_a_namespace_created_meanwhile_by_another_run_is_not_reported_as_created_by_this_one():
+    store, clock = Store(namespaces=("a",)), Clock()
+
+    def create_namespace(ns):          # the namespace appeared between the write and this create
+        store.namespaces.add(ns)
+        return False
+    store.create_namespace = create_namespace
+    res = _lock.acquire(store, ["new"], ME, 60, 10, False, create_namespaces=True, now=clock.now,
+                        clock=clock.monotonic, sleep=clock.sleep)
+    assert res["acquired"] == ["new"] and res["created_namespaces"] == [] and res["deferred"] == []
+
+
 def test_check_mode_only_reads_and_does_not_wait():
     store, clock = Store([held(OTHER)]), Clock()
     res = acquire(store, clock, namespaces=["a", "ns"], check=True)
