@@ -13,7 +13,8 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file, or the kubeconfig itself as a dictionary. The credentials inside a
-        dictionary (C(token), C(client-key-data), C(password) and the like of C(users[].user)) are masked in
+        dictionary (C(token), C(client-key-data), C(password) and the like of C(users[].user), the values of
+        an exec plugin's C(env), and the user and password of a C(clusters[].cluster.proxy-url)) are masked in
         results, diffs, errors and the invocation shown at C(-vvv).
       - Defaults to C(~/.kube/config), then to the in-cluster service account.
       - Can also be set with E(K8S_AUTH_KUBECONFIG).

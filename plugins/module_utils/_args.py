@@ -69,15 +69,26 @@ def secret_values(params: dict) -> set:
         elif secret and isinstance(value, str) and value:
             found.add(value)
 
+    def proxy_userinfo(url):
+        if isinstance(url, str) and "@" in url.split("//", 1)[-1].split("/", 1)[0]:
+            userinfo = url.split("//", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0]
+            found.add(userinfo)
+            if ":" in userinfo:
+                found.add(userinfo.split(":", 1)[1])
+
     kubeconfig = params.get("kubeconfig")
     if isinstance(kubeconfig, dict):
         for user in kubeconfig.get("users") or []:
             if isinstance(user, dict):
                 walk(user.get("user"))
-    proxy = params.get("proxy")
-    if isinstance(proxy, str) and "@" in proxy.split("//", 1)[-1].split("/", 1)[0]:
-        userinfo = proxy.split("//", 1)[-1].split("/", 1)[0].rsplit("@", 1)[0]
-        found.add(userinfo)
-        if ":" in userinfo:
-            found.add(userinfo.split(":", 1)[1])
+                # an exec plugin's environment carries its credentials (AWS_SECRET_ACCESS_KEY, ...)
+                plugin = user["user"].get("exec") if isinstance(user.get("user"), dict) else None
+                env = plugin.get("env") if isinstance(plugin, dict) else None
+                for item in env if isinstance(env, list) else []:
+                    if isinstance(item, dict):
+                        walk(item.get("value"), True)
+        for cluster in kubeconfig.get("clusters") or []:
+            if isinstance(cluster, dict) and isinstance(cluster.get("cluster"), dict):
+                proxy_userinfo(cluster["cluster"].get("proxy-url"))
+    proxy_userinfo(params.get("proxy"))
     return {value for value in found if len(value) >= 3}

@@ -19,6 +19,9 @@ KUBECONFIG = {
         {"name": "c", "user": {"auth-provider": {"name": "oidc", "config": {
             "id-token": "idt-777", "refresh-token": "rt-888", "client-secret": "cs-999", "client-id": "meshops"}}}},
         {"name": "d", "user": {"exec": {"command": "aws", "env": [{"name": "X", "value": "y"}]}}},
+        {"name": "e", "user": {"exec": {"command": "aws", "env": [
+            {"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalr-secret-key"}, "garbage", {"name": "EMPTY"}]}}},
+        {"name": "f", "user": {"exec": "garbage"}},
         "garbage",
     ],
 }
@@ -26,7 +29,13 @@ KUBECONFIG = {
 
 def test_kubeconfig_dictionary_credentials():
     assert secret_values({"kubeconfig": KUBECONFIG}) == {
-        "tok-123456", "S0VZLWRhdGE=", "pw-secret", "idt-777", "rt-888", "cs-999"}
+        "tok-123456", "S0VZLWRhdGE=", "pw-secret", "idt-777", "rt-888", "cs-999", "wJalr-secret-key"}
+
+
+def test_a_cluster_proxy_url_with_user_info():
+    kubeconfig = {"clusters": [{"name": "c", "cluster": {"server": "https://k", "proxy-url": "http://u:pr0xy-pw@p:3128"}},
+                               {"name": "d", "cluster": {"server": "https://k", "proxy-url": "http://p:3128"}}, "x"]}
+    assert secret_values({"kubeconfig": kubeconfig}) == {"u:pr0xy-pw", "pr0xy-pw"}
 
 
 @pytest.mark.parametrize("params,expected", [
