@@ -136,12 +136,21 @@ def origin(live: Optional[Mapping[str, Any]]) -> str:
     return value if value in ("created", "adopted") else ""
 
 
+def _applied_by_this_collection_alone(live: Mapping[str, Any]) -> bool:
+    """Whether this collection's field manager is the only manager of the object itself (status left
+    out): what a release that did not mark objects yet (0.1.0) leaves on one it created."""
+    managers = {m.get("manager") for m in (live.get("metadata", {}).get("managedFields") or [])
+                if not m.get("subresource")}
+    return managed_view(live) is not None and managers == {FIELD_MANAGER}
+
+
 def with_origin(desired: Dict[str, Any], live: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """``desired`` with the ORIGIN mark when its kind is adoptable: the live object's mark, else
-    ``created`` when there is no live object and ``adopted`` when there is one."""
+    ``created`` when there is no live object, or one that only this collection ever applied (made by a
+    release before the mark), and ``adopted`` when there is another."""
     if desired.get("kind") not in ADOPTABLE_KINDS:
         return desired
-    mark = origin(live) or ("adopted" if live is not None else "created")
+    mark = origin(live) or ("created" if live is None or _applied_by_this_collection_alone(live) else "adopted")
     out = copy.deepcopy(desired)
     out["metadata"]["annotations"] = dict(out["metadata"].get("annotations") or {}, **{ORIGIN: mark})
     return out

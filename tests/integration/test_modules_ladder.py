@@ -292,6 +292,38 @@ def test_service_account_ladder(lab, api_client):
         core.delete_namespace(ns)
 
 
+def test_an_account_and_service_a_release_before_the_origin_mark_created_are_deleted_on_absent(lab, api_client,
+                                                                                              namespace):
+    """0.1.0 applied Services and ServiceAccounts without the origin mark: one only its field manager
+    ever applied is the collection's own (created), so a later apply marks it so and absent deletes it."""
+    core = client.CoreV1Api(api_client)
+    for kind, patch, body in (
+            # as the role applied it: with the managed-by label (a bare apply records no fields at all)
+            ("ServiceAccount", core.patch_namespaced_service_account, {}),
+            ("Service", core.patch_namespaced_service,
+             {"spec": {"selector": {"app": "old"}, "ports": [{"name": "http", "port": 8080}]}})):
+        obj = dict({"apiVersion": "v1", "kind": kind, "metadata": {
+            "name": "old-release", "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "meshops.istio_vm"}}}, **body)
+        patch("old-release", namespace, obj, field_manager="meshops.istio_vm",
+              _content_type="application/apply-patch+yaml")
+    labels = {"app.kubernetes.io/managed-by": "meshops.istio_vm"}
+    r = run_module(lab.kubeconfig, "service_account", {"name": "old-release", "namespace": namespace,
+                                                       "create_namespace": False, "metadata_labels": labels})
+    assert not r.get("failed"), r.get("msg")
+    annotations = core.read_namespaced_service_account("old-release", namespace).metadata.annotations
+    assert annotations["istio-vm.meshops.io/origin"] == "created"
+    r = run_module(lab.kubeconfig, "service_account", {"name": "old-release", "namespace": namespace, "state": "absent"})
+    assert r["method"] == "deleted", r
+    service = {"name": "old-release", "selector": {"app": "old"}, "ports": [{"name": "http", "port": 8080}],
+               "metadata_labels": labels}
+    r = run_module(lab.kubeconfig, "workload_service", dict(service, namespace=namespace))
+    assert not r.get("failed"), r.get("msg")
+    r = run_module(lab.kubeconfig, "workload_service", dict(service, namespace=namespace, state="absent"))
+    assert r["method"] == "deleted", r
+    assert _read(api_client, "workload_service", namespace, "old-release") is None
+
+
 def test_service_account_leaves_an_existing_namespace_unwritten(lab, api_client):
     """Without namespace_labels an existing namespace is left as it is and a missing one is created.
     That no write is even tried (an apply that sets nothing changes no resourceVersion) is proved by

@@ -129,9 +129,20 @@ def test_origin(live, expected):
     assert origin(live) == expected
 
 
+def managed(obj, *entries):
+    return dict(obj, metadata=dict(obj["metadata"], managedFields=[
+        dict({"operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}}, **e) for e in entries]))
+
+
 @pytest.mark.parametrize("live, expected", [
     (None, "created"),                                   # this apply creates it
     (SA, "adopted"),                                     # it was there before this collection
+    # applied by 0.1.0, which did not mark objects: created by it when its manager is the only one
+    (managed(SA, {"manager": "meshops.istio_vm"}), "created"),
+    (managed(SA, {"manager": "meshops.istio_vm"}, {"manager": "controller", "subresource": "status"}), "created"),
+    (managed(SA, {"manager": "kubectl-create", "operation": "Update"}, {"manager": "meshops.istio_vm"}), "adopted"),
+    (managed(SA, {"manager": "kubectl-client-side-apply", "operation": "Update"}), "adopted"),
+    (managed(SA, {"manager": "meshops.istio_vm", "operation": "Update"}), "adopted"),   # not our apply
     (annotated(SA, **{ORIGIN: "created"}), "created"),   # a later apply keeps the mark
     (annotated(SA, **{ORIGIN: "adopted"}), "adopted"),
 ])
