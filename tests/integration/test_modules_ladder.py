@@ -292,8 +292,7 @@ def test_service_account_ladder(lab, api_client):
         core.delete_namespace(ns)
 
 
-def test_an_account_and_service_a_release_before_the_origin_mark_created_are_deleted_on_absent(lab, api_client,
-                                                                                              namespace):
+def test_an_account_and_service_made_before_the_origin_mark_are_deleted_on_absent(lab, api_client, namespace):
     """0.1.0 applied Services and ServiceAccounts without the origin mark: one only its field manager
     ever applied is the collection's own (created), so a later apply marks it so and absent deletes it."""
     core = client.CoreV1Api(api_client)
