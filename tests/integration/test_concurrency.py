@@ -141,13 +141,19 @@ def test_two_onboard_runs_at_the_same_time_one_waits_and_the_end_state_is_one_ru
 
 def test_a_lease_held_by_another_run_makes_the_run_wait_then_fail_naming_it(lab, api_client, workload):
     namespace, inventory = workload
+    custom = client.CustomObjectsApi(api_client)
+    try:     # onboarded (as the test above leaves it; run alone, onboarded here)
+        custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", NAME)
+    except client.ApiException as exc:
+        assert exc.status == 404, exc
+        res = run_playbook(inventory, lab.kubeconfig, "onboard.yml", check=False)
+        assert res.returncode == 0, res.stdout[-3000:]
     other = "awx job 999 on awx-task-0 started 2026-01-01T00:00:00Z run 0badc0de"
     now = datetime.datetime.now(datetime.timezone.utc)
     client.CoordinationV1Api(api_client).create_namespaced_lease(namespace, client.V1Lease(
         metadata=client.V1ObjectMeta(name=LEASE),
         spec=client.V1LeaseSpec(holder_identity=other, lease_duration_seconds=600, acquire_time=now,
                                 renew_time=now)))
-    custom = client.CustomObjectsApi(api_client)
     before = custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", NAME)
     since = {n: lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
                         "istio").stdout.strip() for n in VMS}

@@ -412,8 +412,10 @@ def test_health_follows_the_probe(lab, api_client, onboarded):
 
     wait("Healthy=True", lambda: state() == "True")
     lab.ssh(1, "systemctl", "stop", "lab-app")
-    wait("Healthy=False after the probed port closed", lambda: state() == "False")
-    lab.ssh(1, "systemctl", "start", "lab-app")
+    try:
+        wait("Healthy=False after the probed port closed", lambda: state() == "False")
+    finally:
+        lab.ssh(1, "systemctl", "start", "lab-app")
     wait("Healthy=True again", lambda: state() == "True")
 
 
@@ -633,21 +635,23 @@ def test_sidecar_comes_back_after_reboot(lab, onboarded):
 def test_unreachable_vm_fails_clearly_and_a_rerun_converges(lab, onboarded, tmp_path):
     proc = Proc(lab.cfg, "vm-mlab-vm2")
     assert proc.stop(timeout=60)
-    res = playbook(lab, "onboard.yml", check=False)
-    counts = recap(res.stdout)
-    assert res.returncode != 0 and counts["mlab-vm2"]["unreachable"] >= 1
-    assert counts["mlab-vm1"]["failed"] == 0 and counts["mlab-vm1"]["unreachable"] == 0
-    # verify.yml's report keeps the VM it could not reach, as not verified: a monitoring job sees it
-    out = tmp_path / "verify.json"
-    res = playbook(lab, "verify.yml", "-e", f"verify_report_path={out}", check=False)
-    doc = json.loads(out.read_text())
-    assert res.returncode != 0 and doc["summary"]["drifting"] == ["mlab-vm2"], doc["summary"]
-    assert doc["summary"]["vms"] == len(lab.vms) and "1 of %d VMs drift" % len(lab.vms) in res.stdout
-    (down,) = [rec for rec in doc["vms"] if rec["vm"] == "mlab-vm2"]
-    assert not down["verified"] and down["drift"][0].startswith("not verified: the run could not reach this VM")
-    assert row(report(res.stdout), "mlab-vm2")[1:6] == ["?"] * 5
-    hosts.boot_vm(lab.cfg, 2, hosts.rootfs(lab.cfg))
-    hosts.wait_vm(lab.cfg, 2)
+    try:
+        res = playbook(lab, "onboard.yml", check=False)
+        counts = recap(res.stdout)
+        assert res.returncode != 0 and counts["mlab-vm2"]["unreachable"] >= 1
+        assert counts["mlab-vm1"]["failed"] == 0 and counts["mlab-vm1"]["unreachable"] == 0
+        # verify.yml's report keeps the VM it could not reach, as not verified: a monitoring job sees it
+        out = tmp_path / "verify.json"
+        res = playbook(lab, "verify.yml", "-e", f"verify_report_path={out}", check=False)
+        doc = json.loads(out.read_text())
+        assert res.returncode != 0 and doc["summary"]["drifting"] == ["mlab-vm2"], doc["summary"]
+        assert doc["summary"]["vms"] == len(lab.vms) and "1 of %d VMs drift" % len(lab.vms) in res.stdout
+        (down,) = [rec for rec in doc["vms"] if rec["vm"] == "mlab-vm2"]
+        assert not down["verified"] and down["drift"][0].startswith("not verified: the run could not reach this VM")
+        assert row(report(res.stdout), "mlab-vm2")[1:6] == ["?"] * 5
+    finally:     # the VM back for the tests after this one, whatever failed above
+        hosts.boot_vm(lab.cfg, 2, hosts.rootfs(lab.cfg))
+        hosts.wait_vm(lab.cfg, 2)
     counts = recap(playbook(lab, "onboard.yml").stdout)
     assert set(counts) == set(lab.vms), counts
     assert all(c["failed"] == 0 and c["unreachable"] == 0 for c in counts.values())

@@ -15,6 +15,7 @@ The identities are ServiceAccount tokens of the audited namespace (tests/lab), n
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -136,6 +137,8 @@ def cluster(lab, api_client):
     """Nothing of the workload anywhere; the workload's namespace made by the administrator (the
     RoleBindings live in it); the rendered RBAC applied for the two identities."""
     reset_lab_inventory(lab, api_client)
+    # no bundles or record of an earlier run of this inventory (its own state directory)
+    shutil.rmtree(INVENTORY / ".meshops-istio-vm", ignore_errors=True)
     client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NS)))
     objects = render(OPERATOR, VERIFIER)
     apply(api_client, objects)
