@@ -143,12 +143,11 @@ def build(params):
 
 def ensure_namespace(client, namespace, labelled, check, force_conflicts):
     """The namespace applied when it is ``labelled`` or missing; an existing one without labels to give
-    is only read (no write, so no ``patch`` of it is needed)."""
-    if not labelled:
-        live = client.get("Namespace", None, namespace["metadata"]["name"])
-        if live is not None:
-            return {"changed": False, "method": "unchanged"}
-    return ensure(client, namespace, "present", check, force_conflicts)
+    is only read (no write, so no ``patch`` of it is needed). One read either way."""
+    live = client.get("Namespace", None, namespace["metadata"]["name"])
+    if live is not None and not labelled:
+        return {"changed": False, "method": "unchanged"}
+    return ensure(client, namespace, "present", check, force_conflicts, live=live)
 
 
 def run(module):
