@@ -420,25 +420,29 @@ def _inside_sidecar_dirs(directory: str) -> Optional[str]:
     return next((d for d in SIDECAR_WRITABLE_DIRS if normal == d or normal.startswith(d + "/")), None)
 
 
+def _owned_dir_problem(directory: Any) -> Optional[str]:
+    """check_owned_dir's problem of a directory the role takes over, else that it is inside one of
+    SIDECAR_WRITABLE_DIRS; None when it has neither (or when the path itself is path_problem's)."""
+    problem = check_owned_dir(directory)
+    if problem or not isinstance(directory, str) or check_path(directory):
+        return problem
+    holder = _inside_sidecar_dirs(directory)
+    return "it is inside %s, which istio-proxy can write (and swap the directory for a symlink)" % holder \
+        if holder else None
+
+
 def _owned_dirs(v: Mapping[str, Any]) -> List[str]:
     """The directories the role takes over: the token's (chowned to istio-proxy, 0700) and the package
     cache (deleted recursively when offboarding). Their other path rules are path_problem's."""
     out = []
     token = v.get("vm_sidecar_token_path")
     if isinstance(token, str) and not check_path(token):
-        problem = check_owned_dir(posixpath.dirname(posixpath.normpath(token)))
-        holder = _inside_sidecar_dirs(posixpath.dirname(token))
-        if not problem and holder:
-            problem = "it is inside %s, which istio-proxy can write (and swap the directory for a symlink)" % holder
+        problem = _owned_dir_problem(posixpath.dirname(posixpath.normpath(token)))
         if problem:
             out.append("vm_sidecar_token_path: the role makes the directory of %r istio-proxy's with mode 0700, but "
                        "%s: keep the token in a directory of its own (the default is "
                        "/var/lib/istio/tokens/istio-token)" % (token, problem))
-    cache = v.get("vm_sidecar_package_cache_dir")
-    problem = check_owned_dir(cache)
-    holder = _inside_sidecar_dirs(cache) if isinstance(cache, str) and not check_path(cache) else None
-    if not problem and holder:
-        problem = "it is inside %s, which istio-proxy can write (and swap the directory for a symlink)" % holder
+    problem = _owned_dir_problem(v.get("vm_sidecar_package_cache_dir"))
     if problem:
         out.append("vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it holds, "
                    "but %s: use a directory of its own (the default is /var/cache/meshops-istio-vm)" % problem)
