@@ -12,6 +12,8 @@
 set -u
 conntrack_rule=${1:-}
 touched=""
+# The ISTIO_ chains that an iptables -S listing ($1) defines, one per line.
+istio_chains() { printf '%s\n' "$1" | awk '$1 == "-N" && $2 ~ /^ISTIO_/ {print $2}'; }
 if [ -n "$conntrack_rule" ] && command -v iptables-legacy >/dev/null 2>&1; then
   # shellcheck disable=SC2086
   while iptables-legacy -w -C $conntrack_rule 2>/dev/null && iptables-legacy -w -D $conntrack_rule; do
@@ -32,7 +34,7 @@ for ipt in iptables-legacy iptables-nft ip6tables-legacy ip6tables-nft; do
       # shellcheck disable=SC2086
       "$ipt" -w -t "$table" $rule
     done
-    chains=$(printf '%s\n' "$rules" | awk '$1 == "-N" && $2 ~ /^ISTIO_/ {print $2}')
+    chains=$(istio_chains "$rules")
     for chain in $chains; do "$ipt" -w -t "$table" -F "$chain"; done
     for chain in $chains; do "$ipt" -w -t "$table" -X "$chain" && echo "removed $ipt $table $chain"; done
   done
@@ -41,7 +43,7 @@ left=""
 for ipt in $touched; do
   for table in nat mangle raw filter; do
     rules=$("$ipt" -w -t "$table" -S 2>/dev/null) || continue
-    for chain in $(printf '%s\n' "$rules" | awk '$1 == "-N" && $2 ~ /^ISTIO_/ {print $2}'); do
+    for chain in $(istio_chains "$rules"); do
       left="$left $ipt/$table/$chain"
     done
   done
