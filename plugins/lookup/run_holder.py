@@ -12,9 +12,12 @@ version_added: 0.2.0
 description:
   - Returns the name under which a run holds the run locks of meshops.istio_vm (the Lease of
     M(meshops.istio_vm.mesh_lock) and the VMs' lock), the AWX job or C(ansible-playbook), the
-    controller's host name, the process ID of C(ansible-playbook), when the run started and a
-    random token, for example C(ansible-playbook on ctl pid 4242 started 2026-01-02T03:04:05Z run 0a1b2c3d).
-  - A later run on the same controller breaks a lock whose C(ansible-playbook) process has ended.
+    controller's host name, the process ID of C(ansible-playbook), where that ID is valid (16 hex
+    digits from the kernel's boot ID and the process's PID namespace; left out where C(/proc) does
+    not tell them), when the run started and a random token, for example
+    C(ansible-playbook on ctl pid 4242 in 5d0c8e3b2a914f67 started 2026-01-02T03:04:05Z run 0a1b2c3d).
+  - A later run on the same controller, in the same boot and PID namespace, breaks a lock whose
+    C(ansible-playbook) process has ended.
   - Reads the process ID in Python (the parent of the worker process that runs the lookup), so that
     the controller, or an execution-environment image, needs no C(ps).
 author:
@@ -52,7 +55,7 @@ import socket
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._lock import holder_identity
+from ansible_collections.meshops.istio_vm.plugins.module_utils._lock import holder_identity, this_process_space
 
 
 class LookupModule(LookupBase):
@@ -65,4 +68,4 @@ class LookupModule(LookupBase):
         started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         # Tasks are templated in a worker process that ansible-playbook forked: its parent.
         return [holder_identity(socket.gethostname(), os.getppid(), started, secrets.token_hex(4),
-                                job=str(kwargs.get("job") or ""))]
+                                job=str(kwargs.get("job") or ""), space=this_process_space())]

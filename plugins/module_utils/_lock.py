@@ -18,6 +18,8 @@ for ``meshops.istio_vm.mesh_lock``.
 from __future__ import annotations
 
 import datetime
+import hashlib
+import os
 import re
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
@@ -50,25 +52,52 @@ def micro_time(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.timezone.utc).strftime(MICRO_TIME)
 
 
-def holder_identity(host: str, pid: int, started: str, run: str, job: str = "") -> str:
+def holder_identity(host: str, pid: int, started: str, run: str, job: str = "", space: str = "") -> str:
     """The holderIdentity of a run: who to ask before breaking its lock (the role builds the same).
 
-    ``host`` and ``pid``: the controller and its ansible-playbook process; ``started``: when the run
-    began; ``run``: a token unique to the run; ``job``: the AWX job ID when there is one."""
-    parts = ["awx job %s" % job if job else "ansible-playbook", "on %s pid %d" % (host, pid),
-             "started %s" % started, "run %s" % run]
+    ``host`` and ``pid``: the controller and its ansible-playbook process; ``space``: where that PID
+    means that process (process_space(), empty when unknown); ``started``: when the run began;
+    ``run``: a token unique to the run; ``job``: the AWX job ID when there is one."""
+    where = "on %s pid %d" % (host, pid) + (" in %s" % space if space else "")
+    parts = ["awx job %s" % job if job else "ansible-playbook", where, "started %s" % started, "run %s" % run]
     return " ".join(parts)
 
 
-_PROCESS = re.compile(r" on (\S+) pid (\d+) ")
+SPACE_CHARS = 16
 
 
-def run_gone(holder_name: str, host: str, alive: Callable[[int], bool]) -> bool:
-    """Whether the run ``holder_name`` has ended for sure: it ran on this controller ``host`` and its
-    ansible-playbook process is not ``alive`` any more (a run on another controller, or an AWX job in
-    its own container, cannot be seen from here: its lock expires instead)."""
+def process_space(boot_id: str, pid_namespace: str) -> str:
+    """A short name for the PID space of a process: the kernel's boot (``boot_id``) and its PID
+    namespace (``pid:[4026531836]``). Two processes with the same PID are the same process only
+    in the same space: host names repeat (``localhost.localdomain``, containers given one name),
+    and an initial PID namespace has the same number on every machine. Empty when either is."""
+    if not boot_id.strip() or not pid_namespace.strip():
+        return ""
+    text = "%s %s" % (boot_id.strip(), pid_namespace.strip())
+    return hashlib.sha256(text.encode()).hexdigest()[:SPACE_CHARS]
+
+
+def this_process_space() -> str:
+    """process_space() of this process, from /proc; empty where /proc does not tell (not Linux)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            boot_id = handle.read()
+        return process_space(boot_id, os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        return ""
+
+
+_PROCESS = re.compile(r" on (\S+) pid (\d+) in ([0-9a-f]{%d}) " % SPACE_CHARS)
+
+
+def run_gone(holder_name: str, host: str, space: str, alive: Callable[[int], bool]) -> bool:
+    """Whether the run ``holder_name`` has ended for sure: it ran on this controller ``host``, in
+    this PID ``space`` (process_space()), and its ansible-playbook process is not ``alive`` any more.
+    A run on another controller, in another container or boot, or one named without its space,
+    cannot be seen from here: its lock expires instead."""
     match = _PROCESS.search(holder_name + " ")
-    return bool(match) and match.group(1) == host and not alive(int(match.group(2)))
+    return (bool(match) and bool(space) and match.group(1) == host and match.group(3) == space
+            and not alive(int(match.group(2))))
 
 
 def lease(namespace: str, holder: str, duration: int, now: datetime.datetime,

@@ -20,7 +20,8 @@ description:
     only one run gets it), renewed when O(holder) holds it already, and taken over when it has no
     holder or its C(renewTime) plus C(leaseDurationSeconds) has passed (an update on the
     resourceVersion read, so only one run gets it), or when O(holder) names a process on this
-    controller (C(on HOST pid PID)) that is no longer running. A Lease another run holds is read again
+    controller, of the same boot and PID namespace (C(on HOST pid PID in SPACE)), that is no longer
+    running. A Lease another run holds is read again
     every second, for up to O(timeout) seconds in all; then the module gives back the Leases
     this call took and fails, naming the holder and how to break a stale lock. It gives them back
     as well when any other call fails (for example a Lease it may not read), and fails with that
@@ -46,9 +47,11 @@ options:
       - Who holds the lock, unique to the run and the same for all its tasks; it is shown to any
         run that has to wait, so it should say where to look, for example the AWX job ID, the
         controller and the start time.
-      - With C(on HOST pid PID) in it (the role puts the controller's host name and the PID of
-        ansible-playbook there), a later run on the same controller takes the Lease over as soon
-        as that process has ended, instead of waiting for the Lease to expire.
+      - With C(on HOST pid PID in SPACE) in it (the role puts the controller's host name, the PID
+        of ansible-playbook and 16 hex digits from the kernel's boot ID and its PID namespace
+        there), a later run on the same controller, in the same boot and PID namespace, takes the
+        Lease over as soon as that process has ended, instead of waiting for the Lease to expire.
+        A host name alone does not do, as two controllers (or containers) may have the same one.
     type: str
     required: true
   state:
@@ -207,7 +210,7 @@ def alive(pid):
 
 
 def gone(holder):
-    return _lock.run_gone(holder, socket.gethostname(), alive)
+    return _lock.run_gone(holder, socket.gethostname(), _lock.this_process_space(), alive)
 
 
 def run(module):

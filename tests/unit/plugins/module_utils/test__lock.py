@@ -59,18 +59,26 @@ def test_decide(found, now, expected):
     assert _lock.decide(found, ME, at(now)) == expected
 
 
-@pytest.mark.parametrize("holder,host,running,expected", [
-    ("ansible-playbook on ctl pid 4242 started s run 1", "ctl", False, True),
-    ("ansible-playbook on ctl pid 4242 started s run 1", "ctl", True, False),
-    ("ansible-playbook on ctl pid 4242 started s run 1", "other", False, False),   # not seen from here
-    ("awx job 7 on pod-x pid 12 started s run 1", "pod-x", False, True),
-    ("someone by hand", "ctl", False, False),
+SPACE = _lock.process_space("0f5c5a1e-1111-4222-8333-944455556666", "pid:[4026531836]")
+ELSEWHERE = _lock.process_space("7d7d7d7d-1111-4222-8333-944455556666", "pid:[4026531836]")
+
+
+@pytest.mark.parametrize("holder,host,space,running,expected", [
+    ("ansible-playbook on ctl pid 4242 in %s started s run 1" % SPACE, "ctl", SPACE, False, True),
+    ("ansible-playbook on ctl pid 4242 in %s started s run 1" % SPACE, "ctl", SPACE, True, False),
+    ("ansible-playbook on ctl pid 4242 in %s started s run 1" % SPACE, "other", SPACE, False, False),
+    # the same host name on another machine, in another container or boot: not seen from here
+    ("ansible-playbook on ctl pid 4242 in %s started s run 1" % ELSEWHERE, "ctl", SPACE, False, False),
+    ("ansible-playbook on ctl pid 4242 in %s started s run 1" % SPACE, "ctl", "", False, False),
+    ("ansible-playbook on ctl pid 4242 started s run 1", "ctl", SPACE, False, False),    # named without
+    ("awx job 7 on pod-x pid 12 in %s started s run 1" % SPACE, "pod-x", SPACE, False, True),
+    ("someone by hand", "ctl", SPACE, False, False),
 ])
-def test_run_gone_only_for_a_process_of_this_controller_that_ended(holder, host, running, expected):
-    assert _lock.run_gone(holder, host, lambda pid: running) is expected
+def test_run_gone_only_for_a_process_of_this_controller_that_ended(holder, host, space, running, expected):
+    assert _lock.run_gone(holder, host, space, lambda pid: running) is expected
 
     def gone(name):
-        return _lock.run_gone(name, host, lambda pid: running)
+        return _lock.run_gone(name, host, space, lambda pid: running)
 
     assert _lock.decide(held(holder), ME, at(1), gone) == (_lock.TAKE if expected else _lock.WAIT)
 
@@ -85,9 +93,19 @@ def test_renewed_keeps_the_version_and_counts_transitions():
     assert taken["spec"]["acquireTime"] == _lock.micro_time(at(120))
 
 
+def test_process_space_names_a_boot_and_a_pid_namespace():
+    assert len(SPACE) == 16 and int(SPACE, 16) >= 0
+    assert SPACE != ELSEWHERE
+    assert SPACE != _lock.process_space("0f5c5a1e-1111-4222-8333-944455556666", "pid:[4026532201]")
+    assert SPACE == _lock.process_space("0f5c5a1e-1111-4222-8333-944455556666\n", "pid:[4026531836]")
+    assert _lock.process_space("", "pid:[4026531836]") == "" and _lock.process_space("b", " ") == ""
+    assert _lock.this_process_space() == _lock.this_process_space() != ""   # Linux: /proc tells
+
+
 def test_holder_identity_and_the_held_message():
-    assert _lock.holder_identity("ctl", 4242, "2026-01-02T03:04:05Z", "42", job="7") == \
-        "awx job 7 on ctl pid 4242 started 2026-01-02T03:04:05Z run 42"
+    assert _lock.holder_identity("ctl", 4242, "2026-01-02T03:04:05Z", "42", job="7", space=SPACE) == \
+        "awx job 7 on ctl pid 4242 in %s started 2026-01-02T03:04:05Z run 42" % SPACE
+    assert _lock.holder_identity("ctl", 4242, "s", "42") == "ansible-playbook on ctl pid 4242 started s run 42"
     assert _lock.holder_identity("ctl", 1, "s", "42").startswith("ansible-playbook on ctl pid 1 ")
     text = _lock.held_message("ns", held(OTHER), 30.4, at(20))
     assert text.startswith("Another run holds the lock of namespace ns (Lease ns/meshops-istio-vm): " + OTHER)
