@@ -38,6 +38,7 @@ try:
     from urllib3.exceptions import HTTPError as Urllib3Error
     from urllib3.exceptions import MaxRetryError, ProtocolError, SSLError
     from urllib3.exceptions import TimeoutError as Urllib3Timeout
+    from yaml import YAMLError   # the kubernetes client's kubeconfig loader reads YAML with PyYAML
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as exc:  # reported by the module through missing_required_lib
@@ -55,6 +56,9 @@ except ImportError as exc:  # reported by the module through missing_required_li
         reason = None
 
     class ProtocolError(Urllib3Error):  # type: ignore[no-redef]
+        pass
+
+    class YAMLError(Exception):  # type: ignore[no-redef]
         pass
 
     class SSLError(Urllib3Error):  # type: ignore[no-redef]
@@ -259,7 +263,7 @@ class MeshClient:
                     k8s_config.load_incluster_config(client_configuration=conf)
                 else:
                     k8s_config.load_kube_config(config_file=path, context=context, client_configuration=conf)
-        except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
+        except (k8s_config.ConfigException, OSError, ValueError, TypeError, YAMLError) as exc:
             raise MeshError("Cannot load the cluster credential (kubeconfig=%s, context=%s): %s. "
                             "Set kubeconfig/K8S_AUTH_KUBECONFIG or host and api_key."
                             % (kubeconfig if not isinstance(kubeconfig, dict) else "<dict>", context, exc))
@@ -401,8 +405,12 @@ class MeshClient:
         res = self._call("request a token for", "ServiceAccount %s/%s" % (namespace, service_account),
                          self.request, "POST", api_path("ServiceAccount", namespace, service_account, "token"),
                          None, body) or {}
-        status = res.get("status") or {}
-        return {"token": status.get("token"), "expiration": status.get("expirationTimestamp")}
+        status = (res.get("status") if isinstance(res, dict) else None) or {}
+        token = status.get("token") if isinstance(status, dict) else None
+        if not isinstance(token, str) or not token:
+            raise MeshError("The API server answered the TokenRequest for ServiceAccount %s/%s without a token"
+                            % (namespace, service_account))
+        return {"token": token, "expiration": status.get("expirationTimestamp")}
 
     def list_config_maps(self, namespace: str, label_selector: str = "") -> List[Dict[str, Any]]:
         return self.list("ConfigMap", namespace, label_selector)

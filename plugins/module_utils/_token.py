@@ -21,16 +21,18 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import Me
 
 
 def claims(token: str) -> Optional[Dict[str, Any]]:
-    """The JWT payload of ``token``, or None when it is not a JWT. The signature is not checked:
+    """The JWT payload of ``token``, or None when it is not a JWT (a payload that is no JSON object
+    is none either). The signature is not checked:
     the API server and istiod check it; this only decides whether to ask for a new one."""
     parts = token.strip().split(".")
     if len(parts) != 3:
         return None
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
-        return json.loads(base64.urlsafe_b64decode(payload.encode()).decode())
+        found = json.loads(base64.urlsafe_b64decode(payload.encode()).decode())
     except (ValueError, UnicodeDecodeError):
         return None
+    return found if isinstance(found, dict) else None
 
 
 def subject(namespace: str, service_account: str) -> str:

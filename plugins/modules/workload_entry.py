@@ -60,7 +60,8 @@ options:
       - With O(objects), one wait for all the entries that ask for it (one LIST per namespace and
         poll); on timeout the task fails naming the entries that are not Healthy, with the results
         of all of them.
-      - An error of the API while waiting (a refused read) fails the task with that error at once.
+      - An error of the API while waiting (a refused read) fails the task with that error at once, with
+        the same C(changed), C(result) or C(results) and C(diff) of what it applied.
     type: str
     choices: [none, healthy]
     default: none
@@ -188,10 +189,11 @@ def wait_healthy(client, params, result, check_mode):
 
     try:
         live = wait_until("WorkloadEntry %s/%s to be Healthy" % (ns, name), healthy_entry, params["wait_timeout"])
-    except WaitTimeout as exc:
-        # the entry is applied: say so, with what was written
+    except MeshError as exc:
+        # a timeout, or an error of a read while waiting: the entry is applied, say so, with what was written
         raise MeshError("%s (the entry is applied, see result)" % exc.message,
-                        {key: result[key] for key in ("changed", "method", "result", "diff") if key in result})
+                        dict(exc.details, **{key: result[key] for key in ("changed", "method", "result", "diff")
+                                             if key in result}))
     result["result"]["status"] = live.get("status", {})
     return result
 
@@ -212,12 +214,15 @@ def wait_healthy_many(client, params, param_sets, result, check_mode):
     timeout = max(p["wait_timeout"] for p in param_sets if p["wait"] == "healthy")
     try:
         live = wait_until("%d WorkloadEntries to be Healthy" % len(wanted), all_healthy, timeout)
-    except WaitTimeout:   # an error of the API calls themselves passes through as it is
+    except WaitTimeout:
         names = ", ".join("%s/%s" % key for key in waiting["for"])
         raise MeshError("Timed out after %ss waiting for %d of %d WorkloadEntries to be Healthy: %s (the entries "
                         "are applied, see results)" % (timeout, len(waiting["for"]), len(wanted), names),
                         {"changed": result["changed"], "results": result["results"], "diff": result["diff"],
                          "unhealthy": ["%s/%s" % key for key in waiting["for"]]})
+    except MeshError as exc:   # an error of a LIST while waiting: that error, with what was written
+        raise MeshError("%s (the entries are applied, see results)" % exc.message,
+                        dict(exc.details, changed=result["changed"], results=result["results"], diff=result["diff"]))
     for item in result["results"]:
         key = (item["namespace"], item["name"])
         if key in live and key in wanted:

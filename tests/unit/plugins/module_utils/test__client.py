@@ -529,3 +529,30 @@ def test_a_token_request_returns_the_token_and_its_expiry(no_ambient_credential)
             "token": "t", "expiration": "2026-12-03T10:00:00Z"}
     assert server.requests[0]["path"] == "/api/v1/namespaces/vms/serviceaccounts/sa/token"
     assert server.requests[0]["body"]["spec"] == {"audiences": ["istio-ca"], "expirationSeconds": 3600}
+
+
+@pytest.mark.parametrize("text", ["clusters: [a\n", "\tkind: Config\n", "- 1\n- 2\n"])
+def test_a_kubeconfig_file_that_is_no_kubeconfig_is_an_error_naming_it(no_ambient_credential, tmp_path, text):
+    path = tmp_path / "kubeconfig"
+    path.write_text(text)
+    with pytest.raises(MeshError) as err:
+        MeshClient.from_params({"kubeconfig": str(path)})
+    assert err.value.message.startswith("Cannot load the cluster credential (kubeconfig=%s, context=None): " % path)
+
+
+@pytest.mark.parametrize("answer", [{"status": {}}, {"status": {"token": ""}}, {"status": {"token": 5}},
+                                    {"status": "token"}, {}])
+def test_a_token_request_answered_without_a_token_is_an_error(no_ambient_credential, answer):
+    with _Server((201, {}, answer)) as server:
+        with pytest.raises(MeshError) as err:
+            server.client().create_token("vms", "vm", ["istio-ca"], 3600)
+    assert err.value.message == "The API server answered the TokenRequest for ServiceAccount vms/vm without a token"
+
+
+def test_a_token_request_returns_the_token_and_its_expiry(no_ambient_credential):
+    with _Server((201, {}, {"status": {"token": "t0k", "expirationTimestamp": "2026-01-01T00:00:00Z"}})) as server:
+        assert server.client().create_token("vms", "vm", ["istio-ca"], 3600) == {
+            "token": "t0k", "expiration": "2026-01-01T00:00:00Z"}
+    [req] = server.requests
+    assert req["path"] == "/api/v1/namespaces/vms/serviceaccounts/vm/token"
+    assert req["body"]["spec"] == {"audiences": ["istio-ca"], "expirationSeconds": 3600}

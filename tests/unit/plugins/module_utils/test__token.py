@@ -45,7 +45,10 @@ def test_reusable(token_claims, now, expected):
     assert reusable(token_claims, "ns", "vm", "istio-ca", now, min_remaining=1800) is expected
 
 
-@pytest.mark.parametrize("token", ["", "abc", "a.b", "a.!!!.c", "a." + base64.urlsafe_b64encode(b"[1").decode() + ".c"])
+@pytest.mark.parametrize("token", ["", "abc", "a.b", "a.!!!.c", "a." + base64.urlsafe_b64encode(b"[1").decode() + ".c",
+                                   # JSON, but not an object of claims
+                                   "a." + base64.urlsafe_b64encode(b'["sub", 1]').decode() + ".c",
+                                   "a." + base64.urlsafe_b64encode(b'"sub"').decode() + ".c"])
 def test_claims_of_garbage_is_none(token):
     assert claims(token) is None
 

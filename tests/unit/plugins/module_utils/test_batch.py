@@ -126,14 +126,18 @@ class Forbidden(MemoryApi):
         raise MeshError("Failed to read WorkloadEntry vms/%s: forbidden" % name)
 
 
-def test_an_api_error_in_the_wait_is_that_error_not_a_timeout():
+def test_an_api_error_in_the_wait_is_that_error_not_a_timeout_and_keeps_what_was_written():
     api = Forbidden()
     with pytest.raises(MeshError) as info:
         wait_healthy_many(api, PRESENT, [params("a", timeout=60)], batch_result("a"), False)
-    assert info.value.message == "Failed to list WorkloadEntry in namespace vms: forbidden" and api.lists == 1
+    assert info.value.message == ("Failed to list WorkloadEntry in namespace vms: forbidden "
+                                  "(the entries are applied, see results)") and api.lists == 1
+    assert info.value.details == batch_result("a")
+    written = {"changed": True, "method": "created", "result": {}}
     with pytest.raises(MeshError) as info:
-        wait_healthy(api, dict(params("a", timeout=60), state="present"), {"changed": True, "result": {}}, False)
-    assert info.value.message == "Failed to read WorkloadEntry vms/a: forbidden"
+        wait_healthy(api, dict(params("a", timeout=60), state="present"), written, False)
+    assert info.value.message == "Failed to read WorkloadEntry vms/a: forbidden (the entry is applied, see result)"
+    assert info.value.details == written
 
 
 def test_the_single_forms_timeout_keeps_what_was_written():
