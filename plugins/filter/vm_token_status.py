@@ -40,6 +40,11 @@ options:
     description: Install the bundle's token even when the VM's is good.
     type: bool
     default: false
+  cert:
+    description:
+      - The VM's workload certificate, C(cert) of M(meshops.istio_vm.vm_state_info) (C(exists), C(uris));
+        null when not read.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -69,6 +74,13 @@ _value:
     vm_claims:
       description: O(vm), as given.
       type: dict
+    stale_cert:
+      description:
+        - The VM's workload certificate names none of the bundle's identity (C(spiffe://.../ns/NS/sa/SA) for the
+          subject C(system:serviceaccount:NS:SA)). istio-agent authenticates its certificate requests with the
+          certificate it holds while it is valid, and the CA signs that certificate's identity, so the role
+          removes it before the restart. False when the certificate or the subject is not known.
+      type: bool
 """
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils import _token

@@ -114,7 +114,24 @@ def status(token_text: Optional[str], record_file_text: Optional[str], now: floa
     return dict(remaining(parse_record(record_file_text), now), token=False)
 
 
-def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False) -> Dict[str, Any]:
+def cert_of_another_identity(subject: Any, cert: Any) -> bool:
+    """Whether the VM's workload certificate (``cert``: vm_state_info's read, with ``exists`` and ``uris``)
+    names none of the identity of the token ``subject`` (``system:serviceaccount:<ns>:<sa>``), so that
+    istio-agent must not keep it. The agent authenticates its certificate requests with the certificate
+    it holds (``PROV_CERT``, istio-start.sh sets ``/etc/certs``) while it is valid, and the CA signs that
+    certificate's identity, not the token's: a VM moved to another service account or namespace would
+    keep its old identity. False when either is unknown (no subject, no certificate, no SPIFFE ID)."""
+    parts = subject.split(":") if isinstance(subject, str) else []
+    if len(parts) != 4 or parts[:2] != ["system", "serviceaccount"] or not isinstance(cert, dict):
+        return False
+    uris = [uri for uri in cert.get("uris") or [] if isinstance(uri, str) and uri.startswith("spiffe://")]
+    if not cert.get("exists") or not uris:
+        return False
+    suffix = "/ns/%s/sa/%s" % (parts[2], parts[3])
+    return not any(uri.endswith(suffix) and uri.count("/") == 6 for uri in uris)
+
+
+def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False, cert: Any = None) -> Dict[str, Any]:
     """Whether a VM keeps its token, and whether the controller holds one to give it.
 
     ``bundle`` is ``status`` of the bundle's token (or of its record, once the controller removed the
@@ -122,7 +139,8 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     VM's token is good when it has an expiry, is for the bundle's issuer and subject, and has more
     than ``renew_before`` seconds left. ``install``: the bundle's token is to be copied (``force``,
     or the VM's is not good); ``missing``: so, but the controller holds no token. ``vm_claims`` is
-    ``vm`` as given (claims only, never a token).
+    ``vm`` as given (claims only, never a token). ``stale_cert``: the VM's workload certificate
+    ``cert`` is of another identity than the bundle's token (cert_of_another_identity).
     """
     for name, value in (("bundle", bundle), ("vm", vm)):
         if value is not None and not isinstance(value, dict):
@@ -139,4 +157,5 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     install = bool(force) or not good
     controller_token = bool(held.get("token", False))
     return {"controller_token": controller_token, "vm_token_good": good, "install": install,
-            "missing": install and not controller_token, "vm_claims": vm}
+            "missing": install and not controller_token, "vm_claims": vm,
+            "stale_cert": cert_of_another_identity(held.get("sub"), cert)}

@@ -122,6 +122,18 @@ options:
       - Seconds to wait for istiod to publish C(istio-ca-root-cert) in O(namespace).
     type: int
     default: 60
+  planned_workload_group:
+    description:
+      - Check mode only. The WorkloadGroup as this run's dry run of its apply returned it
+        (RV(meshops.istio_vm.workload_group#module:result) in check mode), for a group the run would
+        change before this task. The bundle is then rendered from it, not from the live group, so that a dry run
+        reports the bundle the run would write. Its C(metadata.name) and C(metadata.namespace) must be
+        O(workload_group) and O(namespace).
+      - A ServiceAccount it names that does not exist yet gives a warning instead of the error, as
+        the run would create it first (C(mesh_workload_create_identity)).
+      - Outside check mode the module reads the live WorkloadGroup, which the run applied before, and
+        fails when this option is given.
+    type: dict
   service_account:
     description:
       - The service account the VM is meant to run as (from the inventory). When given, the module
@@ -265,6 +277,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     render,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._drift import first_mapping
+from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import normalize
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import managed_view
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
@@ -407,11 +420,24 @@ def _expiry(token_claims):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(exp)) if isinstance(exp, (int, float)) else None
 
 
+def check_planned(planned, namespace, name, check):
+    """planned_workload_group: only in check mode, and only the group the task names."""
+    if not check:
+        raise MeshError("planned_workload_group is for check mode only: a run reads the WorkloadGroup it applied")
+    meta = planned.get("metadata") if isinstance(planned.get("metadata"), dict) else {}
+    if (planned.get("kind"), meta.get("namespace"), meta.get("name")) != ("WorkloadGroup", namespace, name):
+        raise MeshError("planned_workload_group is %s %s/%s, not WorkloadGroup %s/%s"
+                        % (planned.get("kind"), meta.get("namespace"), meta.get("name"), namespace, name))
+
+
 def run(module):
     params, check = module.params, module.check_mode
     client = _client.MeshClient.from_params(auth_params(params))
     ns, group_name = params["namespace"], params["workload_group"]
-    group = client.get("WorkloadGroup", ns, group_name)
+    planned = params["planned_workload_group"]
+    if planned is not None:
+        check_planned(planned, ns, group_name, check)
+    group = planned if planned is not None else client.get("WorkloadGroup", ns, group_name)
     if group is None:
         raise MeshError("WorkloadGroup %s/%s not found: create it first (meshops.istio_vm.workload_group)"
                         % (ns, group_name))
@@ -420,10 +446,14 @@ def run(module):
         raise MeshError("WorkloadGroup %s/%s runs its VMs as ServiceAccount %r, the caller expects %r: no token is "
                         "requested for an account the caller did not name (apply the WorkloadGroup again, or fix "
                         "the inventory)" % (ns, group_name, sa, params["service_account"]))
-    if not client.service_account_exists(ns, sa):
-        raise MeshError("ServiceAccount %s/%s (the WorkloadGroup's template.serviceAccount) not found: create it first"
-                        % (ns, sa))
     warnings = []
+    if not client.service_account_exists(ns, sa):
+        if planned is None:
+            raise MeshError("ServiceAccount %s/%s (the WorkloadGroup's template.serviceAccount) not found: create it "
+                            "first" % (ns, sa))
+        warnings.append("ServiceAccount %s/%s (the planned WorkloadGroup's template.serviceAccount) does not exist "
+                        "yet: a run must create it before this task (meshops.istio_vm.service_account), or this "
+                        "task fails there" % (ns, sa))
     inputs = BootstrapInputs(
         workload_group=group, mesh_config=_read_mesh_config(client, params), cluster_id=_cluster_id(client, params),
         revision=params["revision"], istio_namespace=params["istio_namespace"],
@@ -500,7 +530,7 @@ def run(module):
         module.warn(warning)
     return {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,
             "root_cert_sha256": _sha(rendered["root-cert.pem"]), "hosts_entry": hosts_entry(inputs),
-            "workload_group_applied": managed_view(group),
+            "workload_group_applied": managed_view(group) if planned is None else normalize(planned),
             "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
                      "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
 
@@ -525,6 +555,7 @@ ARGUMENT_SPEC.update(
     rotate_token={"type": "bool", "default": False},
     wait_timeout={"type": "int", "default": 60},
     service_account={"type": "str"},
+    planned_workload_group={"type": "dict"},
     allow_proxy_metadata={"type": "list", "elements": "str", "default": []},
 )
 SPEC = ModuleSpec("vm_bootstrap", ARGUMENT_SPEC, run, mutually_exclusive=[("internal_ip", "external_ip")],

@@ -195,3 +195,33 @@ def test_token_only_for_the_service_account_the_caller_names(lab, api_client, gr
     assert not dest.exists()
     r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest, service_account="vm-sa"))
     assert r["changed"] and (dest / "istio-token").exists(), r.get("msg")
+
+
+def test_a_dry_run_renders_the_bundle_of_the_planned_group(lab, api_client, group, tmp_path):
+    """planned_workload_group: a dry run of a group the run would change (here its service account)
+    renders from the dry run's group, and writes nothing; a real run or another group is refused."""
+    dest = tmp_path / "bundle"
+    planned = run_module(lab.kubeconfig, "workload_group", {
+        "name": "app", "namespace": group, "labels": {"app": "app", "version": "v1"},
+        "template": {"service_account": "renamed-sa", "network": "meshlab-net", "ports": {"http": 8080}},
+        "probe": {"http_get": {"port": 8080, "path": "/ready"}}}, check=True)
+    assert planned["method"] == "updated", planned
+    args = _args(group, dest, service_account="renamed-sa", planned_workload_group=planned["result"])
+    r = run_module(lab.kubeconfig, "vm_bootstrap", args, check=True)
+    assert not r["failed"] and r["changed"], r.get("msg")
+    assert r["cluster_env"]["SERVICE_ACCOUNT"] == "renamed-sa"
+    assert r["workload_group_applied"]["spec"]["template"]["serviceAccount"] == "renamed-sa"
+    assert any(f"ServiceAccount {group}/renamed-sa (the planned WorkloadGroup's template.serviceAccount) does not "
+               "exist yet" in w for w in r.get("warnings", [])), r.get("warnings")
+    assert not dest.exists()
+    live = client.CustomObjectsApi(api_client).get_namespaced_custom_object(
+        "networking.istio.io", "v1", group, "workloadgroups", "app")
+    assert live["spec"]["template"]["serviceAccount"] == "vm-sa"
+
+    r = run_module(lab.kubeconfig, "vm_bootstrap", args)
+    assert r["failed"] and r["msg"] == ("planned_workload_group is for check mode only: a run reads the "
+                                        "WorkloadGroup it applied"), r
+    other = dict(planned["result"], metadata=dict(planned["result"]["metadata"], name="other"))
+    r = run_module(lab.kubeconfig, "vm_bootstrap", dict(args, planned_workload_group=other), check=True)
+    assert r["failed"] and r["msg"] == f"planned_workload_group is WorkloadGroup {group}/other, not WorkloadGroup {group}/app"
+    assert not dest.exists()

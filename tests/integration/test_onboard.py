@@ -274,6 +274,40 @@ def test_rotate_checks_the_sidecar_paths_before_any_change(lab, onboarded):
     assert lab.ssh(1, "test", "-e", "/etc/istio-token", check=False).returncode != 0
 
 
+def spiffe_ids(lab, n: int) -> str:
+    """The SPIFFE IDs of VM n's workload certificate."""
+    return lab.ssh(n, "openssl", "x509", "-in", "/etc/certs/cert-chain.pem", "-noout", "-ext",
+                   "subjectAltName").stdout.split("\n", 1)[1].strip()
+
+
+def test_a_new_service_account_is_dry_run_then_becomes_the_vms_identity(lab, api_client, onboarded):
+    """The workload's service account changed in the inventory. --check renders the bundle from the
+    WorkloadGroup the run would apply (it failed on the live group's old account) and writes nothing.
+    The run then gives the VMs certificates of the new identity: istio-agent asks for certificates with
+    the one it holds, so the role removes a certificate of another identity before the restart (else
+    istiod refuses the VM: 'no identities ([.../sa/lab-app]) matched lab-vms/renamed-sa')."""
+    core = client.CoreV1Api(api_client)
+    bundle = {p.name: p.read_bytes() for p in (BOOTSTRAP / "mlab-vm1").iterdir()}
+    renamed = ("-e", "mesh_workload_service_account=renamed-sa")
+    res = playbook(lab, "onboard.yml", "--check", "--diff", *renamed)
+    text = " ".join((res.stdout + res.stderr).split())     # warnings are on stderr
+    assert "SERVICE_ACCOUNT='lab-app'" in text and "SERVICE_ACCOUNT='renamed-sa'" in text, res.stdout[-3000:]
+    assert "ServiceAccount lab-vms/renamed-sa (the planned WorkloadGroup's template.serviceAccount) does not exist yet" in text
+    assert group(api_client)["spec"]["template"]["serviceAccount"] == SA
+    assert [a.metadata.name for a in core.list_namespaced_service_account(NS).items if a.metadata.name == "renamed-sa"] == []
+    assert {p.name: p.read_bytes() for p in (BOOTSTRAP / "mlab-vm1").iterdir()} == bundle
+    try:
+        playbook(lab, "onboard.yml", *renamed)
+        assert group(api_client)["spec"]["template"]["serviceAccount"] == "renamed-sa"
+        for n in (1, 2):
+            assert spiffe_ids(lab, n) == "URI:spiffe://cluster.local/ns/lab-vms/sa/renamed-sa"
+    finally:
+        playbook(lab, "onboard.yml")
+        core.delete_namespaced_service_account("renamed-sa", NS)
+    for n in (1, 2):
+        assert spiffe_ids(lab, n) == f"URI:spiffe://cluster.local/ns/lab-vms/sa/{SA}"
+
+
 def test_the_vm_lock_works_without_the_lease(lab, api_client, onboarded):
     """mesh_workload_lock=false (a credential without rights on leases, docs/architecture.md): the run
     writes no Lease, and each VM's own lock still takes the run's name and is given back."""

@@ -10,6 +10,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshops.istio_vm.plugins.filter.vm_token_status import FilterModule
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import cert_of_another_identity
 
 ISS = "https://kubernetes.default.svc.cluster.local"
 SUB = "system:serviceaccount:ns:vm"
@@ -65,8 +66,34 @@ def test_vm_claims_returned_as_given():
     vm = {"iss": ISS, "sub": SUB, "left": 9000, "token": True}
     result = vm_token_status(HELD, vm, renew_before=1800)
     assert result["vm_claims"] == vm
-    assert set(result) == {"controller_token", "vm_token_good", "install", "missing", "vm_claims"}
+    assert set(result) == {"controller_token", "vm_token_good", "install", "missing", "vm_claims", "stale_cert"}
     assert vm_token_status(HELD, None, renew_before=1800)["vm_claims"] is None
+
+
+def cert(*uris, exists=True):
+    return {"exists": exists, "uris": list(uris), "not_after": "2026-12-07T00:00:00Z"}
+
+
+@pytest.mark.parametrize("subject,read,stale", [
+    ("system:serviceaccount:ns:vm", cert("spiffe://cluster.local/ns/ns/sa/vm"), False),
+    ("system:serviceaccount:ns:vm", cert("spiffe://other.domain/ns/ns/sa/vm"), False),     # trust domain: not the CA's question
+    ("system:serviceaccount:ns:vm", cert("spiffe://cluster.local/ns/ns/sa/old"), True),    # the account changed
+    ("system:serviceaccount:ns:vm", cert("spiffe://cluster.local/ns/old/sa/vm"), True),    # the namespace changed
+    ("system:serviceaccount:ns:vm", cert("spiffe://cluster.local/ns/x/sa/old", "spiffe://cluster.local/ns/ns/sa/vm"), False),
+    ("system:serviceaccount:ns:vm", cert("spiffe://cluster.local/x/ns/ns/sa/vm"), True),
+    ("system:serviceaccount:ns:vm", cert("spiffe://cluster.local/ns/ns/sa/vm", exists=False), False),
+    ("system:serviceaccount:ns:vm", cert(), False),                                        # no SPIFFE ID read
+    ("system:serviceaccount:ns:vm", cert("https://example.com/ns/ns/sa/old"), False),
+    ("system:serviceaccount:ns:vm", None, False),                                          # not read
+    ("system:serviceaccount:ns:vm", {"exists": True, "uris": None}, False),
+    (None, cert("spiffe://cluster.local/ns/ns/sa/old"), False),                           # no subject known
+    ("alice", cert("spiffe://cluster.local/ns/ns/sa/old"), False),
+])
+def test_a_certificate_of_another_identity_is_stale(subject, read, stale):
+    assert cert_of_another_identity(subject, read) is stale
+    result = vm_token_status({"iss": ISS, "sub": subject, "left": 3600} if subject else {}, {}, renew_before=1800,
+                             cert=read)
+    assert result["stale_cert"] is stale
 
 
 @pytest.mark.parametrize("bundle,vm,renew_before,message", [
