@@ -307,6 +307,12 @@ class Files:
                      describe({**(current or {}), **wanted}) + "sha256: %s\n" % wanted_sha)
 
     def absent(self, path: str) -> None:
+        """No file at ``path``: a file or a symlink there is unlinked (a symlink itself, never what it
+        points to), through directories reached by no symlink of another user (``foreign_link``)."""
+        link = foreign_link(os.path.dirname(path))
+        if link:
+            raise FilesError("%s: %s is a symlink owned by uid %d, not followed (whoever owns it could point "
+                             "the removal at any directory)" % (path, link, os.lstat(link).st_uid))
         try:
             info = os.lstat(path)
         except FileNotFoundError:

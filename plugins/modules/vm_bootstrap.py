@@ -248,6 +248,8 @@ workload_group_applied:
       apply would state it; null when the collection never applied that group. C(playbooks/verify.yml)
       compares it with the inventory (the bundle follows the live group, so a group that the inventory
       changed since the last onboard is drift).
+    - With O(planned_workload_group) (check mode), that object as given, without server-owned metadata,
+      so the group as the run would leave it, all fields.
   returned: always
   type: dict
   version_added: 0.2.0

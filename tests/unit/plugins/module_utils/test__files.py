@@ -300,6 +300,25 @@ def test_directory_through_another_users_symlink_is_refused(tmp_path, where):
     assert not (victim / "sub").exists()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a symlink of another user needs root to make")
+def test_absent_unlinks_a_last_symlink_but_goes_through_no_directory_link_of_another_user(tmp_path):
+    victim = tmp_path / "etc"
+    victim.mkdir()
+    (victim / "key.pem").write_text("root's")
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "key.pem").symlink_to(victim / "key.pem")       # the last component: the link goes, not its target
+    files = Files(False)
+    files.absent(str(certs / "key.pem"))
+    assert files.changed and not (certs / "key.pem").is_symlink() and (victim / "key.pem").read_text() == "root's"
+    link = certs / "sub"
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)
+    with pytest.raises(FilesError, match="%s is a symlink owned by uid 65534, not followed" % link):
+        Files(False).absent(str(link / "key.pem"))
+    assert (victim / "key.pem").read_text() == "root's"
+
+
 def test_read_text_gives_none_for_what_it_cannot_read(tmp_path):
     text = tmp_path / "cluster.env"
     text.write_text("ISTIO_NAMESPACE=istio-system\n")
