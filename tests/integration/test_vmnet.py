@@ -214,7 +214,7 @@ def test_z_verify_reports_a_vm_on_an_old_gateway_address_until_onboard(lab, api_
     """The gateway Service's load balancer moves to another address (the old one still answers);
     the VM's /etc/hosts still names the old one: verify.yml reports it as drift in the table and
     in JSON, the cluster network's VM (fixed ingress IP) stays in line, and onboard.yml (which
-    ends with verify.yml) rewrites the line. Last in this file: it moves the VM off 10.214.0.5."""
+    ends with verify.yml) rewrites the line. The VM is put back on 10.214.0.5 at the end."""
     from meshlab.control import kube_client
     api = kube_client(lab.cfg)
     drift = (f"/etc/hosts maps istiod.istio-system.svc to {GATEWAY_LB} (line ")
@@ -248,3 +248,6 @@ def test_z_verify_reports_a_vm_on_an_old_gateway_address_until_onboard(lab, api_
     finally:
         vmnet.set_lb_address(api, GATEWAY_LB)
         vmnet.gateway_address(MOVED_LB, present=False)
+        # the VM back on the gateway's address, for any test after this one
+        if f"{MOVED_LB} istiod" in lab.ssh(VM, "cat", "/etc/hosts").stdout:
+            run_playbook(INVENTORY, lab.kubeconfig, "onboard.yml", "--limit", "mlab-vm101", check=False)
