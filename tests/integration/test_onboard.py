@@ -711,9 +711,14 @@ def test_offboard_cleans_both_sides(lab, api_client, onboarded):
     # what the role leaves with vm_sidecar_unprivileged_port_start: 0 (the lab's bookinfo ratings VM)
     lab.ssh(1, "sh", "-c", "echo 'net.ipv4.ip_unprivileged_port_start = 0' > /etc/sysctl.d/60-meshops-istio.conf"
                            " && sysctl -q -w net.ipv4.ip_unprivileged_port_start=0")
+    # a certificate of the VM's own web server in /etc/certs (a common place): the sidecar's files go, it stays
+    lab.ssh(2, "sh", "-c", "echo site > /etc/certs/www.example.com.pem")
     res = playbook(lab, "offboard.yml")
     assert "TASK [meshops.istio_vm.vm_sidecar : Remove the sidecar's directories left empty] ***" in res.stdout
     assert_offboarded(lab, api_client)
+    assert lab.ssh(2, "ls", "/etc/certs").stdout.split() == ["www.example.com.pem"]
+    assert lab.ssh(2, "cat", "/etc/certs/www.example.com.pem").stdout == "site\n"
+    assert lab.ssh(1, "test", "-e", "/etc/certs", check=False).returncode != 0, "an empty /etc/certs was left"
     assert lab.ssh(1, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout.strip() == "1024", \
         "offboarding left any user free to bind ports below 1024"
     again = recap(playbook(lab, "offboard.yml", "--limit", "mlab-vm1").stdout)
