@@ -71,7 +71,9 @@ _value:
   type: dict
   contains:
     entries:
-      description: The static WorkloadEntries of the play's VMs.
+      description:
+        - The static WorkloadEntries of the play's VMs; with O(records), also the recorded static entry
+          (name and namespace) of a VM of the play whose inventory has switched it to auto-registration since.
       type: list
       elements: dict
     groups:
@@ -188,6 +190,16 @@ def offboard_plan(vms, others=None, records=None):
         plan["records"] = [record for record in records if _removes(record) not in removed]
         plan["older"] = [record for record in plan["records"] if record.get("host") in hosts]
         plan["older_notes"] = [_note(record) for record in plan["older"]]
+        # a VM onboarded static and switched to auto-registration since: its recorded entry goes too
+        # (else the record would forget an entry still there, and a Service that stays would send to it)
+        static_now = {vm.get("host") for vm in vms if vm.get("mode") == "static"}
+        for record in records:
+            ref = _entry_ref(record)
+            entry = {"name": ref.get("name"), "namespace": ref.get("namespace")}
+            if (record.get("host") in hosts and record.get("host") not in static_now and ref.get("name")
+                    and record.get("mode", "static") == "static" and _removes(record) in removed
+                    and entry not in plan["entries"]):
+                plan["entries"].append(entry)
     return plan
 
 

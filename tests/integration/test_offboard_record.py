@@ -55,3 +55,14 @@ def test_offboarding_keeps_the_record_of_an_older_entry_for_prune(lab, api_clien
     run_playbook(moved["inventory"](moved["new"]), lab.kubeconfig, play, "-e", "mesh_workload_prune=true")
     assert not istio_object(api_client, "workloadentries", moved["old"], "rvm1"), "prune did not find the older entry"
     assert [r["namespace"] for r in json.loads(record.read_text())] == [moved["new"]]
+
+
+def test_offboarding_a_vm_switched_to_auto_registration_deletes_its_static_entry(lab, api_client, moved):
+    """Onboarded static, then the inventory switches the VM to auto-registration: offboarding deletes the
+    static entry the record names (the settings no longer list it) and forgets it only then."""
+    play, record, inventory = moved["play"], moved["record"], moved["inventory"](moved["old"])
+    run_playbook(inventory, lab.kubeconfig, play)
+    assert istio_object(api_client, "workloadentries", moved["old"], "rvm1")
+    run_playbook(inventory, lab.kubeconfig, play, "-e", "mesh_workload_state=absent", "-e", "mesh_workload_mode=autoregister")
+    assert not istio_object(api_client, "workloadentries", moved["old"], "rvm1"), "the static entry was left"
+    assert json.loads(record.read_text()) == []

@@ -148,3 +148,20 @@ def test_older_entries_and_bundles_of_the_play_stay_recorded_for_prune():
     assert plan["records"] == [] and plan["older"] == []
     # without records: no record keys (the role passes them when it writes the record)
     assert "records" not in offboard_plan([vm("vm1")], [])
+
+
+def test_a_recorded_static_entry_of_a_vm_now_auto_registered_goes_too():
+    """vm1 was onboarded static, then its inventory switched to auto-registration: offboarding deletes the
+    static entry the record names (the VM's settings no longer list it), and drops the record with it."""
+    now = {"host": "vm1", "namespace": "ns", "entry_ref": {"name": "vm1", "namespace": "ns"}, "bootstrap_dir": "/b/vm1"}
+    recorded = dict(now, mode="static")
+    plan = offboard_plan([dict(vm("vm1", mode="autoregister"), record=dict(now, mode="autoregister"))], [other()],
+                         records=[recorded])
+    assert plan["entries"] == [{"name": "vm1", "namespace": "ns"}] and plan["records"] == []
+    # recorded auto-registered (istiod's entry, gone with the sidecar), or of a VM outside the play: not listed
+    plan = offboard_plan([dict(vm("vm1", mode="autoregister"), record=dict(now, mode="autoregister"))], [other()],
+                         records=[dict(now, mode="autoregister"), dict(recorded, host="vm9")])
+    assert plan["entries"] == []
+    # static now and recorded static: listed once
+    plan = offboard_plan([dict(vm("vm1", mode="static"), record=recorded)], [], records=[recorded])
+    assert plan["entries"] == [{"name": "vm1", "namespace": "ns"}]
