@@ -18,9 +18,10 @@ description:
     to auto-registration; and only an entry of this inventory: in the namespace of one of the group's VMs,
     or named by the record (C(entry_ref)). Another inventory may use the same group name: its entries in
     other namespaces are left."
-  - "Bundles: the bootstrap directory of each recorded VM that is no longer in the group, unless a VM of the
-    group uses that directory or one inside it (however it is spelled), and only when it is a safe path to
-    delete (P(meshops.istio_vm.path_problem#filter)); each once."
+  - "Bundles: each recorded bootstrap directory that no VM of the group uses now: of a VM that left the
+    group, or an older one of a VM that stayed (its C(mesh_workload_bootstrap_dir) changed); unless a VM
+    of the group uses that directory or one inside it (however it is spelled), and only when it is a safe
+    path to delete (P(meshops.istio_vm.path_problem#filter)); each once."
   - The VMs must be all of the group (the role refuses prune on a partial view first).
 author:
   - meshops.istio_vm maintainers (@meshops)
@@ -36,7 +37,7 @@ options:
     elements: dict
     required: true
   members:
-    description: The hosts of the group.
+    description: The hosts of the group (read by 0.2; the plan no longer depends on it).
     type: list
     elements: str
     required: true
@@ -101,8 +102,9 @@ def prune_plan(vms, records, members, entries=None):
     bundles = []
     for record in records:
         path = record.get("bootstrap_dir")
-        # Not a directory a VM of the group uses, nor one that holds such a directory.
-        if (record.get("host") not in members and path and path not in bundles and check_path(path) is None
+        # Not a directory a VM of the group uses, nor one that holds such a directory (a member's older
+        # directory goes too: the record written after the prune names only the directories in use).
+        if (path and path not in bundles and check_path(path) is None
                 and not any(path_within(used, _norm(path)) for used in in_use)):
             bundles.append(path)
     return {"entries": doomed, "bundles": bundles}

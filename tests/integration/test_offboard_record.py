@@ -66,3 +66,16 @@ def test_offboarding_a_vm_switched_to_auto_registration_deletes_its_static_entry
     run_playbook(inventory, lab.kubeconfig, play, "-e", "mesh_workload_state=absent", "-e", "mesh_workload_mode=autoregister")
     assert not istio_object(api_client, "workloadentries", moved["old"], "rvm1"), "the static entry was left"
     assert json.loads(record.read_text()) == []
+
+
+def test_prune_deletes_the_older_bundle_of_a_vm_whose_bundle_directory_changed(lab, api_client, moved, tmp_path):
+    """The VM stays in the group, its mesh_workload_bootstrap_dir changes: prune deletes the older directory,
+    which the record written after it no longer names (it would be lost otherwise)."""
+    play, record, inventory = moved["play"], moved["record"], moved["inventory"](moved["old"])
+    older, newer = tmp_path / "bundles" / "rvm1", tmp_path / "elsewhere" / "rvm1"
+    run_playbook(inventory, lab.kubeconfig, play)
+    assert (older / "cluster.env").is_file()
+    run_playbook(inventory, lab.kubeconfig, play, "-e", f"mesh_workload_bootstrap_dir={newer}", "-e",
+                 "mesh_workload_prune=true")
+    assert (newer / "cluster.env").is_file() and not older.exists(), "the older bundle was left"
+    assert [r["bootstrap_dir"] for r in json.loads(record.read_text())] == [str(newer)]

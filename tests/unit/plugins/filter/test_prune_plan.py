@@ -84,9 +84,10 @@ def test_a_bundle_a_vm_of_the_group_uses_stays(path):
     assert prune_plan([vm("vm1")], [record("vm2", path)], ["vm1"])["bundles"] == []
 
 
-def test_a_vm_still_in_the_group_keeps_its_old_bundle_record():
-    """A record of a member (an older configuration of it) is no departed VM."""
-    assert prune_plan([vm("vm1")], [record("vm1", "/srv/old/vm1")], ["vm1"])["bundles"] == []
+def test_an_older_bundle_of_a_vm_still_in_the_group_goes():
+    """vm1's bootstrap directory changed: its older one, which the record written after the prune would no
+    longer name, goes; the one it uses now stays."""
+    assert prune_plan([vm("vm1")], [record("vm1", "/srv/old/vm1"), record("vm1")], ["vm1"])["bundles"] == ["/srv/old/vm1"]
 
 
 @pytest.mark.parametrize("path", ["/", "/var/..", "relative/dir", "/tmp/a b", "", None])
