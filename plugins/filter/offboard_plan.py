@@ -196,9 +196,8 @@ def offboard_plan(vms, others=None, records=None):
         for record in records:
             ref = _entry_ref(record)
             entry = {"name": ref.get("name"), "namespace": ref.get("namespace")}
-            if (record.get("host") in hosts and record.get("host") not in static_now and ref.get("name")
-                    and record.get("mode", "static") == "static" and _removes(record) in removed
-                    and entry not in plan["entries"]):
+            if (record.get("host") not in static_now and record.get("mode", "static") == "static"
+                    and ref.get("name") and _removes(record) in removed and entry not in plan["entries"]):
                 plan["entries"].append(entry)
     return plan
 

@@ -91,7 +91,7 @@ def _ours(entry, namespaces, recorded):
 
 
 def prune_plan(vms, records, members, entries=None):
-    vms, members, records = list(vms), list(members), list(records or [])
+    vms, records = list(vms), list(records or [])
     wanted = {str(vm.get("entry_key")) for vm in vms if vm.get("mode") == "static"}
     namespaces = {vm.get("namespace") for vm in vms}
     recorded = {"%s/%s" % (ref.get("namespace"), ref.get("name"))

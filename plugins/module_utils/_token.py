@@ -114,21 +114,26 @@ def status(token_text: Optional[str], record_file_text: Optional[str], now: floa
     return dict(remaining(parse_record(record_file_text), now), token=False)
 
 
-def cert_of_another_identity(subject: Any, cert: Any) -> bool:
+def cert_of_another_identity(token_subject: Any, cert: Any) -> bool:
     """Whether the VM's workload certificate (``cert``: vm_state_info's read, with ``exists`` and ``uris``)
-    names none of the identity of the token ``subject`` (``system:serviceaccount:<ns>:<sa>``), so that
+    names none of the identity of the token subject ``token_subject`` (``system:serviceaccount:<ns>:<sa>``), so that
     istio-agent must not keep it. The agent authenticates its certificate requests with the certificate
     it holds (``PROV_CERT``, istio-start.sh sets ``/etc/certs``) while it is valid, and the CA signs that
     certificate's identity, not the token's: a VM moved to another service account or namespace would
     keep its old identity. False when either is unknown (no subject, no certificate, no SPIFFE ID)."""
-    parts = subject.split(":") if isinstance(subject, str) else []
-    if len(parts) != 4 or parts[:2] != ["system", "serviceaccount"] or not isinstance(cert, dict):
+    if (not isinstance(token_subject, str) or len(token_subject.split(":")) != 4
+            or not token_subject.startswith("system:serviceaccount:") or not isinstance(cert, dict)):
         return False
     uris = [uri for uri in cert.get("uris") or [] if isinstance(uri, str) and uri.startswith("spiffe://")]
-    if not cert.get("exists") or not uris:
-        return False
-    suffix = "/ns/%s/sa/%s" % (parts[2], parts[3])
-    return not any(uri.endswith(suffix) and uri.count("/") == 6 for uri in uris)
+    return bool(cert.get("exists")) and bool(uris) and token_subject not in map(_spiffe_subject, uris)
+
+
+def _spiffe_subject(uri: str) -> Optional[str]:
+    """The token subject of the identity a SPIFFE ID names (spiffe://<trust domain>/ns/<ns>/sa/<sa>), or None."""
+    parts = uri.split("/")
+    if len(parts) == 7 and parts[:2] == ["spiffe:", ""] and parts[3] == "ns" and parts[5] == "sa":
+        return subject(parts[4], parts[6])
+    return None
 
 
 def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False, cert: Any = None) -> Dict[str, Any]:
