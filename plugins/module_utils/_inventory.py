@@ -406,10 +406,13 @@ def _package(v: Mapping[str, Any]) -> List[str]:
 
 
 # Directories the sidecar's user istio-proxy owns or is given by the package on each install
-# (roles/vm_sidecar/vars/main.yml; /etc/istio is a symlink to /var/lib/istio). A directory inside
-# one of them can be swapped by istio-proxy for a symlink to any other.
+# (roles/vm_sidecar/vars/main.yml; /etc/istio is a symlink to /var/lib/istio), and the one each start
+# of the package's unit gives it (ExecStartPre=+/usr/bin/install -d -o istio-proxy /var/run/secrets; the
+# role's token drop-in links /var/run/secrets/tokens/istio-token, where istio-agent reads the token,
+# to vm_sidecar_token_path). A directory inside one of them can be swapped by istio-proxy for a
+# symlink to any other.
 SIDECAR_WRITABLE_DIRS = ("/etc/certs", "/var/lib/istio/proxy", "/var/lib/istio/config", "/var/lib/istio/envoy",
-                         "/var/log/istio")
+                         "/var/log/istio", "/var/run/secrets", "/run/secrets")
 
 
 def _inside_sidecar_dirs(directory: str) -> Optional[str]:

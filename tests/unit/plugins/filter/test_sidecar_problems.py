@@ -97,6 +97,12 @@ def test_package_file(tmp_path):
     ({"vm_sidecar_token_path": "/etc/istio/proxy/t/istio-token"}, "inside /var/lib/istio/proxy, which istio-proxy"),
     ({"vm_sidecar_token_path": "/var/lib/istio/config/istio-token"}, "inside /var/lib/istio/config, which"),
     ({"vm_sidecar_token_path": "/var/log/istio/t/istio-token"}, "inside /var/log/istio, which istio-proxy"),
+    # each start of the package's unit makes /var/run/secrets istio-proxy's (and links the token there)
+    ({"vm_sidecar_token_path": "/var/run/secrets/tokens/istio-token"},
+     "vm_sidecar_token_path: the role makes the directory of '/var/run/secrets/tokens/istio-token' istio-proxy's "
+     "with mode 0700, but it is inside /var/run/secrets, which istio-proxy can write"),
+    ({"vm_sidecar_token_path": "/run/secrets/meshops/istio-token"}, "inside /run/secrets, which istio-proxy"),
+    ({"vm_sidecar_package_cache_dir": "/var/run/secrets/cache"}, "inside /var/run/secrets, which istio-proxy"),
     ({"vm_sidecar_package_cache_dir": "/var/lib/istio/envoy/cache"},
      "vm_sidecar_package_cache_dir: offboarding deletes the package cache directory with all it holds, but it is "
      "inside /var/lib/istio/envoy, which istio-proxy can write"),
