@@ -14,7 +14,9 @@ description:
     record C(istio-token.claims), once the controller removed the token), as
     M(meshops.istio_vm.token_claims) reads them. Only claims, never a token.
   - The VM's token is good when it has an expiry, is for the bundle's issuer and subject (the workload's
-    service account) and has more than O(renew_before) seconds left.
+    service account) and has more than O(renew_before) seconds left, or when the VM's workload certificate
+    O(cert) is of that subject and valid for more than O(renew_before) seconds. istio-agent renews that
+    certificate with itself, without a token, so a new token would only restart the sidecar.
   - Role C(meshops.istio_vm.vm_sidecar) sets its fact C(vm_sidecar_token_status) from it (entry point
     C(token_status)).
 author:
@@ -33,7 +35,7 @@ options:
     type: dict
     required: true
   renew_before:
-    description: A token with this many seconds left or fewer is replaced.
+    description: A token with this many seconds left or fewer is replaced, unless the VM's certificate lasts longer.
     type: int
     required: true
   force:
@@ -42,8 +44,8 @@ options:
     default: false
   cert:
     description:
-      - The VM's workload certificate, C(cert) of M(meshops.istio_vm.vm_state_info) (C(exists), C(uris));
-        null when not read.
+      - The VM's workload certificate, C(cert) of M(meshops.istio_vm.vm_state_info) (C(exists), C(uris),
+        C(seconds_left)); null when not read.
     type: dict
 """
 
@@ -63,7 +65,8 @@ _value:
       description: The bundle holds a token.
       type: bool
     vm_token_good:
-      description: The VM's token is for the bundle's identity and has more than O(renew_before) seconds left.
+      description: The VM's token is for the bundle's identity and has more than O(renew_before) seconds left, or
+        its workload certificate of that identity has.
       type: bool
     install:
       description: The bundle's token is to be installed on the VM (O(force), or the VM's token is not good).

@@ -128,6 +128,21 @@ def cert_of_another_identity(token_subject: Any, cert: Any) -> bool:
     return bool(cert.get("exists")) and bool(uris) and token_subject not in map(_spiffe_subject, uris)
 
 
+def cert_lasts(token_subject: Any, cert: Any, seconds: int) -> bool:
+    """Whether the VM's workload certificate (``cert``: vm_state_info's read, with ``exists``, ``uris`` and
+    ``seconds_left``) names the identity of the token subject ``token_subject`` and is valid for more than
+    ``seconds``. istio-agent renews such a certificate with itself (``PROV_CERT``), so the VM needs no new
+    token meanwhile: giving it one would restart its sidecar for nothing."""
+    if not isinstance(token_subject, str) or not isinstance(cert, dict) or not cert.get("exists"):
+        return False
+    try:
+        left = int(cert.get("seconds_left", -1))
+    except (TypeError, ValueError):
+        return False
+    uris = [uri for uri in cert.get("uris") or [] if isinstance(uri, str)]
+    return left > seconds and token_subject in map(_spiffe_subject, uris)
+
+
 def _spiffe_subject(uri: str) -> Optional[str]:
     """The token subject of the identity a SPIFFE ID names (spiffe://<trust domain>/ns/<ns>/sa/<sa>), or None."""
     parts = uri.split("/")
@@ -142,10 +157,12 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     ``bundle`` is ``status`` of the bundle's token (or of its record, once the controller removed the
     token), ``vm`` ``status`` or ``remaining`` of the VM's token (``{}`` or None: it has none). The
     VM's token is good when it has an expiry, is for the bundle's issuer and subject, and has more
-    than ``renew_before`` seconds left. ``install``: the bundle's token is to be copied (``force``,
-    or the VM's is not good); ``missing``: so, but the controller holds no token. ``vm_claims`` is
-    ``vm`` as given (claims only, never a token). ``stale_cert``: the VM's workload certificate
-    ``cert`` is of another identity than the bundle's token (cert_of_another_identity).
+    than ``renew_before`` seconds left, or its workload certificate ``cert`` is of that subject and valid
+    for more than ``renew_before`` seconds (cert_lasts: the agent renews it without a token). ``install``:
+    the bundle's token is to be copied (``force``, or the VM's is not good); ``missing``: so, but the
+    controller holds no token. ``vm_claims`` is ``vm`` as given (claims only, never a token).
+    ``stale_cert``: the VM's workload certificate ``cert`` is of another identity than the bundle's token
+    (cert_of_another_identity).
     """
     for name, value in (("bundle", bundle), ("vm", vm)):
         if value is not None and not isinstance(value, dict):
@@ -156,9 +173,9 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     except (TypeError, ValueError):
         raise MeshError("vm_token_status: renew_before must be a number of seconds, not %r" % (renew_before,))
     held, own = bundle or {}, vm or {}
-    good = ("left" in own and "sub" in held
-            and own.get("iss") == held.get("iss") and own.get("sub") == held.get("sub")
-            and int(own["left"]) > threshold)
+    same = ("left" in own and "sub" in held
+            and own.get("iss") == held.get("iss") and own.get("sub") == held.get("sub"))
+    good = same and (int(own["left"]) > threshold or cert_lasts(held.get("sub"), cert, threshold))
     install = bool(force) or not good
     controller_token = bool(held.get("token", False))
     return {"controller_token": controller_token, "vm_token_good": good, "install": install,

@@ -539,6 +539,33 @@ def test_rotate_renews_the_token_only_when_asked_or_needed(lab, onboarded):
     assert "0 of 2 VMs drift" in playbook(lab, "verify.yml").stdout
 
 
+RESTART_HANDLER = "RUNNING HANDLER [meshops.istio_vm.vm_sidecar : Restart istio]"
+
+
+def test_a_token_about_to_expire_is_kept_while_the_certificate_lasts(lab, onboarded):
+    """istio-agent renews its certificate with the certificate: a VM whose token has no more than
+    vm_sidecar_token_renew_before seconds left, but whose certificate of the same identity has more, keeps
+    its token and its running sidecar; without a certificate it gets a new token, and a restart."""
+    # 7200 s: more than the token's hour (mesh_workload_token_duration), less than the certificate's day
+    renew = ("-e", "vm_sidecar_token_renew_before=7200")
+    before, pid = vm_token(lab, 1), unit(lab, 1, "MainPID")["MainPID"]
+    assert claims_of(before)["exp"] - time.time() <= 3600
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", *renew)
+    assert RESTART_HANDLER not in res.stdout, res.stdout[-3000:]
+    assert "changed: [mlab-vm1]" not in task_output(res.stdout, "meshops.istio_vm.vm_sidecar : Install the bundle")
+    assert vm_token(lab, 1) == before and unit(lab, 1, "MainPID")["MainPID"] == pid
+    assert controller_tokens() == []
+
+    # without its certificate the VM needs a token: a new one, and a restart (the agent then asks with it)
+    lab.ssh(1, "rm", "-f", "/etc/certs/cert-chain.pem")
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", *renew)
+    after = vm_token(lab, 1)
+    assert RESTART_HANDLER in res.stdout and after != before and claims_of(after)["sub"] == claims_of(before)["sub"]
+    assert unit(lab, 1, "MainPID")["MainPID"] != pid and controller_tokens() == []
+    assert res.stdout.count(after) == 0 and "0 of 1 VMs drift" in " ".join(res.stdout.split())
+    assert lab.ssh(1, "test", "-s", "/etc/certs/cert-chain.pem", check=False).returncode == 0
+
+
 def test_keep_token_leaves_a_private_copy_on_the_controller(lab, onboarded):
     playbook(lab, "rotate.yml", "-e", "rotate_force=true", "-e", "mesh_workload_keep_token=true",
              "--limit", "mlab-vm1")

@@ -96,6 +96,40 @@ def test_a_certificate_of_another_identity_is_stale(subject, read, stale):
     assert result["stale_cert"] is stale
 
 
+def lasting(left, *uris, exists=True):
+    return dict(cert(*uris, exists=exists), seconds_left=left)
+
+
+OWN = "spiffe://cluster.local/ns/ns/sa/vm"
+
+
+@pytest.mark.parametrize("vm,read,good", [
+    # a token about to expire (or expired) is kept while the certificate of its identity lasts longer:
+    # istio-agent renews the certificate with itself, and a new token would only restart the sidecar
+    ({"iss": ISS, "sub": SUB, "left": 600}, lasting(1801, OWN), True),
+    ({"iss": ISS, "sub": SUB, "left": -60}, lasting(86000, OWN), True),
+    ({"iss": ISS, "sub": SUB, "left": 600}, lasting(1800, OWN), False),       # the certificate runs out soon too
+    ({"iss": ISS, "sub": SUB, "left": 600}, lasting(-5, OWN), False),         # expired
+    ({"iss": ISS, "sub": SUB, "left": 600}, lasting(86000, OWN, exists=False), False),
+    ({"iss": ISS, "sub": SUB, "left": 600}, lasting(86000, "spiffe://cluster.local/ns/ns/sa/old"), False),
+    ({"iss": ISS, "sub": SUB, "left": 600}, cert(OWN), False),                # no expiry read
+    ({"iss": ISS, "sub": SUB, "left": 600}, dict(cert(OWN), seconds_left="soon"), False),
+    ({"iss": ISS, "sub": SUB, "left": 600}, None, False),                     # not read
+    # the VM's token must still be the bundle's identity, with an expiry
+    ({"iss": ISS, "sub": "system:serviceaccount:ns:other", "left": 600}, lasting(86000, OWN), False),
+    ({"iss": "https://other", "sub": SUB, "left": 600}, lasting(86000, OWN), False),
+    ({"iss": ISS, "sub": SUB}, lasting(86000, OWN), False),
+    ({}, lasting(86000, OWN), False),
+])
+def test_a_lasting_certificate_of_the_identity_keeps_the_token(vm, read, good):
+    for bundle in (HELD, RECORDED):
+        result = vm_token_status(bundle, vm, renew_before=1800, cert=read)
+        assert (result["vm_token_good"], result["install"]) == (good, not good), (bundle, vm, read)
+        assert result["missing"] is (not good and not bundle["token"])
+    # forced, it is installed all the same (rotate.yml)
+    assert vm_token_status(HELD, vm, renew_before=1800, force=True, cert=read)["install"] is True
+
+
 @pytest.mark.parametrize("bundle,vm,renew_before,message", [
     ("a.b.c", {}, 1800, "bundle must be the claims of a token as a dict, not str"),
     (HELD, ["claims"], 1800, "vm must be the claims of a token as a dict, not list"),
