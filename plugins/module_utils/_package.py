@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import time
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
@@ -197,14 +197,75 @@ def parse_invocation_id(text: str) -> str:
     return value if _INVOCATION_ID.fullmatch(value) else ""
 
 
-def unit_invocation(module, service):
-    """The ID systemd gave the current (or last) run of ``service``: a new one on every start, so a
-    caller that lost the answer of a restart can tell whether it ran. Empty without one."""
+def parse_unit_run(text: str) -> tuple:
+    """The InvocationID (parse_invocation_id) and the main process's PID (0 when none) of
+    ``systemctl show --property=InvocationID,MainPID``."""
+    props = dict(line.split("=", 1) for line in (text or "").splitlines() if "=" in line)
+    pid = props.get("MainPID", "").strip()
+    return parse_invocation_id(props.get("InvocationID", "")), int(pid) if pid.isdigit() else 0
+
+
+def unit_run(module, service):
+    """The ID systemd gave the current (or last) run of ``service`` (a new one on every start, so a
+    caller that lost the answer of a restart can tell whether it ran; empty without one), and the PID
+    of its main process (0 when it has none)."""
     systemctl = module.get_bin_path("systemctl")
     if not systemctl:
+        return "", 0
+    _rc, out, _err = module.run_command([systemctl, "show", "--property=InvocationID,MainPID", service])
+    return parse_unit_run(out)
+
+
+def process_started(stat_text: str, proc_stat_text: str, ticks: int) -> Optional[float]:
+    """When a process started, in seconds since the epoch: its ``/proc/PID/stat`` (field 22, clock ticks
+    since boot) from the boot time in ``/proc/stat`` (``btime``, whole seconds), ``ticks`` a second.
+    None when either cannot be read."""
+    try:
+        starttime = int(stat_text.rsplit(")", 1)[1].split()[19])    # the name in (...) may hold spaces
+        btime = next(int(line.split()[1]) for line in proc_stat_text.splitlines() if line.startswith("btime "))
+        return btime + starttime / float(ticks)
+    except (AttributeError, IndexError, StopIteration, ValueError, ZeroDivisionError):
+        return None
+
+
+# How much later than the start of the sidecar's process a file must have changed to count as
+# changed after it: the start is known to a second (the boot time's precision), and a restart
+# follows the writes of its run by less than that.
+CHANGED_AFTER_START_MARGIN = 2.0
+
+
+def changed_after_start(changes: Dict[str, float], started: Optional[float],
+                        margin: float = CHANGED_AFTER_START_MARGIN) -> List[str]:
+    """The paths of ``changes`` (path -> the file's ctime) that changed more than ``margin`` seconds
+    after ``started`` (process_started), sorted; none when the start is unknown."""
+    if started is None:
+        return []
+    return sorted(path for path, ctime in changes.items() if ctime > started + margin)
+
+
+def _proc_text(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
         return ""
-    _rc, out, _err = module.run_command([systemctl, "show", "--property=InvocationID", "--value", service])
-    return parse_invocation_id(out)
+
+
+def files_changed_after_start(pid: int, paths: Iterable[str]) -> List[str]:
+    """The files of ``paths`` that changed after the process ``pid`` started (changed_after_start, by
+    their ctime: a file written or renamed into place, or whose owner or mode changed); missing files
+    are left out. None without a process."""
+    paths = list(paths)
+    if pid <= 0 or not paths:
+        return []
+    started = process_started(_proc_text("/proc/%d/stat" % pid), _proc_text("/proc/stat"), os.sysconf("SC_CLK_TCK"))
+    changes = {}
+    for path in paths:
+        try:
+            changes[path] = os.stat(path).st_ctime
+        except OSError:
+            continue
+    return changed_after_start(changes, started)
 
 
 def read_deb_file(module, path):

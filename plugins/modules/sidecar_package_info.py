@@ -100,6 +100,15 @@ options:
     description:
       - The hosts file (C(/etc/hosts)) whose text is returned as RV(hosts).
     type: path
+  restart_paths:
+    description:
+      - Files the running O(service) read when it started (its configuration, drop-ins, programs). Those that
+        changed after the start of its main process are returned as RV(restart_pending) (a run that wrote them
+        and ended before its restart left the sidecar running without them).
+      - Compared by the file's change time (C(ctime)), to the second; a missing file is left out.
+    type: list
+    elements: path
+    default: []
 extends_documentation_fragment:
   - meshops.istio_vm.auth.info_attributes
 seealso:
@@ -166,6 +175,14 @@ invocation_id:
   returned: always
   type: str
   sample: 6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d
+restart_pending:
+  description:
+    - The files of O(restart_paths) that changed more than 2 seconds after the main process of O(service) started
+      (sorted); empty when the unit has no main process (not running) or O(restart_paths) is empty.
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/lib/istio/envoy/cluster.env]
 file:
   description: The package file.
   returned: always
@@ -275,8 +292,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, os_facts, parse_os_release, read_package, unit_invocation,
-    unit_state)
+    NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, files_changed_after_start, os_facts, parse_os_release,
+    read_package, unit_run, unit_state)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts, vm_reads
 
@@ -295,10 +312,12 @@ def run(module):
     fmt, path = choose_package(params["format"], params["formats"], params["path"], params["paths"],
                                facts.get("os_family", ""))
 
+    invocation_id, main_pid = unit_run(module, params["service"])
     result = {"changed": False, "format": fmt, "path": path,
               "service": unit_state(module, "is-active", params["service"]),
               "enabled": unit_state(module, "is-enabled", params["service"]),
-              "invocation_id": unit_invocation(module, params["service"])}
+              "invocation_id": invocation_id}
+    result["restart_pending"] = files_changed_after_start(main_pid, params["restart_paths"])
     result.update(read_package(module, path, fmt == "deb", params["name"]) if fmt else NO_PACKAGE)
     if params["facts"]:
         result["ansible_facts"] = facts
@@ -329,7 +348,8 @@ def main():
                        "ready_timeout": {"type": "int", "default": 2},
                        "checksum": {"type": "list", "elements": "path", "default": []},
                        "cert": {"type": "path"},
-                       "hosts": {"type": "path"}},
+                       "hosts": {"type": "path"},
+                       "restart_paths": {"type": "list", "elements": "path", "default": []}},
         mutually_exclusive=[["path", "paths"]],
         required_one_of=[["path", "paths"]],
         supports_check_mode=True)

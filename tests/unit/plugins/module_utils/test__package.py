@@ -13,9 +13,9 @@ import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    DownloadFailed, choose_package, deb_depends_installed, deb_depends_names, journal_interrupted, os_facts,
-    parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_invocation_id, parse_os_release, sha256_of,
-    with_retries)
+    DownloadFailed, changed_after_start, choose_package, deb_depends_installed, deb_depends_names,
+    files_changed_after_start, journal_interrupted, os_facts, parse_deb_fields, parse_deb_query, parse_deb_statuses,
+    parse_invocation_id, parse_os_release, parse_unit_run, process_started, sha256_of, with_retries)
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -229,3 +229,60 @@ def test_no_retries_is_one_attempt():
 def test_parse_invocation_id(text, expected):
     """The ID reaches a shell on the VM (tasks/service.yml): only 32 lowercase hex digits pass."""
     assert parse_invocation_id(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("InvocationID=6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d\nMainPID=4242\n", ("6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d", 4242)),
+    ("MainPID=4242\nInvocationID=6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d\n", ("6f1c8a3e0b9d4c2a8e7f5d3b1a0c9e8d", 4242)),
+    ("InvocationID=\nMainPID=0\n", ("", 0)),                       # a unit that never ran
+    ("InvocationID=x; reboot\nMainPID=-1\n", ("", 0)),
+    ("", ("", 0)),
+    (None, ("", 0)),
+])
+def test_parse_unit_run(text, expected):
+    assert parse_unit_run(text) == expected
+
+
+PROC_STAT = "cpu  1 2 3 4\nbtime 1764990000\nprocesses 7\n"
+
+
+def stat_line(comm, starttime):
+    fields = ["S", "1", "7195", "7195", "0", "-1", "4194304", "134", "0", "0", "0", "0", "0", "0", "0", "20", "0",
+              "1", "0", str(starttime), "3133440", "390"]
+    return "7199 (%s) %s\n" % (comm, " ".join(fields))
+
+
+def test_process_started_counts_its_clock_ticks_from_the_boot():
+    assert process_started(stat_line("pilot-agent", 250), PROC_STAT, 100) == 1764990002.5
+    # a name with spaces and parentheses does not shift the fields
+    assert process_started(stat_line("a) b (c", 250), PROC_STAT, 100) == 1764990002.5
+
+
+@pytest.mark.parametrize("stat, proc_stat", [
+    ("", PROC_STAT),                                    # the process has gone
+    ("7199 (x) S 1", PROC_STAT),
+    (stat_line("x", "soon"), PROC_STAT),
+    (stat_line("x", 250), "cpu 1 2 3\n"),               # no boot time
+    (stat_line("x", 250), "btime never\n"),
+])
+def test_process_started_unknown(stat, proc_stat):
+    assert process_started(stat, proc_stat, 100) is None
+
+
+def test_changed_after_start_leaves_the_second_of_the_start_alone():
+    changes = {"/etc/istio/config/mesh": 1000.0, "/var/lib/istio/envoy/cluster.env": 1002.0,
+               "/usr/local/bin/pilot-agent": 1002.5, "/lib/systemd/system/istio.service": 900.0}
+    # written with the run's restart (within the start's second and the margin): not after it
+    assert changed_after_start(changes, 1000.4) == ["/usr/local/bin/pilot-agent"]
+    assert changed_after_start(changes, 990.0) == ["/etc/istio/config/mesh", "/usr/local/bin/pilot-agent",
+                                                   "/var/lib/istio/envoy/cluster.env"]
+    assert changed_after_start(changes, None) == []
+
+
+def test_files_changed_after_start_reads_the_process_and_the_files(tmp_path):
+    """PID 1 started before this test wrote its file (with the machine or the container)."""
+    written = tmp_path / "cluster.env"
+    written.write_text("x")
+    assert files_changed_after_start(1, [str(written), str(tmp_path / "missing")]) == [str(written)]
+    assert files_changed_after_start(0, [str(written)]) == []           # no main process: not running
+    assert files_changed_after_start(1, []) == []
