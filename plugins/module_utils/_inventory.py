@@ -462,6 +462,9 @@ def sidecar_problems(variables: Mapping[str, Any], bootstrap_dir: Optional[str] 
     if start is not None:
         problem = check_int_range(start, 0, 65535)
         out += ["vm_sidecar_unprivileged_port_start: %s" % problem] if problem else []
+    if v.get("vm_sidecar_package_lock_timeout") is not None:
+        problem = check_int_range(v["vm_sidecar_package_lock_timeout"], 0, 3600)
+        out += ["vm_sidecar_package_lock_timeout: %s" % problem] if problem else []
     problem = _url_problem(v.get("vm_sidecar_ready_url") or "", ("http", "https"))
     out += ["vm_sidecar_ready_url: %s" % problem] if problem else []
     bundle = v.get("vm_sidecar_bundle_dir")

@@ -595,6 +595,40 @@ def test_files_changed_after_the_sidecar_started_restart_it_at_the_next_run(lab,
     assert RESTART_HANDLER in res.stdout and unit(lab, 1, "MainPID")["MainPID"] != pid
 
 
+DPKG_INSTALL = "meshops.istio_vm.vm_sidecar : Install istio-sidecar from the .deb with dpkg"
+
+
+def test_the_package_install_waits_for_the_dpkg_lock_another_process_holds(lab, onboarded):
+    """dpkg does not wait for its lock, which unattended-upgrades or cloud-init hold on a VM's first boot:
+    the role tries again while dpkg says it is locked, up to vm_sidecar_package_lock_timeout seconds."""
+    lab.ssh(1, "dpkg", "--remove", "istio-sidecar")          # (its files stay; the install runs again)
+    hold = ("import fcntl, time; f = open('/var/lib/dpkg/lock-frontend', 'a'); fcntl.lockf(f, fcntl.LOCK_EX); "
+            "open('/run/meshops-test-dpkg-locked', 'w').close(); time.sleep(6)")
+    lab.ssh(1, "systemd-run", "--unit=meshops-test-dpkg-lock", "--collect", "python3", "-c", hold)
+    lab.ssh(1, "sh", "-c", "until [ -e /run/meshops-test-dpkg-locked ]; do sleep 0.1; done; rm /run/meshops-test-dpkg-locked")
+    try:
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)
+    finally:
+        lab.ssh(1, "systemctl", "stop", "meshops-test-dpkg-lock", check=False)
+    said = task_output(res.stdout, DPKG_INSTALL)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "FAILED - RETRYING: [mlab-vm1]: " + DPKG_INSTALL.split(" : ")[1] in said and "changed: [mlab-vm1]" in said, said
+    assert lab.ssh(1, "dpkg-query", "--show", "--showformat=${db:Status-Abbrev}", "istio-sidecar").stdout.strip() == "ii"
+    assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
+
+    # with no time to wait, it fails with dpkg's own error
+    lab.ssh(1, "dpkg", "--remove", "istio-sidecar")
+    lab.ssh(1, "systemd-run", "--unit=meshops-test-dpkg-lock", "--collect", "python3", "-c", hold)
+    lab.ssh(1, "sh", "-c", "until [ -e /run/meshops-test-dpkg-locked ]; do sleep 0.1; done; rm /run/meshops-test-dpkg-locked")
+    try:
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "-e", "vm_sidecar_package_lock_timeout=0", check=False)
+    finally:
+        lab.ssh(1, "systemctl", "stop", "meshops-test-dpkg-lock", check=False)
+    assert res.returncode != 0 and "locked by another process" in task_output(res.stdout, DPKG_INSTALL), res.stdout[-3000:]
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
+
+
 def test_keep_token_leaves_a_private_copy_on_the_controller(lab, onboarded):
     playbook(lab, "rotate.yml", "-e", "rotate_force=true", "-e", "mesh_workload_keep_token=true",
              "--limit", "mlab-vm1")

@@ -80,6 +80,8 @@ def test_package_file(tmp_path):
     ({"vm_sidecar_package_format": "apk"}, "vm_sidecar_package_format: 'apk' is not one of deb, rpm"),
     ({"vm_sidecar_package_format": "rpm"}, "vm_sidecar_package_url: 'http://10.213.0.1:8099/istio-sidecar.deb' is a .deb"),
     ({"vm_sidecar_unprivileged_port_start": 70000}, "vm_sidecar_unprivileged_port_start: 70000 is not in 0..65535"),
+    ({"vm_sidecar_package_lock_timeout": -1}, "vm_sidecar_package_lock_timeout: -1 is not in 0..3600"),
+    ({"vm_sidecar_package_lock_timeout": 86400}, "vm_sidecar_package_lock_timeout: 86400 is not in 0..3600"),
     ({"vm_sidecar_ready_url": "localhost:15021/healthz"}, "vm_sidecar_ready_url"),
     ({"vm_sidecar_bundle_dir": "/srv/b"}, "vm_sidecar_bundle_dir: '/srv/b' is not where mesh_workload_bootstrap_dir"),
     # the role makes the token's directory istio-proxy's, mode 0700: never /etc or /var/lib
