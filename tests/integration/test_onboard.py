@@ -629,6 +629,31 @@ def test_the_package_install_waits_for_the_dpkg_lock_another_process_holds(lab, 
     assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
 
 
+PORT_START_BACK = "meshops.istio_vm.vm_sidecar : Set the unprivileged port start back"
+
+
+def test_an_unprivileged_port_start_unset_again_is_set_back(lab, onboarded):
+    """vm_sidecar_unprivileged_port_start set once, then unset: the role's sysctl file goes, and the value
+    becomes what the VM's own sysctl settings give (here none: the kernel's 1024), not 0 for good."""
+    port_start, conf = "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/etc/sysctl.d/60-meshops-istio.conf"
+    try:
+        playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "-e", "vm_sidecar_unprivileged_port_start=0")
+        assert lab.ssh(1, "cat", port_start).stdout.strip() == "0"
+        # a dry run reports the removal and the reset, and makes neither
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "--check")
+        assert "changed: [mlab-vm1]" in task_output(res.stdout, PORT_START_BACK), res.stdout[-3000:]
+        assert lab.ssh(1, "cat", port_start).stdout.strip() == "0" and lab.ssh(1, "test", "-e", conf, check=False).returncode == 0
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+        assert "changed: [mlab-vm1]" in task_output(res.stdout, PORT_START_BACK), res.stdout[-3000:]
+        assert lab.ssh(1, "cat", port_start).stdout.strip() == "1024"
+        assert lab.ssh(1, "test", "-e", conf, check=False).returncode != 0
+        assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+        assert "skipping: [mlab-vm1]" in task_output(res.stdout, PORT_START_BACK) and RESTART_HANDLER not in res.stdout
+    finally:
+        lab.ssh(1, "sh", "-c", f"rm -f {conf} && sysctl -q -w net.ipv4.ip_unprivileged_port_start=1024")
+
+
 def test_keep_token_leaves_a_private_copy_on_the_controller(lab, onboarded):
     playbook(lab, "rotate.yml", "-e", "rotate_force=true", "-e", "mesh_workload_keep_token=true",
              "--limit", "mlab-vm1")
