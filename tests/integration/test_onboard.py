@@ -713,14 +713,20 @@ def test_rotate_waits_out_a_start_that_systemd_retries_itself(lab, onboarded):
                    "http://localhost:15021/healthz/ready").stdout == "200"
 
 
-def test_rotate_fails_with_the_journal_when_the_sidecar_stays_down(lab, onboarded):
+def run_while_the_start_fails(lab, name: str, *extra: str):
+    """Run playbook ``name`` on mlab-vm1 while each start of its istio.service fails and systemd does not
+    start it again: the run, its output on one line, and the unit's state after it."""
     failing_start(lab, 1, once=False, restart="no")
     try:
-        res = playbook(lab, "rotate.yml", "-e", "rotate_force=true", "--limit", "mlab-vm1", check=False)
+        res = playbook(lab, name, "--limit", "mlab-vm1", *extra, check=False)
         state = lab.ssh(1, "systemctl", "is-active", "istio.service", check=False).stdout.strip()
     finally:
         mend_start(lab, 1)
-    out = " ".join(res.stdout.split())
+    return res, " ".join(res.stdout.split()), state
+
+
+def test_rotate_fails_with_the_journal_when_the_sidecar_stays_down(lab, onboarded):
+    res, out, state = run_while_the_start_fails(lab, "rotate.yml", "-e", "rotate_force=true")
     assert res.returncode != 0 and state == "failed", (state, out[-3000:])
     assert ("mlab-vm1: istio.service did not start (Unable to restart service istio.service: Job for "
             "istio.service failed because the control process exited with error code.") in out, out[-3000:]
@@ -763,13 +769,7 @@ def test_onboard_waits_out_a_start_that_systemd_retries_itself(lab, onboarded):
 
 def test_onboard_fails_with_the_units_status_when_systemd_will_not_start_it_again(lab, onboarded):
     lab.ssh(1, "rm", "-f", TOKEN_DROPIN)
-    failing_start(lab, 1, once=False, restart="no")
-    try:
-        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)
-        state = lab.ssh(1, "systemctl", "is-active", "istio.service", check=False).stdout.strip()
-    finally:
-        mend_start(lab, 1)
-    out = " ".join(res.stdout.split())
+    res, out, state = run_while_the_start_fails(lab, "onboard.yml")
     assert res.returncode != 0 and state == "failed", (state, out[-3000:])
     assert ("mlab-vm1: the restart of istio.service failed (exit status 1), and systemd will not start "
             "the unit again. The command printed:") in out, out[-3000:]
