@@ -301,6 +301,15 @@ def test_a_new_service_account_is_dry_run_then_becomes_the_vms_identity(lab, api
         assert group(api_client)["spec"]["template"]["serviceAccount"] == "renamed-sa"
         for n in (1, 2):
             assert spiffe_ids(lab, n) == "URI:spiffe://cluster.local/ns/lab-vms/sa/renamed-sa"
+        # the ServiceAccount deleted since, the group unchanged: a dry run would create it again, and
+        # renders the bundles with a warning (not "not found: create it first"); the run creates it
+        core.delete_namespaced_service_account("renamed-sa", NS)
+        res = playbook(lab, "onboard.yml", "--check", *renamed)
+        text = " ".join((res.stdout + res.stderr).split())
+        assert "ServiceAccount lab-vms/renamed-sa (the planned WorkloadGroup's template.serviceAccount) does not exist yet" \
+            in text, res.stdout[-3000:]
+        playbook(lab, "onboard.yml", *renamed)
+        core.read_namespaced_service_account("renamed-sa", NS)
     finally:
         playbook(lab, "onboard.yml")
         core.delete_namespaced_service_account("renamed-sa", NS)
