@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
@@ -241,31 +241,6 @@ def changed_after_start(changes: Dict[str, float], started: Optional[float],
     if started is None:
         return []
     return sorted(path for path, ctime in changes.items() if ctime > started + margin)
-
-
-def _proc_text(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def files_changed_after_start(pid: int, paths: Iterable[str]) -> List[str]:
-    """The files of ``paths`` that changed after the process ``pid`` started (changed_after_start, by
-    their ctime: a file written or renamed into place, or whose owner or mode changed); missing files
-    are left out. None without a process."""
-    paths = list(paths)
-    if pid <= 0 or not paths:
-        return []
-    started = process_started(_proc_text("/proc/%d/stat" % pid), _proc_text("/proc/stat"), os.sysconf("SC_CLK_TCK"))
-    changes = {}
-    for path in paths:
-        try:
-            changes[path] = os.stat(path).st_ctime
-        except OSError:
-            continue
-    return changed_after_start(changes, started)
 
 
 def read_deb_file(module, path):

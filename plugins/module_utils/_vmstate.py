@@ -20,11 +20,11 @@ import os
 import re
 import ssl
 import time
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
-from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
+from ansible_collections.meshops.istio_vm.plugins.module_utils._package import changed_after_start, process_started, sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
 
 NOT_AFTER_FORMAT = "%b %d %H:%M:%S %Y GMT"
@@ -119,3 +119,20 @@ def vm_reads(module: Any, checksum: Iterable[str] = (), cert: Optional[str] = No
     if hosts:
         result["hosts"] = read_text(hosts) or ""
     return result
+
+
+def files_changed_after_start(pid: int, paths: Iterable[str]) -> List[str]:
+    """The files of ``paths`` that changed after the process ``pid`` started (changed_after_start, by
+    their ctime: a file written or renamed into place, or whose owner or mode changed); missing files
+    are left out. None without a process."""
+    paths = list(paths)
+    if pid <= 0 or not paths:
+        return []
+    started = process_started(read_text("/proc/%d/stat" % pid), read_text("/proc/stat"), os.sysconf("SC_CLK_TCK"))
+    changes = {}
+    for path in paths:
+        try:
+            changes[path] = os.stat(path).st_ctime
+        except OSError:
+            continue
+    return changed_after_start(changes, started)

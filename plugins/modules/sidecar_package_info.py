@@ -292,10 +292,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, files_changed_after_start, os_facts, parse_os_release,
-    read_package, unit_run, unit_state)
+    NO_PACKAGE, OS_RELEASE, SYSTEMD_RUNTIME, choose_package, os_facts, parse_os_release, read_package, unit_run,
+    unit_state)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import status
-from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready, ready_facts, vm_reads
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import (
+    ask_ready, files_changed_after_start, ready_facts, vm_reads)
 
 
 def read_os_facts():

@@ -13,9 +13,10 @@ import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    DownloadFailed, changed_after_start, choose_package, deb_depends_installed, deb_depends_names,
-    files_changed_after_start, journal_interrupted, os_facts, parse_deb_fields, parse_deb_query, parse_deb_statuses,
-    parse_invocation_id, parse_os_release, parse_unit_run, process_started, sha256_of, with_retries)
+    DownloadFailed, changed_after_start, choose_package, deb_depends_installed, deb_depends_names, journal_interrupted,
+    os_facts, parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_invocation_id, parse_os_release,
+    parse_unit_run, process_started, sha256_of, with_retries)
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import files_changed_after_start
 
 
 @pytest.mark.parametrize("line,expected", [
