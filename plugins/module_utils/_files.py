@@ -153,6 +153,42 @@ def attribute_diff(current: Optional[Dict[str, Any]], wanted: Dict[str, Any]) ->
             if value is not None and (current is None or current.get(key) != value)}
 
 
+def writers(uid: int, gid: int, mode: int) -> set:
+    """Who besides root can write a file of owner ``uid``, group ``gid`` and permission bits ``mode``:
+    ('user', uid), ('group', gid) when group-writable, ('anyone',) when world-writable."""
+    found = set() if uid == 0 else {("user", uid)}
+    if mode & 0o020 and gid != 0:
+        found.add(("group", gid))
+    if mode & 0o002:
+        found.add(("anyone",))
+    return found
+
+
+def who(found: set) -> str:
+    """``writers`` in words: 'istio-proxy (its owner), group istio-proxy, anyone'."""
+    def name(entry):
+        if entry[0] == "user":
+            try:
+                return "%s (its owner)" % pwd.getpwuid(entry[1]).pw_name
+            except KeyError:
+                return "uid %d (its owner)" % entry[1]
+        if entry[0] == "group":
+            try:
+                return "group %s" % grp.getgrgid(entry[1]).gr_name
+            except KeyError:
+                return "gid %d" % entry[1]
+        return "anyone"
+    return ", ".join(name(entry) for entry in sorted(found))
+
+
+def untrusted_writers(now: Tuple[int, int, int], after: Tuple[int, int, int]) -> set:
+    """The writers (``writers``) of a file with owner, group and mode ``now`` that it will not have with
+    ``after`` (-1 or None: the same as now). What they wrote stays in the file when only its
+    attributes change, and one of them that has it open keeps writing to it after a chown."""
+    uid, gid, mode = (now[i] if after[i] is None or after[i] == -1 else after[i] for i in range(3))
+    return writers(*now) - writers(uid, gid, mode)
+
+
 def mode_text(mode: Optional[int]) -> Optional[str]:
     return None if mode is None else "%04o" % mode
 
@@ -161,11 +197,14 @@ class Files:
     """Applies the steps to the file system, recording per path whether it changed and a diff.
 
     ``check_mode``: decide everything, write nothing. ``after_write(path)`` runs after each write
-    (the module sets the SELinux context there)."""
+    (the module sets the SELinux context there). ``package_digest(package, path)``: (hashlib name,
+    digest) of the file as the installed package shipped it, or None (``file``'s ``package``)."""
 
-    def __init__(self, check_mode: bool, after_write: Optional[Callable[[str], None]] = None):
+    def __init__(self, check_mode: bool, after_write: Optional[Callable[[str], None]] = None,
+                 package_digest: Optional[Callable[[str, str], Optional[Tuple[str, str]]]] = None):
         self.check_mode = check_mode
         self.after_write = after_write
+        self.package_digest = package_digest
         self.paths: Dict[str, Dict[str, Any]] = {}
         self.diff: List[Dict[str, str]] = []
 
@@ -239,11 +278,18 @@ class Files:
         self._record(path, "directory", changed, describe(current), after if info else "state: directory\n" + after)
 
     def file(self, path: str, content: Optional[str] = None, owner: Optional[str] = None, group: Optional[str] = None,
-             mode: Any = None, force: bool = True, secret: bool = False) -> None:
+             mode: Any = None, force: bool = True, secret: bool = False, package: Optional[str] = None) -> None:
         """``content`` into ``path``; without ``content`` only the attributes of an existing file.
         With ``force`` false an existing file is left as it is, attributes included, as
         ansible.builtin.copy does (the agent rewrites the root certificate with its own mode).
-        ``secret``: the diff never shows content."""
+        ``secret``: the diff never shows content.
+
+        A file that users lose write access to with the new attributes (``untrusted_writers``: the
+        package's postinst gives istio-proxy the directory, the istio.io guide chowns the files) is
+        not changed in place: one of them may still have it open. With ``content``, it is written
+        again, a new file. Without, and with the ``package`` that installed it, its bytes must be what
+        the package database records for it (then they are written again, a new file); otherwise it
+        is an error and the file stays as it is: who could write it may have put anything there."""
         wanted = {"owner": owner, "group": group, "mode": mode_text(parse_mode(mode))}
         info = self._stat(path, stat.S_IFREG)
         if info is not None and not force:
@@ -253,23 +299,63 @@ class Files:
         old = None
         if info is not None and content is not None:
             old = self._read(path)
-        rewrite = content is not None and (info is None or old != content)
         todo = attribute_diff(current, wanted)
+        others = self._untrusted(info, wanted) if info is not None and todo else set()
+        untrusted = bool(others)
+        verified = None
+        if untrusted and content is None and package is not None:
+            verified = self._verified_bytes(path, package, others)
+        rewrite = content is not None and (info is None or old != content or untrusted)
         if rewrite:
             if not self.check_mode:
                 self._write(path, content, {**(current or {}), **{k: v for k, v in wanted.items() if v is not None}})
+        elif verified is not None:
+            if not self.check_mode:
+                self._write_chunks(path, [verified], {**(current or {}), **{k: v for k, v in wanted.items() if v is not None}})
         elif info is not None and todo and not self.check_mode:
             self._set_attrs(path, todo)
         changed = rewrite or (info is not None and bool(todo))
         kind = "secret" if secret else "file"
         if secret:
-            before = describe(current) + (SECRET_BEFORE if info is not None and rewrite else "")
-            after = describe({**(current or {}), **todo}) + (SECRET_AFTER if rewrite else "")
-        elif rewrite:
+            before = describe(current) + (SECRET_BEFORE if info is not None and rewrite and old != content else "")
+            after = describe({**(current or {}), **todo}) + (SECRET_AFTER if rewrite and old != content else "")
+        elif rewrite and old != content:
             before, after = shown(old or ""), content
         else:
             before, after = describe(current), describe({**(current or {}), **todo})
         self._record(path, kind, changed, before, after)
+
+    def _untrusted(self, info: os.stat_result, wanted: Dict[str, Any]) -> set:
+        """untrusted_writers of the file ``info`` describes with the ``wanted`` attributes; an owner or group
+        unknown in check mode (its package not installed yet) counts as none."""
+        uid, gid = self._ids(wanted.get("owner"), wanted.get("group"))
+        mode = int(wanted["mode"], 8) if wanted.get("mode") is not None else None
+        return untrusted_writers((info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)), (uid, gid, mode))
+
+    def _verified_bytes(self, path: str, package: str, others: set) -> bytes:
+        """The bytes of ``path`` when they are what ``package`` shipped (``package_digest``), else
+        FilesError. ``others``: who could write it (untrusted_writers), for the message."""
+        try:
+            handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise FilesError("%s changed while it was being set up: %s" % (path, exc.strerror)) from exc
+        with os.fdopen(handle, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise FilesError("%s changed while it was being set up: not a regular file any more" % path)
+            data = stream.read()
+        recorded = self.package_digest(package, path) if self.package_digest is not None else None
+        if recorded is None:
+            problem = "package %s's database records no digest of it to compare with" % package
+        else:
+            algorithm, digest = recorded
+            got = hashlib.new(algorithm, data).hexdigest()
+            if got == digest:
+                return data
+            problem = "it is not the file package %s installed (its %s is %s, the package's %s)" % (
+                package, algorithm.upper(), got, digest)
+        raise FilesError("%s can be written by %s, and %s: it is not handed to root as it is, since %s may have put "
+                         "anything in it. Check it, then give it owner root and a mode only root can write (or put the "
+                         "package's file back), and run again" % (path, who(others), problem, who(others)))
 
     def block(self, path: str, marker: str, block: str) -> None:
         """The marked block in ``path`` (created if missing, 0644); the file keeps its owner and

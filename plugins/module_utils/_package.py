@@ -8,6 +8,7 @@ sidecar_package_file): the pure parts, and the reads through the module's run_co
 Runs on the VM: standard library only."""
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
@@ -17,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
 DPKG_JOURNAL = "/var/lib/dpkg/updates"
+DPKG_INFO = "/var/lib/dpkg/info"
 
 
 def sha256_of(path: str) -> str:
@@ -107,6 +109,84 @@ def journal_interrupted(path: str = DPKG_JOURNAL) -> bool:
         return any(os.path.isfile(os.path.join(path, name)) for name in os.listdir(path))
     except OSError:
         return False
+
+
+# --- What the package database records of an installed file ---------------------------------------
+
+# rpm's FILEDIGESTALGO (the OpenPGP hash numbers) -> hashlib's name.
+RPM_DIGEST_ALGORITHMS = {1: "md5", 2: "sha1", 8: "sha256", 9: "sha384", 10: "sha512", 11: "sha224"}
+RPM_DIGEST_QUERY = "[%{FILENAMES}\t%{=FILEDIGESTALGO}\t%{FILEDIGESTS}\n]"
+
+
+def parse_deb_conffiles(text: str) -> Dict[str, str]:
+    """Path -> MD5 from ``dpkg-query --showformat='${Conffiles}'``: one `` /path md5 [obsolete]`` line
+    per configuration file (the MD5 of the file the package shipped)."""
+    digests = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith("/"):
+            digests[parts[0]] = parts[1].lower()
+    return digests
+
+
+def parse_deb_md5sums(text: str) -> Dict[str, str]:
+    """Path -> MD5 from a package's ``/var/lib/dpkg/info/PACKAGE.md5sums`` (``md5  path`` without the
+    leading slash; dpkg lists its files that are not configuration files there)."""
+    digests = {}
+    for line in (text or "").splitlines():
+        digest, _sep, path = line.strip().partition(" ")
+        if path.strip():
+            digests["/" + path.strip().lstrip("/")] = digest.lower()
+    return digests
+
+
+def parse_rpm_digests(text: str) -> Dict[str, Tuple[str, str]]:
+    """Path -> (hashlib name, digest) from ``rpm --query --queryformat`` with the file names, the
+    package's digest algorithm and the file digests, tab-separated, a line per file (RPM_DIGEST_QUERY);
+    directories and links have no digest."""
+    digests = {}
+    for line in (text or "").splitlines():
+        parts = line.split("\t")
+        if len(parts) != 3 or not parts[2].strip():
+            continue
+        try:
+            algorithm = RPM_DIGEST_ALGORITHMS.get(int(parts[1]), "")
+        except ValueError:
+            continue
+        if algorithm:
+            digests[parts[0]] = (algorithm, parts[2].strip().lower())
+    return digests
+
+
+def package_digest(module, package: str, path: str) -> Optional[Tuple[str, str]]:
+    """(hashlib name, digest) of the file ``path`` as the installed ``package`` shipped it, from dpkg's
+    or rpm's database (``module``: its run_command and get_bin_path); None when neither records one."""
+    if module.get_bin_path("dpkg-query"):
+        rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}\n", package])
+        digest = parse_deb_conffiles(out).get(path) if rc == 0 else None
+        if digest is None:
+            # PACKAGE:ARCH.md5sums for a package of Multi-Arch: same
+            names = ["%s/%s.md5sums" % (DPKG_INFO, package)] + sorted(glob.glob("%s/%s:*.md5sums" % (DPKG_INFO, package)))
+            for name in names:
+                digest = parse_deb_md5sums(_read_or_empty(name)).get(path)
+                if digest:
+                    break
+        if digest:
+            return "md5", digest
+    if module.get_bin_path("rpm"):
+        rc, out, _err = module.run_command(["rpm", "--query", "--queryformat",
+                                            RPM_DIGEST_QUERY, package])
+        if rc == 0:
+            return parse_rpm_digests(out).get(path)
+    return None
+
+
+def _read_or_empty(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
 
 
 # --- The facts the role vm_sidecar needs, without ansible.builtin.setup ----------------------------

@@ -19,6 +19,9 @@ description:
     written) gets its owner, group and mode, then is renamed over the old one. A file that is not
     rewritten (no content given, or the same content) still gets its owner, group and mode; an
     existing file with O(files[].force=false) is left as it is.
+  - A file that users other than root can write and that the new owner, group and mode take that
+    away from is not changed in place, since one of them may hold it open. With content, it is written
+    again as a new file; without, see O(files[].package).
   - The action plugin of the same name reads O(files[].src) and O(token.src) on the controller and
     passes their content to the module, so that the VM gets everything in one SSH round trip
     (with pipelining on; without it, Ansible writes the module with its arguments, the token
@@ -83,6 +86,16 @@ options:
             an existing one as it is, owner, group and mode included (as M(ansible.builtin.copy) does).
         type: bool
         default: true
+      package:
+        description:
+          - The installed package that shipped the file, for a file without O(files[].content) that users
+            other than root can write now and could not with the new owner, group and mode (the package
+            C(istio-sidecar)'s postinst gives C(istio-proxy) the directory of C(sidecar.env), which root sources).
+          - Such a file is handed over only when its bytes are what the package database (dpkg's or rpm's)
+            records for it, and then as a new file, so that nobody who had the old one open writes to it
+            afterwards. Otherwise the module fails and leaves the file as it is.
+          - Without O(files[].package), such a file only gets its new owner, group and mode.
+        type: str
   token:
     description:
       - A secret file, written like an entry of O(files) but its content is never shown, the diff
@@ -146,7 +159,8 @@ attributes:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads everything and decides every change, writes nothing. An owner or group that does
-      not exist yet (its package is not installed) is reported as a change.
+      not exist yet (its package is not installed) is reported as a change. A file refused for
+      O(files[].package) fails the check as it would fail the run.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
@@ -216,6 +230,7 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import Files, FilesError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._package import package_digest
 
 _ATTRS = {"owner": {"type": "str"}, "group": {"type": "str"}, "mode": {"type": "raw"}}
 
@@ -224,7 +239,8 @@ ARGUMENT_SPEC = {
                     "options": {"path": {"type": "path", "required": True}, **_ATTRS}},
     "files": {"type": "list", "elements": "dict", "default": [],
               "options": {"dest": {"type": "path", "required": True}, "content": {"type": "str"},
-                          "src": {"type": "path"}, "force": {"type": "bool", "default": True}, **_ATTRS}},
+                          "src": {"type": "path"}, "force": {"type": "bool", "default": True},
+                          "package": {"type": "str"}, **_ATTRS}},
     # The dict names the token's file; only its content is secret.
     "token": {"type": "dict", "no_log": False,
               "options": {"dest": {"type": "path", "required": True}, "content": {"type": "str", "no_log": True},
@@ -247,16 +263,17 @@ def _content(entry, what):
 FAILED = "Failed to set up the sidecar's files: %s"
 
 
-def apply(params, check_mode, diff, after_write=None):
+def apply(params, check_mode, diff, after_write=None, recorded_digest=None):
     """Set up what ``params`` (the validated options) describe; the module's result.
+    ``recorded_digest(package, path)``: what the package database records of a file (files[].package).
 
     The module runs it on the VM; on the controller, the action plugin runs it in Ansible's process."""
-    files = Files(check_mode, after_write)
+    files = Files(check_mode, after_write, recorded_digest)
     for entry in params["directories"]:
         files.directory(entry["path"], entry["owner"], entry["group"], entry["mode"])
     for entry in params["files"]:
         files.file(entry["dest"], _content(entry, entry["dest"]), entry["owner"], entry["group"], entry["mode"],
-                   force=entry["force"])
+                   force=entry["force"], package=entry["package"])
     token = params["token"]
     if token:
         files.file(token["dest"], _content(token, "token"), token["owner"], token["group"], token["mode"], secret=True)
@@ -275,7 +292,8 @@ def run(module):
     if module.selinux_enabled():
         def after_write(path):
             module.set_default_selinux_context(path, False)
-    return apply(module.params, module.check_mode, module._diff, after_write)
+    return apply(module.params, module.check_mode, module._diff, after_write,
+                 lambda package, path: package_digest(module, package, path))
 
 
 def main():

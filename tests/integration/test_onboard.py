@@ -259,6 +259,35 @@ def test_a_vm_set_up_as_the_istio_guide_says_is_taken_back_by_root(lab, onboarde
                    "/var/lib/istio/envoy/sidecar.env").stdout.split("\n")[:2] == ["root 640", "root 644"]
 
 
+def test_a_sidecar_env_istio_proxy_could_have_written_is_not_given_to_root(lab, onboarded):
+    """istio-start.sh sources sidecar.env as root. While istio-proxy owns it (the guide's chown) or its
+    directory (the package's postinst), it may write anything there: the run gives it to root only with
+    the bytes the package shipped (dpkg's MD5 of it), as a new file; otherwise it fails and leaves it."""
+    env = "/var/lib/istio/envoy/sidecar.env"
+    shipped = lab.ssh(1, "cat", env).stdout
+    lab.ssh(1, "chown", "-R", "istio-proxy:istio-proxy", "/var/lib/istio/envoy")
+    lab.ssh(1, "runuser", "-u", "istio-proxy", "--", "sh", "-c", f"echo 'ISTIO_AGENT_FLAGS=--planted' >> {env}")
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)
+    assert res.returncode != 0, res.stdout[-3000:]
+    text = " ".join(res.stdout.split())
+    assert (f"{env} can be written by istio-proxy (its owner), and it is not the file package istio-sidecar "
+            "installed (its MD5 is") in text, res.stdout[-3000:]
+    assert lab.ssh(1, "stat", "-c", "%U", env).stdout.strip() == "istio-proxy"
+    assert "--planted" in lab.ssh(1, "cat", env).stdout
+    # the directory is root's again (the run set up the directories first): istio-proxy writes in place
+    assert lab.ssh(1, "stat", "-c", "%U", "/var/lib/istio/envoy").stdout.strip() == "root"
+    # the package's bytes again, still istio-proxy's: handed to root as a new file
+    lab.ssh(1, "runuser", "-u", "istio-proxy", "--", "sh", "-c",
+            f"head -n -1 {env} > /tmp/sidecar.env.kept && cat /tmp/sidecar.env.kept > {env}")
+    inode = lab.ssh(1, "stat", "-c", "%i %U", env).stdout.split()
+    assert inode[1] == "istio-proxy"
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert res.returncode == 0, res.stdout[-3000:]
+    after = lab.ssh(1, "stat", "-c", "%i %U %a", env).stdout.split()
+    assert after[1:] == ["root", "644"] and after[0] != inode[0], (inode, after)
+    assert lab.ssh(1, "cat", env).stdout == shipped
+
+
 def test_rotate_checks_the_sidecar_paths_before_any_change(lab, onboarded):
     """rotate.yml makes the token's directory istio-proxy's: a path that onboard.yml refuses stops it too,
     before the lock or any VM is touched."""

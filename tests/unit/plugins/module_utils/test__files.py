@@ -16,7 +16,8 @@ import stat
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import (
-    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, hosts_with_block, parse_mode, read_text)
+    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, hosts_with_block, parse_mode, read_text,
+    untrusted_writers)
 
 MARKER = "# {mark} meshops.istio_vm istiod"
 BEGIN, END = "# BEGIN meshops.istio_vm istiod\n", "# END meshops.istio_vm istiod\n"
@@ -398,3 +399,104 @@ def test_a_download_that_breaks_off_leaves_nothing_behind(tmp_path):
     with pytest.raises(OSError, match="timed out"):
         files.fetched(str(tmp_path / "istio-sidecar.deb"), PACKAGE_SHA, broken, mode="0644")
     assert listing(tmp_path) == [] and not files.changed
+
+
+# --- a file others could write, handed to root -------------------------------------------------------
+
+@pytest.mark.parametrize("now,after,expected", [
+    # istio-proxy's file given to root: istio-proxy loses it
+    ((999, 999, 0o644), (0, 0, 0o644), {("user", 999)}),
+    # root's, group-writable by istio-proxy's group, made 0644: the group loses it
+    ((0, 999, 0o664), (-1, -1, 0o644), {("group", 999)}),
+    # world-writable: anyone
+    ((0, 0, 0o666), (None, None, 0o644), {("anyone",)}),
+    # cluster.env: root:istio-proxy 0640 wanted; istio-proxy's before (the guide's chown)
+    ((999, 999, 0o640), (0, 999, 0o640), {("user", 999)}),
+    # nothing taken away: root's file gets a group that may only read it
+    ((0, 0, 0o644), (0, 999, 0o640), set()),
+    # the token stays istio-proxy's
+    ((999, 999, 0o644), (999, 999, 0o600), set()),
+])
+def test_untrusted_writers(now, after, expected):
+    assert untrusted_writers(now, after) == expected
+
+
+def _proxy_file(tmp_path, text=b"# ISTIO_SERVICE=myservice\n"):
+    """sidecar.env as the package leaves it after the istio.io guide's chown: nobody's (istio-proxy's here)."""
+    env = tmp_path / "sidecar.env"
+    env.write_bytes(text)
+    os.chown(env, 65534, 65534)
+    os.chmod(env, 0o644)
+    return env
+
+
+def _records(digest):
+    return lambda package, path: ("md5", digest) if package == "istio-sidecar" else None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another user needs root to make")
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_file_another_user_could_write_is_handed_to_root_only_as_the_package_shipped_it(tmp_path, check_mode):
+    env = _proxy_file(tmp_path)
+    shipped = hashlib.md5(env.read_bytes()).hexdigest()
+    held = open(env, "ab")  # pylint: disable=consider-using-with
+    try:
+        files = Files(check_mode, package_digest=_records(shipped))
+        files.file(str(env), None, "root", "root", "0644", package="istio-sidecar")
+        assert files.changed
+        if check_mode:
+            assert env.stat().st_uid == 65534
+            return
+        assert (env.stat().st_uid, env.stat().st_gid, mode_of(env)) == (0, 0, 0o644)
+        assert env.read_bytes() == b"# ISTIO_SERVICE=myservice\n"
+        # a new file: what its old owner writes through a descriptor it kept open does not reach it
+        held.write(b"ISTIO_AGENT_FLAGS=--evil\n")
+        held.flush()
+        assert env.read_bytes() == b"# ISTIO_SERVICE=myservice\n"
+        assert files.diff[0]["before"].startswith("owner: nobody\n")
+        assert files.diff[0]["after"] == "owner: root\ngroup: root\nmode: 0644\n"
+    finally:
+        held.close()
+    again = Files(False, package_digest=_records(shipped))
+    again.file(str(env), None, "root", "root", "0644", package="istio-sidecar")
+    assert not again.changed
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another user needs root to make")
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize("records", [_records("0" * 32), lambda package, path: None, None])
+def test_a_file_another_user_changed_is_not_handed_to_root(tmp_path, check_mode, records):
+    env = _proxy_file(tmp_path, b"ISTIO_AGENT_FLAGS=--evil\n")
+    with pytest.raises(FilesError) as failed:
+        Files(check_mode, package_digest=records).file(str(env), None, "root", "root", "0644", package="istio-sidecar")
+    message = str(failed.value)
+    assert message.startswith("%s can be written by nobody (its owner), and " % env)
+    assert ("its MD5 is %s, the package's %s" % (hashlib.md5(b"ISTIO_AGENT_FLAGS=--evil\n").hexdigest(), "0" * 32)
+            in message) if records is not None and records("istio-sidecar", "") else "records no digest" in message
+    assert "Check it, then give it owner root" in message
+    assert (env.stat().st_uid, env.read_bytes()) == (65534, b"ISTIO_AGENT_FLAGS=--evil\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another user needs root to make")
+def test_a_file_with_content_that_another_user_could_write_is_written_again(tmp_path):
+    env = _proxy_file(tmp_path, b"A=1\n")
+    held = open(env, "ab")  # pylint: disable=consider-using-with
+    try:
+        files = Files(False)
+        files.file(str(env), "A=1\n", "root", "nogroup", "0640")
+        held.write(b"B=2\n")
+        held.flush()
+    finally:
+        held.close()
+    assert (env.stat().st_uid, env.read_bytes()) == (0, b"A=1\n")
+    # the content did not change: the diff shows the attributes
+    assert files.diff[0]["after"] == "owner: root\ngroup: nogroup\nmode: 0640\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another user needs root to make")
+def test_without_a_package_a_file_of_another_user_only_gets_its_attributes(tmp_path):
+    env = _proxy_file(tmp_path)
+    inode = env.stat().st_ino
+    files = Files(False)
+    files.file(str(env), None, "root", "root", "0600")
+    assert (env.stat().st_ino, env.stat().st_uid, mode_of(env)) == (inode, 0, 0o600)

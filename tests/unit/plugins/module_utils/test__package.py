@@ -14,8 +14,8 @@ import pytest
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
     DownloadFailed, changed_after_start, choose_package, deb_depends_installed, deb_depends_names, journal_interrupted,
-    os_facts, parse_deb_fields, parse_deb_query, parse_deb_statuses, parse_invocation_id, parse_os_release,
-    parse_unit_run, process_started, sha256_of, with_retries)
+    os_facts, parse_deb_conffiles, parse_deb_fields, parse_deb_md5sums, parse_deb_query, parse_deb_statuses,
+    parse_invocation_id, parse_os_release, parse_rpm_digests, parse_unit_run, process_started, sha256_of, with_retries)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import files_changed_after_start
 
 
@@ -287,3 +287,27 @@ def test_files_changed_after_start_reads_the_process_and_the_files(tmp_path):
     assert files_changed_after_start(1, [str(written), str(tmp_path / "missing")]) == [str(written)]
     assert files_changed_after_start(0, [str(written)]) == []           # no main process: not running
     assert files_changed_after_start(1, []) == []
+
+
+def test_parse_deb_conffiles():
+    text = (" /var/lib/istio/envoy/sidecar.env 6d1c0b5c0e5c3c1b7d2f6c7e0a1b2c3d\n"
+            " /etc/old.conf 0123456789abcdef0123456789ABCDEF obsolete\n"
+            "\n")
+    assert parse_deb_conffiles(text) == {"/var/lib/istio/envoy/sidecar.env": "6d1c0b5c0e5c3c1b7d2f6c7e0a1b2c3d",
+                                         "/etc/old.conf": "0123456789abcdef0123456789abcdef"}
+    assert parse_deb_conffiles("") == {}
+
+
+def test_parse_deb_md5sums():
+    text = "0123456789abcdef0123456789abcdef  usr/local/bin/istio-start.sh\nfedcba98  lib/systemd/system/istio.service\n"
+    assert parse_deb_md5sums(text) == {"/usr/local/bin/istio-start.sh": "0123456789abcdef0123456789abcdef",
+                                       "/lib/systemd/system/istio.service": "fedcba98"}
+
+
+def test_parse_rpm_digests():
+    text = ("/var/lib/istio/envoy/sidecar.env\t8\tABCDEF\n"
+            "/var/lib/istio/envoy\t8\t\n"          # a directory: no digest
+            "/usr/local/bin/old\t1\tabc\n"
+            "/usr/local/bin/odd\t99\tabc\n")      # an algorithm hashlib is not asked for
+    assert parse_rpm_digests(text) == {"/var/lib/istio/envoy/sidecar.env": ("sha256", "abcdef"),
+                                       "/usr/local/bin/old": ("md5", "abc")}
