@@ -17,10 +17,13 @@ The token is a file like the others whose content never enters a diff or a resul
 
 from __future__ import annotations
 
+import base64
+import binascii
 import grp
 import hashlib
 import os
 import pwd
+import re
 import stat
 import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -137,6 +140,27 @@ def hosts_with_block(text: str, marker: str, block: str) -> str:
         body = block if block.endswith("\n") else block + "\n"
         lines[where:where] = [begin] + body.splitlines(True) + [end]
     return "".join(lines)
+
+
+PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
+
+
+def pem_certificates(text: str) -> set:
+    """The certificates of a PEM text, each as its DER bytes: the same certificate whatever its line
+    breaks (istio-agent writes root-cert.pem without the last newline). Blocks that are not base64 are left out."""
+    found = set()
+    for body in PEM_CERTIFICATE.findall(text or ""):
+        try:
+            found.add(base64.b64decode("".join(body.split()), validate=True))
+        except (binascii.Error, ValueError):
+            continue
+    return found
+
+
+def holds_certificates(text: str, wanted: str) -> bool:
+    """Whether ``text`` holds every certificate of ``wanted``, which has one or more."""
+    certificates = pem_certificates(wanted)
+    return bool(certificates) and certificates <= pem_certificates(text)
 
 
 def describe(attrs: Optional[Dict[str, Any]]) -> str:
@@ -278,11 +302,13 @@ class Files:
         self._record(path, "directory", changed, describe(current), after if info else "state: directory\n" + after)
 
     def file(self, path: str, content: Optional[str] = None, owner: Optional[str] = None, group: Optional[str] = None,
-             mode: Any = None, force: bool = True, secret: bool = False, package: Optional[str] = None) -> None:
+             mode: Any = None, force: bool = True, secret: bool = False, package: Optional[str] = None,
+             certificates: bool = False) -> None:
         """``content`` into ``path``; without ``content`` only the attributes of an existing file.
         With ``force`` false an existing file is left as it is, attributes included, as
-        ansible.builtin.copy does (the agent rewrites the root certificate with its own mode).
-        ``secret``: the diff never shows content.
+        ansible.builtin.copy does. With ``certificates``, so is one that holds every certificate of
+        ``content`` (``holds_certificates``; the agent rewrites the root certificate in its own way,
+        and it is written again when the mesh's root changed). ``secret``: the diff never shows content.
 
         A file that users lose write access to with the new attributes (``untrusted_writers``: the
         package's postinst gives istio-proxy the directory, the istio.io guide chowns the files) is
@@ -299,6 +325,9 @@ class Files:
         old = None
         if info is not None and content is not None:
             old = self._read(path)
+            if certificates and holds_certificates(old, content):
+                self._record(path, "secret" if secret else "file", False)
+                return
         todo = attribute_diff(current, wanted)
         others = self._untrusted(info, wanted) if info is not None and todo else set()
         untrusted = bool(others)

@@ -86,6 +86,16 @@ options:
             an existing one as it is, owner, group and mode included (as M(ansible.builtin.copy) does).
         type: bool
         default: true
+      certificates:
+        description:
+          - Compare an existing file with O(files[].content) as PEM certificates. A file that holds every
+            certificate of the content (the same certificate whatever its line breaks, and others besides) is
+            left as it is, owner, group and mode included; one that lacks any of them is rewritten.
+          - For C(/etc/certs/root-cert.pem), which istio-agent rewrites in its own way (its own mode, no last
+            newline, and the roots it gets from istiod) and which must be replaced when the mesh's root certificate
+            changed.
+        type: bool
+        default: false
       package:
         description:
           - The installed package that shipped the file, for a file without O(files[].content) that users
@@ -240,7 +250,7 @@ ARGUMENT_SPEC = {
     "files": {"type": "list", "elements": "dict", "default": [],
               "options": {"dest": {"type": "path", "required": True}, "content": {"type": "str"},
                           "src": {"type": "path"}, "force": {"type": "bool", "default": True},
-                          "package": {"type": "str"}, **_ATTRS}},
+                          "package": {"type": "str"}, "certificates": {"type": "bool", "default": False}, **_ATTRS}},
     # The dict names the token's file; only its content is secret.
     "token": {"type": "dict", "no_log": False,
               "options": {"dest": {"type": "path", "required": True}, "content": {"type": "str", "no_log": True},
@@ -273,7 +283,7 @@ def apply(params, check_mode, diff, after_write=None, recorded_digest=None):
         files.directory(entry["path"], entry["owner"], entry["group"], entry["mode"])
     for entry in params["files"]:
         files.file(entry["dest"], _content(entry, entry["dest"]), entry["owner"], entry["group"], entry["mode"],
-                   force=entry["force"], package=entry["package"])
+                   force=entry["force"], package=entry["package"], certificates=entry["certificates"])
     token = params["token"]
     if token:
         files.file(token["dest"], _content(token, "token"), token["owner"], token["group"], token["mode"], secret=True)

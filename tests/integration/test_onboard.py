@@ -288,6 +288,31 @@ def test_a_sidecar_env_istio_proxy_could_have_written_is_not_given_to_root(lab, 
     assert lab.ssh(1, "cat", env).stdout == shipped
 
 
+def root_fingerprints(text: str) -> list:
+    return sorted(c.fingerprint(c.signature_hash_algorithm).hex() for c in x509.load_pem_x509_certificates(text.encode()))
+
+
+def test_a_root_certificate_the_mesh_no_longer_has_is_replaced(lab, onboarded):
+    """istio-agent rewrites /etc/certs/root-cert.pem in its own way, so the run leaves a file that holds
+    the bundle's root. One that lacks it (the mesh's root changed while the sidecar was down: it can
+    no longer reach istiod) is replaced, and the sidecar restarted with it."""
+    cert = "/etc/certs/root-cert.pem"
+    bundle = (BOOTSTRAP / "mlab-vm1" / "root-cert.pem").read_text()
+    agent = lab.ssh(1, "cat", cert).stdout
+    assert agent != bundle and root_fingerprints(agent) == root_fingerprints(bundle), "the agent's copy is no longer different"
+    lab.ssh(1, "sh", "-c", f"openssl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -subj /O=another-mesh "
+            f"-days 1 -out {cert} 2>/dev/null && chown istio-proxy:root {cert} && chmod 600 {cert}")
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "--diff")
+    assert recap(res.stdout)["mlab-vm1"]["changed"] >= 1, res.stdout[-3000:]
+    restart = res.stdout.split("RUNNING HANDLER [meshops.istio_vm.vm_sidecar : Restart istio]")[1][:300]
+    assert "changed: [mlab-vm1]" in restart, res.stdout[-3000:]
+    assert root_fingerprints(lab.ssh(1, "cat", cert).stdout) == root_fingerprints(bundle)
+    assert lab.ssh(1, "systemctl", "is-active", "istio").stdout.strip() == "active"
+    # the agent's own copy of the same root after the restart: left as it is
+    again = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert recap(again.stdout)["mlab-vm1"]["changed"] == 0, again.stdout[-3000:]
+
+
 def test_rotate_checks_the_sidecar_paths_before_any_change(lab, onboarded):
     """rotate.yml makes the token's directory istio-proxy's: a path that onboard.yml refuses stops it too,
     before the lock or any VM is touched."""

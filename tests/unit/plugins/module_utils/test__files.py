@@ -7,6 +7,7 @@
 a temporary directory (the current user as owner: no root needed), check mode writing nothing."""
 from __future__ import annotations
 
+import base64
 import grp
 import hashlib
 import os
@@ -16,8 +17,8 @@ import stat
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import (
-    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, hosts_with_block, parse_mode, read_text,
-    untrusted_writers)
+    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, holds_certificates, hosts_with_block, parse_mode,
+    pem_certificates, read_text, untrusted_writers)
 
 MARKER = "# {mark} meshops.istio_vm istiod"
 BEGIN, END = "# BEGIN meshops.istio_vm istiod\n", "# END meshops.istio_vm istiod\n"
@@ -500,3 +501,48 @@ def test_without_a_package_a_file_of_another_user_only_gets_its_attributes(tmp_p
     files = Files(False)
     files.file(str(env), None, "root", "root", "0600")
     assert (env.stat().st_ino, env.stat().st_uid, mode_of(env)) == (inode, 0, 0o600)
+
+
+# --- the root certificate, compared as certificates -------------------------------------------------
+
+def _pem(der: bytes) -> str:
+    body = base64.b64encode(der).decode()
+    return "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % "\n".join(
+        body[i:i + 64] for i in range(0, len(body), 64))
+
+
+OLD_ROOT, NEW_ROOT = _pem(b"old root " * 20), _pem(b"new root " * 20)
+
+
+def test_pem_certificates_ignore_line_breaks_and_other_blocks():
+    agent = OLD_ROOT.rstrip("\n").replace("\n", "\r\n")
+    assert pem_certificates(agent) == pem_certificates(OLD_ROOT) == {b"old root " * 20}
+    assert pem_certificates("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n") == set()
+    assert pem_certificates("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") == set()
+
+
+@pytest.mark.parametrize("text,wanted,expected", [
+    (OLD_ROOT.rstrip("\n"), OLD_ROOT, True),        # the agent's way of writing the same root
+    (OLD_ROOT + NEW_ROOT, NEW_ROOT, True),           # a rotation: the agent holds both
+    (OLD_ROOT, NEW_ROOT, False),                     # the mesh's root changed
+    (OLD_ROOT, OLD_ROOT + NEW_ROOT, False),
+    ("", OLD_ROOT, False),
+    (OLD_ROOT, "not a certificate", False),          # nothing to compare: compared as bytes
+])
+def test_holds_certificates(text, wanted, expected):
+    assert holds_certificates(text, wanted) is expected
+
+
+def test_a_root_certificate_the_agent_rewrote_is_kept_and_a_changed_root_replaced(tmp_path):
+    root = tmp_path / "root-cert.pem"
+    root.write_text(OLD_ROOT.rstrip("\n"))
+    os.chmod(root, 0o600)
+    kept = Files(False)
+    kept.file(str(root), OLD_ROOT, ME, MY_GROUP, "0640", certificates=True)
+    assert not kept.changed and root.read_text() == OLD_ROOT.rstrip("\n") and mode_of(root) == 0o600
+    for check_mode in (True, False):
+        replaced = Files(check_mode)
+        replaced.file(str(root), NEW_ROOT, ME, MY_GROUP, "0640", certificates=True)
+        assert replaced.changed
+        assert replaced.diff[0]["before"] == OLD_ROOT.rstrip("\n") and replaced.diff[0]["after"] == NEW_ROOT
+    assert root.read_text() == NEW_ROOT and mode_of(root) == 0o640
