@@ -39,17 +39,22 @@ def subject(namespace: str, service_account: str) -> str:
     return "system:serviceaccount:%s:%s" % (namespace, service_account)
 
 
-def reusable(token_claims: Optional[Dict[str, Any]], namespace: str, service_account: str, audience: str,
-             now: float, min_remaining: int) -> bool:
-    """True when the token is for this service account and audience and stays valid long enough."""
+def same_identity(token_claims: Optional[Dict[str, Any]], namespace: str, service_account: str, audience: str) -> bool:
+    """True when the token is for this service account and audience."""
     if not token_claims:
         return False
     aud = token_claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
-    exp = token_claims.get("exp")
-    return (token_claims.get("sub") == subject(namespace, service_account)
-            and audience in audiences
-            and isinstance(exp, (int, float)) and exp - now >= min_remaining)
+    return token_claims.get("sub") == subject(namespace, service_account) and audience in audiences
+
+
+def reusable(token_claims: Optional[Dict[str, Any]], namespace: str, service_account: str, audience: str,
+             now: float, min_remaining: int) -> bool:
+    """True when the token is for this service account and audience and stays valid long enough."""
+    if not same_identity(token_claims, namespace, service_account, audience):
+        return False
+    exp = (token_claims or {}).get("exp")
+    return isinstance(exp, (int, float)) and exp - now >= min_remaining
 
 
 # What vm_bootstrap does with the token of a bundle.
@@ -78,18 +83,23 @@ def parse_record(text: Optional[str]) -> Optional[Dict[str, Any]]:
 
 
 def token_action(held: Optional[Dict[str, Any]], recorded: Optional[Dict[str, Any]], rotate: bool,
-                 namespace: str, service_account: str, audience: str, now: float, min_remaining: int) -> str:
+                 namespace: str, service_account: str, audience: str, now: float, min_remaining: int,
+                 renew_delivered: bool = True) -> str:
     """What to do with a bundle's token.
 
     ``held`` are the claims of the token the controller holds (None: it holds none; {}: a file
     that is not a token), ``recorded`` those of the bundle's record of the last token it wrote or
     kept. ``kept``: the held token is still good. ``delivered``: the controller holds no token, but
-    the one it last handed out is still good (the VM has it). Otherwise ``renewed``.
+    the one it last handed out is still good (the VM has it), or, without ``renew_delivered``, is of
+    the same identity however long it has left (the caller asks the VM and requests a token only for
+    one that needs it). Otherwise ``renewed``.
     """
     if rotate:
         return RENEWED
     if held is not None:
         return KEPT if reusable(held, namespace, service_account, audience, now, min_remaining) else RENEWED
+    if not renew_delivered and same_identity(recorded, namespace, service_account, audience):
+        return DELIVERED
     return DELIVERED if reusable(recorded, namespace, service_account, audience, now, min_remaining) else RENEWED
 
 

@@ -117,6 +117,17 @@ options:
       - Always request a new token.
     type: bool
     default: false
+  renew_delivered:
+    description:
+      - Request a new token when O(dest) holds none and its record says the token last handed out
+        (now on the VM) has less than O(token_renew_before) seconds left.
+      - V(false) reports such a token C(delivered) however long it has left, as long as it is for the
+        same service account and audience, and requests none. For a caller that asks the VM next and
+        requests a token (O(rotate_token)) only for a VM that needs one; istio-agent renews its
+        certificate with the certificate itself, so a VM whose certificate lasts needs no new token.
+        The C(meshops.istio_vm.mesh_workload) role does so inside C(playbooks/onboard.yml).
+    type: bool
+    default: true
   wait_timeout:
     description:
       - Seconds to wait for istiod to publish C(istio-ca-root-cert) in O(namespace).
@@ -216,7 +227,8 @@ token:
       would request).
     - C(renewed) a new token was requested (or would be, in check mode); C(kept) the token in O(dest)
       is still good; C(delivered) O(dest) holds no token, and its record says the token last handed
-      out (now on the VM) is still good.
+      out (now on the VM) is still good (with O(renew_delivered=false), that it is for the same
+      service account and audience).
   returned: always
   type: dict
   sample: {"action": "kept", "expires": "2026-11-26T10:00:00Z"}
@@ -477,7 +489,7 @@ def run(module):
     held = (claims(old_token.decode(errors="replace")) or {}) if old_token is not None else None
     recorded = parse_record(old_record.decode(errors="replace")) if old_record is not None else None
     action = token_action(held, recorded, params["rotate_token"], ns, sa, AUDIENCE, time.time(),
-                          params["token_renew_before"])
+                          params["token_renew_before"], params["renew_delivered"])
     before, after, files, changed = {}, {}, {}, False
     for name, content in sorted(rendered.items()):
         path = os.path.join(dest, name)
@@ -555,6 +567,7 @@ ARGUMENT_SPEC.update(
     token_duration={"type": "int", "default": 3600, "no_log": False},
     token_renew_before={"type": "int", "default": 1800, "no_log": False},
     rotate_token={"type": "bool", "default": False},
+    renew_delivered={"type": "bool", "default": True},
     wait_timeout={"type": "int", "default": 60},
     service_account={"type": "str"},
     planned_workload_group={"type": "dict"},

@@ -79,6 +79,20 @@ def test_token_action(held, recorded, rotate, expected):
     assert token_action(held, recorded, rotate, "ns", "vm", "istio-ca", 5_000, min_remaining=1800) == expected
 
 
+@pytest.mark.parametrize("held,recorded,rotate,expected", [
+    (None, STALE, False, "delivered"),     # handed out and due: the VM play asks the VM first
+    (None, dict(GOOD, exp=10), False, "delivered"),
+    (None, OTHER, False, "renewed"),       # another identity: renewed here all the same
+    (None, dict(GOOD, aud=["other"]), False, "renewed"),
+    (None, None, False, "renewed"),
+    (STALE, GOOD, False, "renewed"),       # a token the controller holds is its own to renew
+    (None, STALE, True, "renewed"),        # rotate always renews
+])
+def test_token_action_without_renewing_a_delivered_token(held, recorded, rotate, expected):
+    assert token_action(held, recorded, rotate, "ns", "vm", "istio-ca", 5_000, min_remaining=1800,
+                        renew_delivered=False) == expected
+
+
 def test_the_record_holds_claims_only():
     full = dict(GOOD, iss="https://kubernetes.default.svc", iat=1, nbf=1,
                 **{"kubernetes.io": {"namespace": "ns", "serviceaccount": {"name": "vm", "uid": "u"}}})
