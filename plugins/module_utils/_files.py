@@ -67,14 +67,40 @@ class ChecksumMismatch(FilesError):
         self.got = got
 
 
-def read_text(path: Optional[str]) -> Optional[str]:
-    """The text of a file, or None when there is none to read (no path, missing, a directory, not UTF-8)."""
+def read_regular(path: Optional[str]) -> Optional[bytes]:
+    """The bytes of a regular file (a symlink to one is followed), or None when there is none to read
+    (no path, missing, unreadable, or not a regular file). Opened without blocking and checked on the
+    descriptor: a FIFO that whoever owns the directory put in its place (istio-proxy owns the token's
+    and the certificate's) is not waited on."""
     if path is None:
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return None
+        chunks = []
+        while True:
+            chunk = os.read(handle, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(handle)
+
+
+def read_text(path: Optional[str]) -> Optional[str]:
+    """The text of a file, or None when there is none to read (read_regular; not UTF-8)."""
+    data = read_regular(path)
+    if data is None:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
         return None
 
 

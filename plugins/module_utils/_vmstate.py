@@ -19,10 +19,11 @@ import calendar
 import os
 import re
 import ssl
+import tempfile
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_text
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_regular, read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import changed_after_start, process_started, sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
@@ -83,16 +84,24 @@ def ready_facts(status: int, msg: str, wanted: Iterable[int] = (200,)) -> Dict[s
 
 def cert_text(module: Any, path: str) -> Optional[str]:
     """openssl's text of the certificate at ``path``, else the same from Python's decoder (decoded_text);
-    None without a file, empty when neither can read it. ``module``: its get_bin_path and run_command."""
+    None without a file, empty when neither can read it (or it is not a regular file: read_regular).
+    ``module``: its get_bin_path and run_command."""
     if not os.path.exists(path):
         return None
+    data = read_regular(path)
+    if data is None:
+        return ""
     openssl = module.get_bin_path("openssl")
     if openssl:
-        rc, out, _err = module.run_command([openssl, "x509", "-in", path, "-noout", "-enddate", "-ext", "subjectAltName"])
+        rc, out, _err = module.run_command([openssl, "x509", "-noout", "-enddate", "-ext", "subjectAltName"],
+                                           data=data, binary_data=True)
         if rc == 0:
             return out
     try:
-        return decoded_text(ssl._ssl._test_decode_cert(path))  # pylint: disable=protected-access
+        with tempfile.NamedTemporaryFile(suffix=".pem") as copy:
+            copy.write(data)
+            copy.flush()
+            return decoded_text(ssl._ssl._test_decode_cert(copy.name))  # pylint: disable=protected-access
     except (AttributeError, OSError, ValueError, ssl.SSLError):
         return ""
 

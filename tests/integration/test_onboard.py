@@ -462,6 +462,24 @@ def test_the_token_link_is_made_as_istio_proxy_so_a_link_of_its_own_leads_root_n
         "/var/lib/istio/tokens/istio-token"
 
 
+def test_a_fifo_istio_proxy_puts_at_the_token_or_certificate_path_fails_the_run_instead_of_hanging_it(lab, onboarded):
+    """istio-proxy owns the token's directory and /etc/certs. Reading a FIFO there would wait for a writer
+    forever (a run that never ends, and holds its locks); the run fails for the VM instead, saying what is
+    in the way, and converges once it is gone."""
+    token, cert = "/var/lib/istio/tokens/istio-token", "/etc/certs/cert-chain.pem"
+    lab.ssh(1, "runuser", "-u", "istio-proxy", "--", "sh", "-c", f"rm -f {token} {cert} && mkfifo {token} {cert}")
+    try:
+        started = time.monotonic()
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)   # 900 s: TimeoutExpired
+        assert res.returncode != 0 and time.monotonic() - started < 300, res.stdout[-3000:]
+        assert f"{token} exists and is not a regular file" in res.stdout, res.stdout[-3000:]
+    finally:
+        lab.ssh(1, "rm", "-f", token, cert)
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert lab.ssh(1, "stat", "-c", "%F", token, cert).stdout.split("\n")[:2] == ["regular file"] * 2
+
+
 def test_a_prune_setting_does_not_refuse_a_limited_verify_rotate_or_offboard(lab, onboarded, tmp_path):
     """An inventory that prunes on every onboard (mesh_workload_prune in its group_vars) still verifies,
     rotates and offboards one VM with --limit: those playbooks never prune."""

@@ -330,6 +330,16 @@ def test_read_text_gives_none_for_what_it_cannot_read(tmp_path):
     assert [read_text(p) for p in (None, str(tmp_path / "missing"), str(tmp_path), str(binary))] == [None] * 4
 
 
+def test_read_text_does_not_wait_on_a_fifo(tmp_path):
+    """istio-proxy owns the token's directory: a FIFO it put at the token's path must not hang the read
+    (open() of a FIFO blocks until a writer comes)."""
+    fifo = tmp_path / "istio-token"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    assert read_text(str(fifo)) is None and read_text(str(link)) is None
+
+
 # --- fetched: a file replaced by what a download gives, only when its SHA-256 is the one asked for ---
 
 PACKAGE = b"!<arch>\n" + bytes(range(256)) * 4096

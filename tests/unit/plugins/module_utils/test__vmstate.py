@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import os
 import shutil
 import subprocess
 import time
@@ -120,9 +121,10 @@ class Host:
     def get_bin_path(self, name):
         return shutil.which(name) if self.openssl else None
 
-    def run_command(self, args):
-        done = subprocess.run(args, capture_output=True, text=True, check=False)
-        return done.returncode, done.stdout, done.stderr
+    def run_command(self, args, data=None, binary_data=False):
+        assert binary_data and isinstance(data, bytes), "the certificate goes to openssl's stdin as it is"
+        done = subprocess.run(args, input=data, capture_output=True, check=False)
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
 SPIFFE = "spiffe://cluster.local/ns/lab-vms/sa/lab-app"
@@ -151,6 +153,14 @@ def test_vm_reads_reads_what_it_is_asked(tmp_path, workload_cert, openssl):
     cert = read["cert"]
     assert cert["exists"] and cert["uris"] == [SPIFFE], cert
     assert cert["seconds_left"] == calendar.timegm(time.strptime(cert["not_after"], "%b %d %H:%M:%S %Y GMT")) - now
+
+
+def test_a_fifo_at_the_certificate_path_is_read_as_no_certificate_without_waiting(tmp_path):
+    """istio-proxy owns /etc/certs: a FIFO it put there must not hang the read (openssl -in blocks on one)."""
+    fifo = tmp_path / "cert-chain.pem"
+    os.mkfifo(fifo)
+    read = vm_reads(Host(), [], str(fifo), now=0)
+    assert read == {"cert": {"exists": True, "uris": [], "not_after": "", "seconds_left": -1}}
 
 
 def test_vm_reads_only_what_it_is_asked(tmp_path):
