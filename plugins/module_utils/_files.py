@@ -67,25 +67,34 @@ class ChecksumMismatch(FilesError):
         self.got = got
 
 
-def read_regular(path: Optional[str]) -> Optional[bytes]:
-    """The bytes of a regular file (a symlink to one is followed), or None when there is none to read
-    (no path, missing, unreadable, or not a regular file). Opened without blocking and checked on the
-    descriptor: a FIFO that whoever owns the directory put in its place (istio-proxy owns the token's
-    and the certificate's) is not waited on."""
+# What a read of the sidecar's small files takes at most: a token, a certificate, /etc/hosts, an env file.
+MAX_READ = 4 << 20
+
+
+def read_regular(path: Optional[str], follow: bool = True) -> Optional[bytes]:
+    """The bytes of a regular file (a symlink to one is followed unless ``follow`` is false), or None
+    when there is none to read (no path, missing, unreadable, not a regular file, larger than MAX_READ).
+    Opened without blocking and checked on the descriptor: a FIFO or a huge file that whoever owns the
+    directory put in its place (istio-proxy owns the token's and the certificate's) is not waited on."""
     if path is None:
         return None
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
-        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        handle = os.open(path, flags)
     except OSError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(handle).st_mode):
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_READ:
             return None
-        chunks = []
+        chunks, size = [], 0
         while True:
             chunk = os.read(handle, 1 << 16)
             if not chunk:
                 return b"".join(chunks)
+            size += len(chunk)
+            if size > MAX_READ:
+                return None
             chunks.append(chunk)
     except OSError:
         return None
@@ -183,10 +192,11 @@ def pem_certificates(text: str) -> set:
     return found
 
 
-def holds_certificates(text: str, wanted: str) -> bool:
-    """Whether ``text`` holds every certificate of ``wanted``, which has one or more."""
-    certificates = pem_certificates(wanted)
-    return bool(certificates) and certificates <= pem_certificates(text)
+def shares_certificate(text: str, wanted: str) -> bool:
+    """Whether ``text`` holds a certificate of ``wanted``. The mesh's trust bundle (istio-ca-root-cert)
+    may hold more roots than the agent writes (meshConfig.caCertificates, both roots during a
+    migration): one of them in common is the same mesh; none is a mesh whose root changed."""
+    return bool(pem_certificates(wanted) & pem_certificates(text))
 
 
 def describe(attrs: Optional[Dict[str, Any]]) -> str:
@@ -212,6 +222,18 @@ def writers(uid: int, gid: int, mode: int) -> set:
     if mode & 0o002:
         found.add(("anyone",))
     return found
+
+
+def digest_of(algorithm: str, data: bytes) -> str:
+    """The hex digest of ``data`` by hashlib's ``algorithm``; empty when this Python refuses it (MD5
+    on a FIPS host). It checks a file against the package database, not a password."""
+    try:
+        try:
+            return hashlib.new(algorithm, data, usedforsecurity=False).hexdigest()
+        except TypeError:       # Python 3.8: no usedforsecurity
+            return hashlib.new(algorithm, data).hexdigest()
+    except ValueError:
+        return ""
 
 
 def who(found: set) -> str:
@@ -332,8 +354,8 @@ class Files:
              certificates: bool = False) -> None:
         """``content`` into ``path``; without ``content`` only the attributes of an existing file.
         With ``force`` false an existing file is left as it is, attributes included, as
-        ansible.builtin.copy does. With ``certificates``, so is one that holds every certificate of
-        ``content`` (``holds_certificates``; the agent rewrites the root certificate in its own way,
+        ansible.builtin.copy does. With ``certificates``, so is one that holds a certificate of
+        ``content`` (``shares_certificate``; the agent rewrites the root certificate in its own way,
         and it is written again when the mesh's root changed). ``secret``: the diff never shows content.
 
         A file that users lose write access to with the new attributes (``untrusted_writers``: the
@@ -351,7 +373,7 @@ class Files:
         old = None
         if info is not None and content is not None:
             old = self._read(path)
-            if certificates and holds_certificates(old, content):
+            if certificates and shares_certificate(old, content):
                 self._record(path, "secret" if secret else "file", False)
                 return
         todo = attribute_diff(current, wanted)
@@ -403,11 +425,13 @@ class Files:
             problem = "package %s's database records no digest of it to compare with" % package
         else:
             algorithm, digest = recorded
-            got = hashlib.new(algorithm, data).hexdigest()
+            got = digest_of(algorithm, data)
             if got == digest:
                 return data
-            problem = "it is not the file package %s installed (its %s is %s, the package's %s)" % (
-                package, algorithm.upper(), got, digest)
+            problem = ("it is not the file package %s installed (its %s is %s, the package's %s)"
+                       % (package, algorithm.upper(), got, digest) if got else
+                       "this Python cannot compute the %s package %s's database records (a FIPS host?)"
+                       % (algorithm.upper(), package))
         raise FilesError("%s can be written by %s, and %s: it is not handed to root as it is, since %s may have put "
                          "anything in it. Check it, then give it owner root and a mode only root can write (or put the "
                          "package's file back), and run again" % (path, who(others), problem, who(others)))
@@ -469,9 +493,13 @@ class Files:
     def _read(path: str) -> str:
         """The file's text as it is: line endings kept (a CRLF file is not the same as an LF one),
         and bytes that are not UTF-8 kept as surrogates, so that a file rewritten around them (the
-        hosts block) keeps them, and one that is compared differs."""
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
-            return handle.read()
+        hosts block) keeps them, and one that is compared differs. The regular file found before
+        (read_regular: no symlink followed, no FIFO waited on, at most MAX_READ bytes); anything
+        else in its place now (istio-proxy owns /etc/certs) is an error, never read."""
+        data = read_regular(path, follow=False)
+        if data is None:
+            raise FilesError("%s changed while it was being set up, or is larger than %d bytes: not read" % (path, MAX_READ))
+        return data.decode("utf-8", "surrogateescape")
 
     def _set_attrs(self, path: str, attrs: Dict[str, Any], follow: bool = False) -> None:
         """Owner, group and mode of ``path``; of what a symlink points to only with ``follow``.

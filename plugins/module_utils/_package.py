@@ -150,7 +150,8 @@ def parse_rpm_digests(text: str) -> Dict[str, Tuple[str, str]]:
         if len(parts) != 3 or not parts[2].strip():
             continue
         try:
-            algorithm = RPM_DIGEST_ALGORITHMS.get(int(parts[1]), "")
+            # a package built without the tag: rpm's default, MD5
+            algorithm = RPM_DIGEST_ALGORITHMS.get(1 if parts[1].strip() == "(none)" else int(parts[1]), "")
         except ValueError:
             continue
         if algorithm:

@@ -89,7 +89,8 @@ def cert_text(module: Any, path: str) -> Optional[str]:
     if not os.path.exists(path):
         return None
     data = read_regular(path)
-    if data is None:
+    if not data:
+        # run_command would give openssl no stdin for empty data: it would read the module's own
         return ""
     openssl = module.get_bin_path("openssl")
     if openssl:

@@ -88,12 +88,12 @@ options:
         default: true
       certificates:
         description:
-          - Compare an existing file with O(files[].content) as PEM certificates. A file that holds every
-            certificate of the content (the same certificate whatever its line breaks, and others besides) is
-            left as it is, owner, group and mode included; one that lacks any of them is rewritten.
+          - Compare an existing file with O(files[].content) as PEM certificates. A file that holds a
+            certificate of the content (the same certificate whatever its line breaks) is left as it is, owner,
+            group and mode included; one that holds none of them is rewritten.
           - For C(/etc/certs/root-cert.pem), which istio-agent rewrites in its own way (its own mode, no last
-            newline, and the roots it gets from istiod) and which must be replaced when the mesh's root certificate
-            changed.
+            newline, perhaps fewer roots than the mesh's trust bundle) and which must be replaced when the mesh's
+            root certificate changed.
         type: bool
         default: false
       package:

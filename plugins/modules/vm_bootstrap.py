@@ -183,7 +183,8 @@ attributes:
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
-    details: The token is kept (or, once delivered, left to the VM) while valid for at least O(token_renew_before) seconds.
+    details: The token is kept (or, once delivered, left to the VM) while valid for at least O(token_renew_before) seconds;
+      with O(renew_delivered=false), a delivered token of the same identity is left to the VM however long it has left.
 seealso:
   - module: meshops.istio_vm.workload_group
 """

@@ -17,8 +17,8 @@ import stat
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import (
-    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, holds_certificates, hosts_with_block, parse_mode,
-    pem_certificates, read_text, untrusted_writers)
+    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, hosts_with_block, parse_mode,
+    pem_certificates, read_regular, read_text, shares_certificate, untrusted_writers)
 
 MARKER = "# {mark} meshops.istio_vm istiod"
 BEGIN, END = "# BEGIN meshops.istio_vm istiod\n", "# END meshops.istio_vm istiod\n"
@@ -534,13 +534,13 @@ def test_pem_certificates_ignore_line_breaks_and_other_blocks():
 @pytest.mark.parametrize("text,wanted,expected", [
     (OLD_ROOT.rstrip("\n"), OLD_ROOT, True),        # the agent's way of writing the same root
     (OLD_ROOT + NEW_ROOT, NEW_ROOT, True),           # a rotation: the agent holds both
+    (OLD_ROOT, OLD_ROOT + NEW_ROOT, True),           # the trust bundle holds more roots than the agent writes
     (OLD_ROOT, NEW_ROOT, False),                     # the mesh's root changed
-    (OLD_ROOT, OLD_ROOT + NEW_ROOT, False),
     ("", OLD_ROOT, False),
     (OLD_ROOT, "not a certificate", False),          # nothing to compare: compared as bytes
 ])
-def test_holds_certificates(text, wanted, expected):
-    assert holds_certificates(text, wanted) is expected
+def test_shares_certificate(text, wanted, expected):
+    assert shares_certificate(text, wanted) is expected
 
 
 def test_a_root_certificate_the_agent_rewrote_is_kept_and_a_changed_root_replaced(tmp_path):
@@ -556,3 +556,47 @@ def test_a_root_certificate_the_agent_rewrote_is_kept_and_a_changed_root_replace
         assert replaced.changed
         assert replaced.diff[0]["before"] == OLD_ROOT.rstrip("\n") and replaced.diff[0]["after"] == NEW_ROOT
     assert root.read_text() == NEW_ROOT and mode_of(root) == 0o640
+
+
+def test_the_kept_root_certificate_may_hold_fewer_roots_than_the_trust_bundle(tmp_path):
+    root = tmp_path / "root-cert.pem"
+    root.write_text(OLD_ROOT.rstrip("\n"))
+    files = Files(False)
+    files.file(str(root), OLD_ROOT + NEW_ROOT, ME, MY_GROUP, "0640", certificates=True)
+    assert not files.changed and root.read_text() == OLD_ROOT.rstrip("\n")
+
+
+@pytest.mark.parametrize("swap", ["symlink", "fifo"])
+def test_a_file_swapped_after_the_check_is_not_read(tmp_path, swap, monkeypatch):
+    """istio-proxy owns /etc/certs: what it puts at root-cert.pem between the check and the read is
+    neither followed (a link to a root-only file would land in the diff) nor waited on."""
+    secret, root = tmp_path / "shadow", tmp_path / "root-cert.pem"
+    secret.write_text("root:$6$secret\n")
+    root.write_text(OLD_ROOT)
+    real_stat = Files._stat
+
+    def stat_then_swap(path, kind, follow=False):
+        info = real_stat(path, kind, follow)
+        os.unlink(root)
+        if swap == "symlink":
+            root.symlink_to(secret)
+        else:
+            os.mkfifo(root)
+        return info
+    monkeypatch.setattr(Files, "_stat", staticmethod(stat_then_swap))
+    files = Files(False)
+    with pytest.raises(FilesError, match="changed while it was being set up"):
+        files.file(str(root), NEW_ROOT, ME, MY_GROUP, "0640", certificates=True)
+    assert "secret" not in repr(files.diff)
+
+
+def test_read_regular_refuses_what_is_too_large(tmp_path):
+    big = tmp_path / "istio-token"
+    with open(big, "wb") as out:
+        out.truncate((4 << 20) + 1)        # sparse: a 4 MiB read would still be fine, this is not
+    assert read_regular(str(big)) is None and read_text(str(big)) is None
+    small = tmp_path / "small"
+    small.write_bytes(b"x")
+    link = tmp_path / "link"
+    link.symlink_to(small)
+    assert read_regular(str(link)) == b"x" and read_regular(str(link), follow=False) is None

@@ -308,6 +308,7 @@ def test_parse_rpm_digests():
     text = ("/var/lib/istio/envoy/sidecar.env\t8\tABCDEF\n"
             "/var/lib/istio/envoy\t8\t\n"          # a directory: no digest
             "/usr/local/bin/old\t1\tabc\n"
-            "/usr/local/bin/odd\t99\tabc\n")      # an algorithm hashlib is not asked for
+            "/usr/local/bin/odd\t99\tabc\n"       # an algorithm hashlib is not asked for
+            "/usr/local/bin/untagged\t(none)\tdef\n")   # a package without the tag: MD5
     assert parse_rpm_digests(text) == {"/var/lib/istio/envoy/sidecar.env": ("sha256", "abcdef"),
-                                       "/usr/local/bin/old": ("md5", "abc")}
+                                       "/usr/local/bin/old": ("md5", "abc"), "/usr/local/bin/untagged": ("md5", "def")}

@@ -163,6 +163,17 @@ def test_a_fifo_at_the_certificate_path_is_read_as_no_certificate_without_waitin
     assert read == {"cert": {"exists": True, "uris": [], "not_after": "", "seconds_left": -1}}
 
 
+def test_an_empty_certificate_file_is_read_as_no_certificate_without_asking_openssl(tmp_path):
+    """run_command gives openssl no stdin for empty data: openssl would read the module's own, and wait."""
+    empty = tmp_path / "cert-chain.pem"
+    empty.write_bytes(b"")
+
+    class NoRun(Host):
+        def run_command(self, args, data=None, binary_data=False):
+            raise AssertionError("openssl run for an empty file")
+    assert vm_reads(NoRun(), [], str(empty), now=0)["cert"]["exists"] is True
+
+
 def test_vm_reads_only_what_it_is_asked(tmp_path):
     assert vm_reads(Host(), now=0) == {}
     # a missing certificate and hosts file are reported, not an error
