@@ -528,7 +528,7 @@ def test_pem_certificates_ignore_line_breaks_and_other_blocks():
     agent = OLD_ROOT.rstrip("\n").replace("\n", "\r\n")
     assert pem_certificates(agent) == pem_certificates(OLD_ROOT) == {b"old root " * 20}
     assert pem_certificates("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n") == set()
-    assert pem_certificates("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") == set()
+    assert pem_certificates("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n") == set()
 
 
 @pytest.mark.parametrize("text,wanted,expected", [
