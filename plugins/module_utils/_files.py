@@ -382,21 +382,23 @@ class Files:
         verified = None
         if untrusted and content is None and package is not None:
             verified = self._verified_bytes(path, package, others)
-        rewrite = content is not None and (info is None or old != content or untrusted)
+        new_content = content is not None and (info is None or old != content)
+        rewrite = new_content or (content is not None and untrusted)
+        attrs = {**(current or {}), **{k: v for k, v in wanted.items() if v is not None}}
         if rewrite:
             if not self.check_mode:
-                self._write(path, content, {**(current or {}), **{k: v for k, v in wanted.items() if v is not None}})
+                self._write(path, content, attrs)
         elif verified is not None:
             if not self.check_mode:
-                self._write_chunks(path, [verified], {**(current or {}), **{k: v for k, v in wanted.items() if v is not None}})
+                self._write_chunks(path, [verified], attrs)
         elif info is not None and todo and not self.check_mode:
             self._set_attrs(path, todo)
         changed = rewrite or (info is not None and bool(todo))
         kind = "secret" if secret else "file"
         if secret:
-            before = describe(current) + (SECRET_BEFORE if info is not None and rewrite and old != content else "")
-            after = describe({**(current or {}), **todo}) + (SECRET_AFTER if rewrite and old != content else "")
-        elif rewrite and old != content:
+            before = describe(current) + (SECRET_BEFORE if info is not None and new_content else "")
+            after = describe({**(current or {}), **todo}) + (SECRET_AFTER if new_content else "")
+        elif new_content:
             before, after = shown(old or ""), content
         else:
             before, after = describe(current), describe({**(current or {}), **todo})
@@ -412,14 +414,7 @@ class Files:
     def _verified_bytes(self, path: str, package: str, others: set) -> bytes:
         """The bytes of ``path`` when they are what ``package`` shipped (``package_digest``), else
         FilesError. ``others``: who could write it (untrusted_writers), for the message."""
-        try:
-            handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            raise FilesError("%s changed while it was being set up: %s" % (path, exc.strerror)) from exc
-        with os.fdopen(handle, "rb") as stream:
-            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-                raise FilesError("%s changed while it was being set up: not a regular file any more" % path)
-            data = stream.read()
+        data = self._read_bytes(path)
         recorded = self.package_digest(package, path) if self.package_digest is not None else None
         if recorded is None:
             problem = "package %s's database records no digest of it to compare with" % package
@@ -496,10 +491,15 @@ class Files:
         hosts block) keeps them, and one that is compared differs. The regular file found before
         (read_regular: no symlink followed, no FIFO waited on, at most MAX_READ bytes); anything
         else in its place now (istio-proxy owns /etc/certs) is an error, never read."""
+        return Files._read_bytes(path).decode("utf-8", "surrogateescape")
+
+    @staticmethod
+    def _read_bytes(path: str) -> bytes:
+        """The bytes of the regular file found before (``_read``), else FilesError."""
         data = read_regular(path, follow=False)
         if data is None:
             raise FilesError("%s changed while it was being set up, or is larger than %d bytes: not read" % (path, MAX_READ))
-        return data.decode("utf-8", "surrogateescape")
+        return data
 
     def _set_attrs(self, path: str, attrs: Dict[str, Any], follow: bool = False) -> None:
         """Owner, group and mode of ``path``; of what a symlink points to only with ``follow``.
