@@ -15,8 +15,9 @@ description:
     M(meshops.istio_vm.token_claims) reads them. Only claims, never a token.
   - The VM's token is good when it has an expiry, is for the bundle's issuer and subject (the workload's
     service account) and has more than O(renew_before) seconds left, or when the VM's workload certificate
-    O(cert) is of that subject and valid for more than O(renew_before) seconds. istio-agent renews that
-    certificate with itself, without a token, so a new token would only restart the sidecar.
+    O(cert) is of that subject, valid for more than O(renew_before) seconds and chains to one of the mesh's
+    roots O(roots). istio-agent renews that certificate with itself, without a token, so a new token would
+    only restart the sidecar.
   - Role C(meshops.istio_vm.vm_sidecar) sets its fact C(vm_sidecar_token_status) from it (entry point
     C(token_status)).
 author:
@@ -45,8 +46,14 @@ options:
   cert:
     description:
       - The VM's workload certificate, C(cert) of M(meshops.istio_vm.vm_state_info) (C(exists), C(uris),
-        C(seconds_left)); null when not read.
+        C(seconds_left), C(root_sha256)); null when not read.
     type: dict
+  roots:
+    description:
+      - The mesh's root certificates as PEM text, the bootstrap bundle's C(root-cert.pem) (the mesh's trust bundle);
+        null or empty when not known (then O(cert) is not checked against them).
+    type: str
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -83,6 +90,9 @@ _value:
           subject C(system:serviceaccount:NS:SA)). istio-agent authenticates its certificate requests with the
           certificate it holds while it is valid, and the CA signs that certificate's identity, so the role
           removes it before the restart. False when the certificate or the subject is not known.
+        - Also true when the certificate chains to a root that is not one of O(roots) (the chain file's last
+          certificate, self-issued, is none of them), as after the mesh's root changed; istiod no longer trusts the
+          certificate the agent would authenticate with. Not when the chain file does not end in its root.
       type: bool
 """
 

@@ -18,6 +18,7 @@ import json
 from typing import Any, Dict, Optional
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import pem_sha256s
 
 
 def claims(token: str) -> Optional[Dict[str, Any]]:
@@ -138,6 +139,20 @@ def cert_of_another_identity(token_subject: Any, cert: Any) -> bool:
     return bool(cert.get("exists")) and bool(uris) and token_subject not in map(_spiffe_subject, uris)
 
 
+def cert_of_another_root(cert: Any, roots: Any) -> bool:
+    """Whether the VM's workload certificate (``cert``: vm_state_info's read, with ``exists`` and
+    ``root_sha256``, the root its chain file ends in) chains to none of the mesh's roots ``roots`` (the
+    PEM text of the bundle's root-cert.pem, the mesh's trust bundle). After the mesh's root changed,
+    istio-agent would go on authenticating with that certificate (``PROV_CERT``), which istiod no longer
+    trusts, until it expires. False when either is unknown (no certificate, a chain file without its root,
+    no root certificate in ``roots``)."""
+    if not isinstance(cert, dict) or not cert.get("exists") or not isinstance(roots, str):
+        return False
+    root = cert.get("root_sha256")
+    mesh = pem_sha256s(roots)
+    return isinstance(root, str) and bool(root) and bool(mesh) and root not in mesh
+
+
 def cert_lasts(token_subject: Any, cert: Any, seconds: int) -> bool:
     """Whether the VM's workload certificate (``cert``: vm_state_info's read, with ``exists``, ``uris`` and
     ``seconds_left``) names the identity of the token subject ``token_subject`` and is valid for more than
@@ -161,18 +176,20 @@ def _spiffe_subject(uri: str) -> Optional[str]:
     return None
 
 
-def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False, cert: Any = None) -> Dict[str, Any]:
+def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False, cert: Any = None,
+                    roots: Any = None) -> Dict[str, Any]:
     """Whether a VM keeps its token, and whether the controller holds one to give it.
 
     ``bundle`` is ``status`` of the bundle's token (or of its record, once the controller removed the
     token), ``vm`` ``status`` or ``remaining`` of the VM's token (``{}`` or None: it has none). The
     VM's token is good when it has an expiry, is for the bundle's issuer and subject, and has more
     than ``renew_before`` seconds left, or its workload certificate ``cert`` is of that subject and valid
-    for more than ``renew_before`` seconds (cert_lasts: the agent renews it without a token). ``install``:
+    for more than ``renew_before`` seconds (cert_lasts: the agent renews it without a token) and chains to
+    one of the mesh's roots ``roots`` (the bundle's root-cert.pem; cert_of_another_root). ``install``:
     the bundle's token is to be copied (``force``, or the VM's is not good); ``missing``: so, but the
     controller holds no token. ``vm_claims`` is ``vm`` as given (claims only, never a token).
     ``stale_cert``: the VM's workload certificate ``cert`` is of another identity than the bundle's token
-    (cert_of_another_identity).
+    (cert_of_another_identity) or chains to none of ``roots`` (cert_of_another_root): the agent must not keep it.
     """
     for name, value in (("bundle", bundle), ("vm", vm)):
         if value is not None and not isinstance(value, dict):
@@ -185,9 +202,10 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     held, own = bundle or {}, vm or {}
     same = ("left" in own and "sub" in held
             and own.get("iss") == held.get("iss") and own.get("sub") == held.get("sub"))
-    good = same and (int(own["left"]) > threshold or cert_lasts(held.get("sub"), cert, threshold))
+    other_root = cert_of_another_root(cert, roots)
+    good = same and (int(own["left"]) > threshold or (cert_lasts(held.get("sub"), cert, threshold) and not other_root))
     install = bool(force) or not good
     controller_token = bool(held.get("token", False))
     return {"controller_token": controller_token, "vm_token_good": good, "install": install,
             "missing": install and not controller_token, "vm_claims": vm,
-            "stale_cert": cert_of_another_identity(held.get("sub"), cert)}
+            "stale_cert": cert_of_another_identity(held.get("sub"), cert) or other_root}

@@ -23,7 +23,7 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_regular, read_text
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import chain_root_sha256, read_regular, read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import changed_after_start, process_started, sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
@@ -82,13 +82,20 @@ def ready_facts(status: int, msg: str, wanted: Iterable[int] = (200,)) -> Dict[s
     return {"status": status, "msg": msg}
 
 
-def cert_text(module: Any, path: str) -> Optional[str]:
-    """openssl's text of the certificate at ``path``, else the same from Python's decoder (decoded_text);
-    None without a file, empty when neither can read it (or it is not a regular file: read_regular).
-    ``module``: its get_bin_path and run_command."""
+def cert_data(path: str) -> Optional[bytes]:
+    """The bytes of the certificate file at ``path``: None without a file, empty when it cannot be read or
+    is not a regular file (read_regular)."""
     if not os.path.exists(path):
         return None
-    data = read_regular(path)
+    return read_regular(path) or b""
+
+
+def cert_text(module: Any, data: Optional[bytes]) -> Optional[str]:
+    """openssl's text of the (first) certificate of ``data`` (cert_data), else the same from Python's decoder
+    (decoded_text); None without a file, empty when neither can read it.
+    ``module``: its get_bin_path and run_command."""
+    if data is None:
+        return None
     if not data:
         # run_command would give openssl no stdin for empty data: it would read the module's own
         return ""
@@ -119,13 +126,15 @@ def vm_reads(module: Any, checksum: Iterable[str] = (), cert: Optional[str] = No
              now: float) -> Dict[str, Any]:
     """What checking a VM against the inventory reads of its files, each only when asked: ``checksums``
     (path -> file_sha256, for each of ``checksum``), ``cert`` (cert_facts of the certificate at ``cert``,
-    its time left counted from ``now``) and ``hosts`` (the text of the hosts file ``hosts``, empty when it
+    its time left counted from ``now``, and ``root_sha256``: chain_root_sha256 of the file) and ``hosts`` (the text of the hosts file ``hosts``, empty when it
     cannot be read)."""
     result: Dict[str, Any] = {}
     if checksum:
         result["checksums"] = {path: file_sha256(path) for path in checksum}
     if cert:
-        result["cert"] = cert_facts(cert_text(module, cert), now)
+        data = cert_data(cert)
+        result["cert"] = dict(cert_facts(cert_text(module, data), now),
+                              root_sha256=chain_root_sha256((data or b"").decode("ascii", "replace")))
     if hosts:
         result["hosts"] = read_text(hosts) or ""
     return result

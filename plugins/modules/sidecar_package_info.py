@@ -263,12 +263,12 @@ checksums:
 cert:
   description:
     - The workload certificate of O(cert), as M(meshops.istio_vm.vm_state_info) returns it
-      (RV(meshops.istio_vm.vm_state_info#module:cert)), with C(exists), C(uris) (its SPIFFE IDs), C(not_after) and
-      C(seconds_left).
+      (RV(meshops.istio_vm.vm_state_info#module:cert)), with C(exists), C(uris) (its SPIFFE IDs), C(not_after),
+      C(seconds_left) and C(root_sha256) (the root its chain ends in; empty when the file does not show it).
   returned: when O(cert) is given
   type: dict
   sample: {"exists": true, "uris": ["spiffe://cluster.local/ns/bookinfo/sa/ratings"],
-           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012}
+           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012, "root_sha256": "5e2b1c..."}
 hosts:
   description: The text of O(hosts); empty when it cannot be read.
   returned: when O(hosts) is given

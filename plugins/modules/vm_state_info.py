@@ -119,8 +119,15 @@ cert:
     seconds_left:
       description: Seconds until it expires (negative once it has); -1 when there is no certificate or expiry.
       type: int
+    root_sha256:
+      description:
+        - The SHA-256 (lower-case hex) of the root the file's chain ends in, its last certificate when the file holds
+          more than one and that one is self-issued (istio-agent's C(cert-chain.pem) ends in the root istiod signs
+          with); empty when the file does not show its root.
+      type: str
+      version_added: 0.2.0
   sample: {"exists": true, "uris": ["spiffe://cluster.local/ns/bookinfo/sa/ratings"],
-           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012}
+           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012, "root_sha256": "5e2b1c..."}
 claims:
   description:
     - The claims of O(token), as M(meshops.istio_vm.token_claims) returns them, C(iss), C(sub), C(left)

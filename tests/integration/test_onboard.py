@@ -313,6 +313,57 @@ def test_a_root_certificate_the_mesh_no_longer_has_is_replaced(lab, onboarded):
     assert recap(again.stdout)["mlab-vm1"]["changed"] == 0, again.stdout[-3000:]
 
 
+OLD_ROOT_CHAIN = """set -e
+d=$(mktemp -d); cd "$d"
+ec='-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes'
+openssl req -x509 $ec -keyout root.key -out root.pem -days 2 -subj /O=old-mesh-root 2>/dev/null
+openssl req -new $ec -keyout key.pem -out leaf.csr -subj /O=old-mesh -addext "subjectAltName=$1" 2>/dev/null
+openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -CAcreateserial -copy_extensions copy -days 2 \
+  -out leaf.pem 2>/dev/null
+cat leaf.pem root.pem > /etc/certs/cert-chain.pem
+cp key.pem /etc/certs/key.pem
+cp root.pem /etc/certs/root-cert.pem
+chown istio-proxy:root /etc/certs/cert-chain.pem /etc/certs/key.pem /etc/certs/root-cert.pem
+chmod 600 /etc/certs/cert-chain.pem /etc/certs/key.pem /etc/certs/root-cert.pem
+cd /; rm -rf "$d"
+"""
+
+
+def test_a_workload_certificate_of_a_root_the_mesh_no_longer_has_is_replaced(lab, onboarded):
+    """The mesh's root changed while the VM was away: its workload certificate, of its own identity and
+    valid for two days, chains to the old root, and so does its root-cert.pem. istio-agent asks istiod for
+    certificates with the certificate it holds while that is valid, and istiod no longer trusts it. The
+    run removes it with its key before the restart; its token is due (renew_before), and the lasting
+    certificate no longer keeps it: the VM gets a new token, the agent asks with it, and the VM's new
+    certificate chains to the mesh's root."""
+    bundle = (BOOTSTRAP / "mlab-vm1" / "root-cert.pem").read_text()
+    san, pid = spiffe_ids(lab, 1), unit(lab, 1, "MainPID")["MainPID"]
+    assert san.startswith("URI:spiffe://"), san
+    token = vm_token(lab, 1)
+    try:
+        lab.ssh(1, "sh", "-c", OLD_ROOT_CHAIN, "plant", san)
+        planted = lab.ssh(1, "cat", "/etc/certs/cert-chain.pem").stdout
+        assert spiffe_ids(lab, 1) == san and root_fingerprints(planted.split("-----END CERTIFICATE-----\n", 1)[1]) \
+            != root_fingerprints(bundle)
+        # the token is due, the planted certificate would last: only its root says that the VM needs a new token
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "-e", "vm_sidecar_token_renew_before=7200",
+                       "-e", "mesh_workload_token_renew_before=3599")
+    except AssertionError:
+        # a VM left with a certificate istiod does not trust stays out of the mesh: put it back for the next tests
+        lab.ssh(1, "rm", "-f", "/etc/certs/cert-chain.pem", "/etc/certs/key.pem", "/etc/certs/root-cert.pem")
+        playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)
+        raise
+    assert RESTART_HANDLER in res.stdout and unit(lab, 1, "MainPID")["MainPID"] != pid, res.stdout[-3000:]
+    assert vm_token(lab, 1) != token and controller_tokens() == []
+    assert "0 of 1 VMs drift" in " ".join(res.stdout.split()), res.stdout[-3000:]
+    chain = lab.ssh(1, "cat", "/etc/certs/cert-chain.pem").stdout
+    assert chain != planted and spiffe_ids(lab, 1) == san
+    assert root_fingerprints(chain.split("-----END CERTIFICATE-----\n", 1)[1]) == root_fingerprints(bundle)
+    assert root_fingerprints(lab.ssh(1, "cat", "/etc/certs/root-cert.pem").stdout) == root_fingerprints(bundle)
+    again = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
+    assert recap(again.stdout)["mlab-vm1"]["changed"] == 0, again.stdout[-3000:]
+
+
 def test_rotate_checks_the_sidecar_paths_before_any_change(lab, onboarded):
     """rotate.yml makes the token's directory istio-proxy's: a path that onboard.yml refuses stops it too,
     before the lock or any VM is touched."""

@@ -6,11 +6,14 @@
 """The vm_token_status filter: whether a VM keeps its istio-token (claims only, never a token)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshops.istio_vm.plugins.filter.vm_token_status import FilterModule
-from ansible_collections.meshops.istio_vm.plugins.module_utils._token import cert_of_another_identity
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import cert_of_another_identity, cert_of_another_root
 
 ISS = "https://kubernetes.default.svc.cluster.local"
 SUB = "system:serviceaccount:ns:vm"
@@ -139,3 +142,39 @@ def test_a_lasting_certificate_of_the_identity_keeps_the_token(vm, read, good):
 def test_bad_input(bundle, vm, renew_before, message):
     with pytest.raises(AnsibleFilterError, match=message):
         vm_token_status(bundle, vm, renew_before=renew_before)
+
+
+def pem(der: bytes) -> str:
+    return "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % base64.b64encode(der).decode()
+
+
+OLD_ROOT, NEW_ROOT = b"old mesh root " * 10, b"new mesh root " * 10
+
+
+def rooted(root: bytes, left=86000, exists=True):
+    return dict(lasting(left, OWN, exists=exists), root_sha256=hashlib.sha256(root).hexdigest() if root else "")
+
+
+@pytest.mark.parametrize("read,roots,stale", [
+    (rooted(NEW_ROOT), pem(NEW_ROOT), False),
+    (rooted(OLD_ROOT), pem(NEW_ROOT), True),                     # the mesh's root changed
+    (rooted(OLD_ROOT), pem(NEW_ROOT) + pem(OLD_ROOT), False),    # both roots trusted (a migration)
+    (rooted(OLD_ROOT), pem(OLD_ROOT).replace("\n", "\r\n"), False),
+    (rooted(b""), pem(NEW_ROOT), False),                         # the chain file does not show its root
+    (rooted(OLD_ROOT, exists=False), pem(NEW_ROOT), False),
+    (rooted(OLD_ROOT), None, False),                             # the bundle's roots are not known
+    (rooted(OLD_ROOT), "", False),
+    (rooted(OLD_ROOT), "not a certificate", False),
+    (lasting(86000, OWN), pem(NEW_ROOT), False),                 # a read without root_sha256
+    (None, pem(NEW_ROOT), False),
+])
+def test_a_certificate_of_another_root_is_stale_and_does_not_keep_the_token(read, roots, stale):
+    assert cert_of_another_root(read, roots) is stale
+    due = {"iss": ISS, "sub": SUB, "left": 600}
+    result = vm_token_status(RECORDED, due, renew_before=1800, cert=read, roots=roots)
+    assert result["stale_cert"] is stale
+    # a token about to expire is kept for a lasting certificate, unless istiod no longer trusts that certificate
+    assert (result["vm_token_good"], result["missing"]) == (not stale and read is not None and read["exists"],
+                                                            stale or read is None or not read["exists"])
+    # a token that lasts is kept either way: the agent asks for a new certificate with it
+    assert vm_token_status(HELD, dict(due, left=9000), renew_before=1800, cert=read, roots=roots)["vm_token_good"]
