@@ -20,7 +20,8 @@ description:
   - The expected bundle was rendered, and the VM's cluster.env has its SHA-256.
   - C(/etc/hosts) resolves istiod's name to the bundle's address (meshops.istio_vm.hosts_drift against
     O(hosts_entry)).
-  - The workload certificate exists, carries O(spiffe), and has not expired.
+  - The workload certificate exists, carries O(spiffe), has not expired, and (with O(roots)) one of the mesh's
+    roots issued it.
   - With O(token_subject), the VM has a service account token, for that subject (an expired token
     is not drift while the certificate is good, since the sidecar renews it with the certificate).
   - The request across the mesh (O(request_url), O(request)) answered 2xx or 3xx and, with
@@ -101,6 +102,14 @@ options:
         the token is not checked.
     type: str
     default: ""
+  roots:
+    description:
+      - The mesh's root certificates as PEM text (C(root_certificates) of meshops.istio_vm.vm_bootstrap). A
+        workload certificate that none of them issued (C(cert.chain) of the VM's read, checked on the
+        controller with the C(cryptography) library, 40 or later) is drift. When empty, the root is not checked.
+    type: str
+    default: ""
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""

@@ -46,12 +46,13 @@ options:
   cert:
     description:
       - The VM's workload certificate, C(cert) of M(meshops.istio_vm.vm_state_info) (C(exists), C(uris),
-        C(seconds_left), C(root_sha256)); null when not read.
+        C(seconds_left), C(chain)); null when not read.
     type: dict
   roots:
     description:
       - The mesh's root certificates as PEM text, the bootstrap bundle's C(root-cert.pem) (the mesh's trust bundle);
-        null or empty when not known (then O(cert) is not checked against them).
+        null or empty when not known (then O(cert) is not checked against them). Checked on the controller with
+        the C(cryptography) library, which ansible-core requires.
     type: str
     version_added: 0.2.0
 """
@@ -90,9 +91,11 @@ _value:
           subject C(system:serviceaccount:NS:SA)). istio-agent authenticates its certificate requests with the
           certificate it holds while it is valid, and the CA signs that certificate's identity, so the role
           removes it before the restart. False when the certificate or the subject is not known.
-        - Also true when the certificate chains to a root that is not one of O(roots) (the chain file's last
-          certificate, self-issued, is none of them), as after the mesh's root changed; istiod no longer trusts the
-          certificate the agent would authenticate with. Not when the chain file does not end in its root.
+        - Also true when none of the roots of O(roots) issued the certificate, directly or through the
+          intermediates of its chain file (C(chain)), as after the mesh's root changed; istiod no longer trusts
+          the certificate the agent would authenticate with. A root renewed with the same key and name still
+          counts. Not when it cannot be told (no C(cryptography) 40 or later on the controller, an algorithm it
+          does not support).
       type: bool
 """
 

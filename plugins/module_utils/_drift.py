@@ -20,6 +20,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import Me
 from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import normalize
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import differing_paths
 from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import build_workload_group
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import cert_of_another_root
 
 # The WorkloadEntry fields the inventory sets, besides labels.
 ENTRY_FIELDS = ("address", "service_account", "network")
@@ -107,7 +108,7 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
                  hosts_entry: Optional[Dict[str, Any]] = None, cert_path: str = "/etc/certs/cert-chain.pem",
                  ready_url: str = "http://localhost:15021/healthz/ready", request_url: str = "",
                  request: Optional[Dict[str, Any]] = None, request_mtls: bool = True,
-                 token_subject: str = "", group: Any = "unread") -> List[str]:
+                 token_subject: str = "", group: Any = "unread", roots: str = "") -> List[str]:
     """verify.yml's checks of one VM, in the order it reports them: ``vm_state`` is vm_state_info's read
     of the VM, ``vm`` its mesh settings (mesh_workload_vm: namespace, entry_name, mode, has_probe and
     the workload_entry options ``entry``), ``entry`` its live WorkloadEntry ({} for none) and
@@ -117,7 +118,9 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
     ``peer_identities``). ``token_subject``: the subject the VM's token must have
     (``system:serviceaccount:<namespace>:<account>``; empty: the token is not checked). ``group``:
     this collection's view of the live WorkloadGroup (group_drift against ``vm``'s ``group_object``);
-    "unread" when the bundle that reads it was not rendered."""
+    "unread" when the bundle that reads it was not rendered. ``roots``: the mesh's root certificates (PEM text,
+    vm_bootstrap's ``root_certificates``; _token.cert_of_another_root); empty: the certificate's root is not
+    checked."""
     if not isinstance(vm_state, dict) or not isinstance(vm, dict) or not isinstance(entry, dict):
         raise MeshError("verify_drift: expects the VM's read, its mesh settings and its entry as dicts, got "
                         "%r, %r and %r" % (type(vm_state).__name__, type(vm).__name__, type(entry).__name__))
@@ -156,6 +159,9 @@ def verify_drift(vm_state: Any, vm: Any, entry: Any, spiffe: str, expected_env: 
         (bool(cert.get("exists")) and bool(cert.get("not_after")) and int(cert.get("seconds_left", 0)) < 0,
          "the workload certificate expired on %s: the sidecar could not renew it, and its mTLS connections fail "
          "(run rotate.yml; docs/troubleshooting.md, \"Certificate not rotating\")" % cert.get("not_after")),
+        (cert_of_another_root(cert, roots),
+         "the workload certificate chains to a root the mesh no longer has (none of istio-ca-root-cert's): istiod "
+         "no longer trusts it, and its mTLS connections fail (run onboard.yml: it removes the certificate)"),
         (bool(token_subject) and not has_token,
          "the VM has no service account token: its sidecar cannot get a certificate once the one it has lapses "
          "(run onboard.yml)"),

@@ -17,18 +17,16 @@ The token is a file like the others whose content never enters a diff or a resul
 
 from __future__ import annotations
 
-import base64
-import binascii
 import grp
 import hashlib
 import os
 import pwd
-import re
 import stat
 import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
+from ansible_collections.meshops.istio_vm.plugins.module_utils._pem import pem_certificates
 
 # What the diff says of a secret file instead of its content.
 SECRET_BEFORE = "(previous content, not shown)\n"
@@ -175,77 +173,6 @@ def hosts_with_block(text: str, marker: str, block: str) -> str:
         body = block if block.endswith("\n") else block + "\n"
         lines[where:where] = [begin] + body.splitlines(True) + [end]
     return "".join(lines)
-
-
-PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
-
-
-def pem_certificate_list(text: str) -> List[bytes]:
-    """The certificates of a PEM text in their order, each as its DER bytes: the same certificate whatever
-    its line breaks (istio-agent writes root-cert.pem without the last newline). Blocks that are not base64
-    are left out."""
-    found = []
-    for body in PEM_CERTIFICATE.findall(text or ""):
-        try:
-            found.append(base64.b64decode("".join(body.split()), validate=True))
-        except (binascii.Error, ValueError):
-            continue
-    return found
-
-
-def pem_certificates(text: str) -> set:
-    """The certificates of a PEM text as a set of their DER bytes (pem_certificate_list)."""
-    return set(pem_certificate_list(text))
-
-
-def _der_element(der: bytes, pos: int) -> Tuple[int, int, int]:
-    """The tag of the DER element at ``pos``, where its value starts and where it ends."""
-    tag, length = der[pos], der[pos + 1]
-    pos += 2
-    if length & 0x80:
-        size = length & 0x7F
-        if not 0 < size <= 4 or pos + size > len(der):
-            raise ValueError("unsupported DER length")
-        length = int.from_bytes(der[pos:pos + size], "big")
-        pos += size
-    if pos + length > len(der):
-        raise ValueError("DER element runs past the data")
-    return tag, pos, pos + length
-
-
-def self_issued(der: bytes) -> bool:
-    """Whether the X.509 certificate ``der`` names itself as its issuer (issuer and subject the same
-    Name): a root, as a chain's last certificate. False for what does not parse as a certificate."""
-    try:
-        _tag, pos, _end = _der_element(der, 0)                # Certificate
-        _tag, pos, _end = _der_element(der, pos)              # tbsCertificate: its first field
-        tag, _start, end = _der_element(der, pos)
-        if tag == 0xA0:                                       # [0] version
-            _tag, _start, end = _der_element(der, end)        # serialNumber
-        _tag, _start, end = _der_element(der, end)            # signature
-        tag, start, end = _der_element(der, end)              # issuer
-        issuer = der[start:end]
-        _tag, _start, end = _der_element(der, end)            # validity
-        subject_tag, start, end = _der_element(der, end)      # subject
-    except (IndexError, ValueError):
-        return False
-    return tag == subject_tag == 0x30 and issuer == der[start:end]
-
-
-def chain_root_sha256(text: str) -> str:
-    """The SHA-256 (hex) of the root a certificate chain ends in, as its PEM text shows it: its last
-    certificate when there is more than one and that one is self-issued (istio-agent's cert-chain.pem holds
-    the workload certificate, any intermediates and the root that istiod signs with). Empty when the text
-    does not show the root."""
-    chain = pem_certificate_list(text)
-    if len(chain) < 2 or not self_issued(chain[-1]):
-        return ""
-    return hashlib.sha256(chain[-1]).hexdigest()
-
-
-def pem_sha256s(text: str) -> List[str]:
-    """The SHA-256 (hex) of each certificate of a PEM text, in its order."""
-    return [hashlib.sha256(der).hexdigest() for der in pem_certificate_list(text)]
 
 
 def shares_certificate(text: str, wanted: str) -> bool:

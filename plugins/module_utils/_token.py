@@ -14,11 +14,12 @@ Nothing here returns or logs the token itself.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from typing import Any, Dict, Optional
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
-from ansible_collections.meshops.istio_vm.plugins.module_utils._files import pem_sha256s
+from ansible_collections.meshops.istio_vm.plugins.module_utils._pem import issued_by_mesh
 
 
 def claims(token: str) -> Optional[Dict[str, Any]]:
@@ -140,17 +141,21 @@ def cert_of_another_identity(token_subject: Any, cert: Any) -> bool:
 
 
 def cert_of_another_root(cert: Any, roots: Any) -> bool:
-    """Whether the VM's workload certificate (``cert``: vm_state_info's read, with ``exists`` and
-    ``root_sha256``, the root its chain file ends in) chains to none of the mesh's roots ``roots`` (the
-    PEM text of the bundle's root-cert.pem, the mesh's trust bundle). After the mesh's root changed,
+    """Whether none of the mesh's roots ``roots`` (the PEM text of the bundle's root-cert.pem, the mesh's trust
+    bundle) issued the VM's workload certificate (``cert``: vm_state_info's read, with ``exists`` and ``chain``,
+    the base64 of each certificate of its chain file; _pem.issued_by_mesh). After the mesh's root changed,
     istio-agent would go on authenticating with that certificate (``PROV_CERT``), which istiod no longer
-    trusts, until it expires. False when either is unknown (no certificate, a chain file without its root,
-    no root certificate in ``roots``)."""
+    trusts, until it expired. False when it cannot be told (no certificate, no root, no ``cryptography``)."""
     if not isinstance(cert, dict) or not cert.get("exists") or not isinstance(roots, str):
         return False
-    root = cert.get("root_sha256")
-    mesh = pem_sha256s(roots)
-    return isinstance(root, str) and bool(root) and bool(mesh) and root not in mesh
+    chain = cert.get("chain")
+    if not isinstance(chain, list) or not chain:
+        return False
+    try:
+        ders = [base64.b64decode(item, validate=True) for item in chain]
+    except (binascii.Error, TypeError, ValueError):
+        return False
+    return issued_by_mesh(ders, roots) is False
 
 
 def cert_lasts(token_subject: Any, cert: Any, seconds: int) -> bool:

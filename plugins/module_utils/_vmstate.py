@@ -15,6 +15,7 @@ Runs on the VM: standard library only. The certificate is read as text, the way
 """
 from __future__ import annotations
 
+import base64
 import calendar
 import os
 import re
@@ -23,9 +24,10 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._files import chain_root_sha256, read_regular, read_text
+from ansible_collections.meshops.istio_vm.plugins.module_utils._files import read_regular, read_text
 from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import changed_after_start, process_started, sha256_of
+from ansible_collections.meshops.istio_vm.plugins.module_utils._pem import chain_certificates
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
 
 NOT_AFTER_FORMAT = "%b %d %H:%M:%S %Y GMT"
@@ -126,15 +128,16 @@ def vm_reads(module: Any, checksum: Iterable[str] = (), cert: Optional[str] = No
              now: float) -> Dict[str, Any]:
     """What checking a VM against the inventory reads of its files, each only when asked: ``checksums``
     (path -> file_sha256, for each of ``checksum``), ``cert`` (cert_facts of the certificate at ``cert``,
-    its time left counted from ``now``, and ``root_sha256``: chain_root_sha256 of the file) and ``hosts`` (the text of the hosts file ``hosts``, empty when it
-    cannot be read)."""
+    its time left counted from ``now``, and ``chain``, the base64 of each of _pem.chain_certificates) and
+    ``hosts`` (the text of the hosts file ``hosts``, empty when it cannot be read)."""
     result: Dict[str, Any] = {}
     if checksum:
         result["checksums"] = {path: file_sha256(path) for path in checksum}
     if cert:
         data = cert_data(cert)
+        chain = chain_certificates((data or b"").decode("ascii", "replace"))
         result["cert"] = dict(cert_facts(cert_text(module, data), now),
-                              root_sha256=chain_root_sha256((data or b"").decode("ascii", "replace")))
+                              chain=[base64.b64encode(der).decode("ascii") for der in chain])
     if hosts:
         result["hosts"] = read_text(hosts) or ""
     return result

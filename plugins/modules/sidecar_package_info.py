@@ -264,11 +264,11 @@ cert:
   description:
     - The workload certificate of O(cert), as M(meshops.istio_vm.vm_state_info) returns it
       (RV(meshops.istio_vm.vm_state_info#module:cert)), with C(exists), C(uris) (its SPIFFE IDs), C(not_after),
-      C(seconds_left) and C(root_sha256) (the root its chain ends in; empty when the file does not show it).
+      C(seconds_left) and C(chain) (the file's certificates as base64 DER).
   returned: when O(cert) is given
   type: dict
   sample: {"exists": true, "uris": ["spiffe://cluster.local/ns/bookinfo/sa/ratings"],
-           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012, "root_sha256": "5e2b1c..."}
+           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012, "chain": ["MIIC...", "MIIB..."]}
 hosts:
   description: The text of O(hosts); empty when it cannot be read.
   returned: when O(hosts) is given

@@ -237,6 +237,14 @@ root_cert_sha256:
   description: SHA-256 of the mesh root certificate written to C(root-cert.pem).
   returned: always
   type: str
+root_certificates:
+  description:
+    - The mesh's root certificates, the PEM text written to C(root-cert.pem) (public certificates). A VM's
+      workload certificate that none of them issued is of a root the mesh no longer has (C(playbooks/verify.yml)
+      reports it).
+  returned: always
+  type: str
+  version_added: 0.2.0
 hosts_entry:
   description:
     - The line of C(hosts) as data, the name-to-address mapping the VM's C(/etc/hosts) must hold
@@ -544,7 +552,9 @@ def run(module):
     for warning in warnings:
         module.warn(warning)
     return {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,
-            "root_cert_sha256": _sha(rendered["root-cert.pem"]), "hosts_entry": hosts_entry(inputs),
+            "root_cert_sha256": _sha(rendered["root-cert.pem"]),
+            "root_certificates": rendered["root-cert.pem"].decode("ascii", "replace"),
+            "hosts_entry": hosts_entry(inputs),
             "workload_group_applied": managed_view(group) if planned is None else normalize(planned),
             "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
                      "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}

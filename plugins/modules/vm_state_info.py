@@ -119,15 +119,18 @@ cert:
     seconds_left:
       description: Seconds until it expires (negative once it has); -1 when there is no certificate or expiry.
       type: int
-    root_sha256:
+    chain:
       description:
-        - The SHA-256 (lower-case hex) of the root the file's chain ends in, its last certificate when the file holds
-          more than one and that one is self-issued (istio-agent's C(cert-chain.pem) ends in the root istiod signs
-          with); empty when the file does not show its root.
-      type: str
+        - The certificates of the file, in its order, each as base64 DER (public certificates, at most 16) - the
+          workload's certificate, its intermediates and the root bundle istiod appends. Empty when the file holds
+          none.
+        - The filters C(meshops.istio_vm.vm_token_status) and C(meshops.istio_vm.verify_drift) check on the
+          controller whether one of the mesh's roots issued the workload's certificate.
+      type: list
+      elements: str
       version_added: 0.2.0
   sample: {"exists": true, "uris": ["spiffe://cluster.local/ns/bookinfo/sa/ratings"],
-           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012, "root_sha256": "5e2b1c..."}
+           "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": 86012, "chain": ["MIIC...", "MIIB..."]}
 claims:
   description:
     - The claims of O(token), as M(meshops.istio_vm.token_claims) returns them, C(iss), C(sub), C(left)

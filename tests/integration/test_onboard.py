@@ -322,20 +322,19 @@ openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -CAcreateserial -cop
   -out leaf.pem 2>/dev/null
 cat leaf.pem root.pem > /etc/certs/cert-chain.pem
 cp key.pem /etc/certs/key.pem
-cp root.pem /etc/certs/root-cert.pem
-chown istio-proxy:root /etc/certs/cert-chain.pem /etc/certs/key.pem /etc/certs/root-cert.pem
-chmod 600 /etc/certs/cert-chain.pem /etc/certs/key.pem /etc/certs/root-cert.pem
+chown istio-proxy:root /etc/certs/cert-chain.pem /etc/certs/key.pem
+chmod 600 /etc/certs/cert-chain.pem /etc/certs/key.pem
 cd /; rm -rf "$d"
 """
 
 
 def test_a_workload_certificate_of_a_root_the_mesh_no_longer_has_is_replaced(lab, onboarded):
     """The mesh's root changed while the VM was away: its workload certificate, of its own identity and
-    valid for two days, chains to the old root, and so does its root-cert.pem. istio-agent asks istiod for
-    certificates with the certificate it holds while that is valid, and istiod no longer trusts it. The
-    run removes it with its key before the restart; its token is due (renew_before), and the lasting
-    certificate no longer keeps it: the VM gets a new token, the agent asks with it, and the VM's new
-    certificate chains to the mesh's root."""
+    valid for two days, was issued by the old root (its root-cert.pem, which the agent follows, holds the
+    mesh's: only the certificate says it). istio-agent asks istiod for certificates with the certificate it
+    holds while that is valid, and istiod no longer trusts it. verify.yml names it; the run removes it with
+    its key before the restart; its token is due (renew_before), and the lasting certificate no longer keeps
+    it: the VM gets a new token, the agent asks with it, and the VM's new certificate is of the mesh's root."""
     bundle = (BOOTSTRAP / "mlab-vm1" / "root-cert.pem").read_text()
     san, pid = spiffe_ids(lab, 1), unit(lab, 1, "MainPID")["MainPID"]
     assert san.startswith("URI:spiffe://"), san
@@ -345,12 +344,22 @@ def test_a_workload_certificate_of_a_root_the_mesh_no_longer_has_is_replaced(lab
         planted = lab.ssh(1, "cat", "/etc/certs/cert-chain.pem").stdout
         assert spiffe_ids(lab, 1) == san and root_fingerprints(planted.split("-----END CERTIFICATE-----\n", 1)[1]) \
             != root_fingerprints(bundle)
+        # verify.yml names it
+        checked = playbook(lab, "verify.yml", "--limit", "mlab-vm1", check=False)
+        assert checked.returncode != 0 and "the workload certificate chains to a root the mesh no longer has" in \
+            " ".join(checked.stdout.split()), checked.stdout[-3000:]
         # the token is due, the planted certificate would last: only its root says that the VM needs a new token
-        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "-e", "vm_sidecar_token_renew_before=7200",
-                       "-e", "mesh_workload_token_renew_before=3599")
-    except AssertionError:
+        renew = ("-e", "vm_sidecar_token_renew_before=7200", "-e", "mesh_workload_token_renew_before=3599")
+        # a dry run says so and changes nothing; with the check turned off there is nothing to say
+        dry = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "--check", *renew)
+        assert RESTART_HANDLER in dry.stdout, dry.stdout[-3000:]
+        off = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "--check", *renew, "-e", "vm_sidecar_cert_root_check=false")
+        assert recap(off.stdout)["mlab-vm1"]["changed"] == 0, off.stdout[-3000:]
+        assert lab.ssh(1, "cat", "/etc/certs/cert-chain.pem").stdout == planted
+        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", *renew)
+    except Exception:
         # a VM left with a certificate istiod does not trust stays out of the mesh: put it back for the next tests
-        lab.ssh(1, "rm", "-f", "/etc/certs/cert-chain.pem", "/etc/certs/key.pem", "/etc/certs/root-cert.pem")
+        lab.ssh(1, "rm", "-f", "/etc/certs/cert-chain.pem", "/etc/certs/key.pem")
         playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)
         raise
     assert RESTART_HANDLER in res.stdout and unit(lab, 1, "MainPID")["MainPID"] != pid, res.stdout[-3000:]

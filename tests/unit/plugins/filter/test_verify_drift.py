@@ -6,13 +6,27 @@
 """The verify_drift filter: what verify.yml reports as drift for one VM, each check on its own."""
 from __future__ import annotations
 
+import base64
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshops.istio_vm.plugins.filter.verify_drift import FilterModule
+from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.certs import make
 
 ENV = "/var/lib/istio/envoy/cluster.env"
 SPIFFE = "spiffe://cluster.local/ns/lab-vms/sa/lab-app"
+# a root the mesh had and the one it has now (the same name, another key), and a workload certificate of each
+OLD_ROOT, NEW_ROOT = make("mesh root"), make("mesh root")
+OLD_LEAF = make(None, issuer=OLD_ROOT, ca=False, san=SPIFFE)
+NEW_LEAF = make(None, issuer=NEW_ROOT, ca=False, san=SPIFFE)
+
+
+def issued(leaf):
+    """The VM's read of the workload certificate ``leaf``, alone in its file."""
+    return {"exists": True, "uris": [SPIFFE], "chain": [base64.b64encode(leaf.der).decode()] if leaf else []}
+
+
 URL = "http://localhost:15021/healthz/ready"
 VM = {"namespace": "lab-vms", "entry_name": "lab-app-10.213.0.11-meshlab-net", "mode": "autoregister",
       "has_probe": True, "entry": {"address": "10.213.0.11", "labels": {"app": "lab-app"}, "network": None}}
@@ -54,6 +68,11 @@ def test_a_vm_as_the_inventory_asks_has_no_drift():
     # certificate with the certificate it has)
     assert drift(with_(cert={"exists": True, "uris": [SPIFFE], "not_after": "Dec 3 12:00:00 2026 GMT",
                              "seconds_left": 3600}, claims=dict(CLAIMS, left=-60)), token_subject=SUBJECT) == []
+    # a certificate one of the mesh's roots issued (two during a migration); one whose issuer cannot be told
+    for leaf in (NEW_LEAF, OLD_LEAF, None):
+        assert drift(with_(cert=issued(leaf)), roots=OLD_ROOT.pem + NEW_ROOT.pem) == []
+    # the mesh's roots not known: not checked
+    assert drift(with_(cert=issued(OLD_LEAF)), roots="") == []
 
 
 @pytest.mark.parametrize("kw,state,expected", [
@@ -88,6 +107,9 @@ def test_a_vm_as_the_inventory_asks_has_no_drift():
     ({}, with_(cert={"exists": True, "uris": [SPIFFE], "not_after": "Dec 3 12:00:00 2026 GMT", "seconds_left": -5}),
      ["the workload certificate expired on Dec 3 12:00:00 2026 GMT: the sidecar could not renew it, and its mTLS "
       "connections fail (run rotate.yml; docs/troubleshooting.md, \"Certificate not rotating\")"]),
+    ({"roots": NEW_ROOT.pem}, with_(cert=issued(OLD_LEAF)),
+     ["the workload certificate chains to a root the mesh no longer has (none of istio-ca-root-cert's): istiod no "
+      "longer trusts it, and its mTLS connections fail (run onboard.yml: it removes the certificate)"]),
     ({"token_subject": SUBJECT}, with_(claims={"token": False}),
      ["the VM has no service account token: its sidecar cannot get a certificate once the one it has lapses "
       "(run onboard.yml)"]),

@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshops.istio_vm.plugins.filter.vm_token_status import FilterModule
 from ansible_collections.meshops.istio_vm.plugins.module_utils._token import cert_of_another_identity, cert_of_another_root
+from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.certs import make
 
 ISS = "https://kubernetes.default.svc.cluster.local"
 SUB = "system:serviceaccount:ns:vm"
@@ -144,37 +144,48 @@ def test_bad_input(bundle, vm, renew_before, message):
         vm_token_status(bundle, vm, renew_before=renew_before)
 
 
-def pem(der: bytes) -> str:
-    return "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % base64.b64encode(der).decode()
+@pytest.fixture(scope="module")
+def roots():
+    old, new = make("mesh root"), make("mesh root")          # the same name, another key: a new root
+    return {"old": old, "new": new, "renewed": make("mesh root", key=new.key, days=3650),
+            "old_leaf": make(None, issuer=old, ca=False, san=OWN), "new_leaf": make(None, issuer=new, ca=False, san=OWN)}
 
 
-OLD_ROOT, NEW_ROOT = b"old mesh root " * 10, b"new mesh root " * 10
+def issued(cert, left=86000, exists=True):
+    return dict(lasting(left, OWN, exists=exists), chain=[base64.b64encode(cert.der).decode()] if cert else [])
 
 
-def rooted(root: bytes, left=86000, exists=True):
-    return dict(lasting(left, OWN, exists=exists), root_sha256=hashlib.sha256(root).hexdigest() if root else "")
-
-
-@pytest.mark.parametrize("read,roots,stale", [
-    (rooted(NEW_ROOT), pem(NEW_ROOT), False),
-    (rooted(OLD_ROOT), pem(NEW_ROOT), True),                     # the mesh's root changed
-    (rooted(OLD_ROOT), pem(NEW_ROOT) + pem(OLD_ROOT), False),    # both roots trusted (a migration)
-    (rooted(OLD_ROOT), pem(OLD_ROOT).replace("\n", "\r\n"), False),
-    (rooted(b""), pem(NEW_ROOT), False),                         # the chain file does not show its root
-    (rooted(OLD_ROOT, exists=False), pem(NEW_ROOT), False),
-    (rooted(OLD_ROOT), None, False),                             # the bundle's roots are not known
-    (rooted(OLD_ROOT), "", False),
-    (rooted(OLD_ROOT), "not a certificate", False),
-    (lasting(86000, OWN), pem(NEW_ROOT), False),                 # a read without root_sha256
-    (None, pem(NEW_ROOT), False),
+@pytest.mark.parametrize("leaf,trusted,stale", [
+    ("new_leaf", ("new",), False),
+    ("new_leaf", ("renewed",), False),                      # istiod's root renewed with its key: still trusted
+    ("old_leaf", ("new",), True),                           # the mesh's root changed
+    ("old_leaf", ("new", "old"), False),                    # both roots trusted (a migration)
+    ("old_leaf", ("old", "new"), False),
+    (None, ("new",), False),                                # no certificate of the chain to judge
+    ("old_leaf", (), False),                                # the bundle's roots are not known
 ])
-def test_a_certificate_of_another_root_is_stale_and_does_not_keep_the_token(read, roots, stale):
-    assert cert_of_another_root(read, roots) is stale
+def test_a_certificate_of_another_root_is_stale_and_does_not_keep_the_token(roots, leaf, trusted, stale):
+    read = issued(roots[leaf] if leaf else None)
+    bundle = "".join(roots[name].pem for name in trusted) or None
+    assert cert_of_another_root(read, bundle) is stale
     due = {"iss": ISS, "sub": SUB, "left": 600}
-    result = vm_token_status(RECORDED, due, renew_before=1800, cert=read, roots=roots)
+    result = vm_token_status(RECORDED, due, renew_before=1800, cert=read, roots=bundle)
     assert result["stale_cert"] is stale
     # a token about to expire is kept for a lasting certificate, unless istiod no longer trusts that certificate
-    assert (result["vm_token_good"], result["missing"]) == (not stale and read is not None and read["exists"],
-                                                            stale or read is None or not read["exists"])
+    assert (result["vm_token_good"], result["missing"]) == (not stale, stale)
     # a token that lasts is kept either way: the agent asks for a new certificate with it
-    assert vm_token_status(HELD, dict(due, left=9000), renew_before=1800, cert=read, roots=roots)["vm_token_good"]
+    assert vm_token_status(HELD, dict(due, left=9000), renew_before=1800, cert=read, roots=bundle)["vm_token_good"]
+
+
+@pytest.mark.parametrize("read,bundle", [
+    (None, "x"),
+    ({"exists": False, "chain": ["MIIB"]}, "x"),
+    ({"exists": True, "chain": ["!!"]}, "x"),
+    ({"exists": True, "chain": [None]}, "x"),
+    ({"exists": True, "chain": "MIIB"}, "x"),
+    ({"exists": True, "chain": []}, "x"),
+    ({"exists": True}, "x"),                                  # a read without chain
+    ({"exists": True, "chain": ["MIIB"]}, ["not", "text"]),
+])
+def test_a_root_that_cannot_be_told_is_not_stale(read, bundle):
+    assert cert_of_another_root(read, bundle) is False

@@ -17,8 +17,8 @@ import stat
 import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._files import (
-    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, chain_root_sha256, hosts_with_block, parse_mode,
-    pem_certificate_list, pem_certificates, read_regular, read_text, self_issued, shares_certificate, untrusted_writers)
+    SECRET_AFTER, ChecksumMismatch, Files, FilesError, attribute_diff, hosts_with_block, parse_mode,
+    pem_certificates, read_regular, read_text, shares_certificate, untrusted_writers)
 
 MARKER = "# {mark} meshops.istio_vm istiod"
 BEGIN, END = "# BEGIN meshops.istio_vm istiod\n", "# END meshops.istio_vm istiod\n"
@@ -600,14 +600,3 @@ def test_read_regular_refuses_what_is_too_large(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(small)
     assert read_regular(str(link)) == b"x" and read_regular(str(link), follow=False) is None
-
-
-@pytest.mark.parametrize("der", [b"", b"\x30", b"\x30\x82\xff\xff", b"\x30\x85\x01\x00\x00\x00\x00", b"old root " * 20,
-                                 b"\x30\x03\x30\x01\x00", b"\x30\x06\x30\x04\x02\x01\x01\x30"])
-def test_what_does_not_parse_as_a_certificate_is_not_self_issued(der):
-    assert self_issued(der) is False
-    assert chain_root_sha256(_pem(der) + _pem(der)) == ""
-
-
-def test_pem_certificate_list_keeps_the_order_and_repeats():
-    assert pem_certificate_list(_pem(b"a" * 9) + _pem(b"b" * 9) + _pem(b"a" * 9)) == [b"a" * 9, b"b" * 9, b"a" * 9]

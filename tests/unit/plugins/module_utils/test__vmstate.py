@@ -8,6 +8,7 @@ the wait for it; and the reads of files and the certificate (vm_reads) on this h
 host's openssl and without it."""
 from __future__ import annotations
 
+import base64
 import calendar
 import hashlib
 import os
@@ -20,6 +21,7 @@ import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import (
     cert_facts, decoded_text, ready_facts, vm_reads, wait_ready)
+from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.certs import make
 from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.fake_clock import Clock
 
 EXPIRY = calendar.timegm((2026, 12, 3, 12, 0, 0))
@@ -154,7 +156,7 @@ def test_vm_reads_reads_what_it_is_asked(tmp_path, workload_cert, openssl):
     cert = read["cert"]
     assert cert["exists"] and cert["uris"] == [SPIFFE], cert
     assert cert["seconds_left"] == calendar.timegm(time.strptime(cert["not_after"], "%b %d %H:%M:%S %Y GMT")) - now
-    assert cert["root_sha256"] == ""        # one self-signed certificate: the file does not show a root it chains to
+    assert [base64.b64decode(item) for item in cert["chain"]] == [ssl.PEM_cert_to_DER_cert(workload_cert.read_text())]
 
 
 def test_a_fifo_at_the_certificate_path_is_read_as_no_certificate_without_waiting(tmp_path):
@@ -162,7 +164,7 @@ def test_a_fifo_at_the_certificate_path_is_read_as_no_certificate_without_waitin
     fifo = tmp_path / "cert-chain.pem"
     os.mkfifo(fifo)
     read = vm_reads(Host(), [], str(fifo), now=0)
-    assert read == {"cert": {"exists": True, "uris": [], "not_after": "", "seconds_left": -1, "root_sha256": ""}}
+    assert read == {"cert": {"exists": True, "uris": [], "not_after": "", "seconds_left": -1, "chain": []}}
 
 
 def test_an_empty_certificate_file_is_read_as_no_certificate_without_asking_openssl(tmp_path):
@@ -180,46 +182,24 @@ def test_vm_reads_only_what_it_is_asked(tmp_path):
     assert vm_reads(Host(), now=0) == {}
     # a missing certificate and hosts file are reported, not an error
     read = vm_reads(Host(), [], str(tmp_path / "none.pem"), str(tmp_path / "hosts"), now=0)
-    assert read == {"cert": {"exists": False, "uris": [], "not_after": "", "seconds_left": -1, "root_sha256": ""},
+    assert read == {"cert": {"exists": False, "uris": [], "not_after": "", "seconds_left": -1, "chain": []},
                     "hosts": ""}
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, check=True)
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    """A root, an intermediate it signs and a workload certificate the intermediate signs, as PEM files."""
-    if not shutil.which("openssl"):
-        pytest.skip("needs openssl to make the certificates")
-    where = tmp_path_factory.mktemp("chain")
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
-    openssl("req", "-x509", *ec, "-keyout", "root.key", "-out", "root.pem", "-days", "2", "-subj", "/O=mesh root",
-            "-addext", "basicConstraints=critical,CA:true", cwd=where)
-    for name, signer, extension in (("intermediate", "root", "basicConstraints=critical,CA:true"),
-                                    ("leaf", "intermediate", "subjectAltName=URI:" + SPIFFE)):
-        openssl("req", "-new", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/O=" + name,
-                "-addext", extension, cwd=where)
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", signer + ".pem", "-CAkey", signer + ".key",
-                "-CAcreateserial", "-copy_extensions", "copy", "-days", "1", "-out", name + ".pem", cwd=where)
-    return {name: (where / (name + ".pem")).read_text() for name in ("root", "intermediate", "leaf")}
-
-
-def der_sha256(pem):
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
-
-
-@pytest.mark.parametrize("parts,root", [
-    (("leaf", "intermediate", "root"), True),      # istio-agent's cert-chain.pem: istiod appends its root
-    (("leaf", "root"), True),
-    (("leaf", "intermediate"), False),             # ends in a certificate that is not a root: not shown
-    (("leaf",), False),
-    (("root",), False),                            # a root alone is no chain
+@pytest.mark.parametrize("parts", [
+    ("leaf", "intermediate", "root"),                      # a plug-in CA: istiod appends its root bundle
+    ("direct", "other", "root"),                           # a self-signed CA with another root in its bundle
+    ("direct",),
+    ("root",),
 ])
-def test_the_root_a_workload_chain_ends_in(tmp_path, chain, parts, root):
+def test_the_read_returns_the_certificates_of_the_chain_file(tmp_path, parts):
+    root = make("mesh root")
+    intermediate = make("intermediate", issuer=root)
+    chain = {"root": root, "intermediate": intermediate, "other": make("other root"),
+             "leaf": make(None, issuer=intermediate, ca=False, san=SPIFFE),
+             "direct": make(None, issuer=root, ca=False, san=SPIFFE)}
     path = tmp_path / "cert-chain.pem"
-    path.write_text("".join(chain[part] for part in parts))
+    path.write_text("".join(chain[part].pem for part in parts).replace("\n", "\r\n"))
     read = vm_reads(Host(), [], str(path), now=0)["cert"]
-    assert read["root_sha256"] == (der_sha256(chain["root"]) if root else "")
-    assert read["uris"] == ([SPIFFE] if parts[0] == "leaf" else [])
+    assert [base64.b64decode(item) for item in read["chain"]] == [chain[part].der for part in parts]
+    assert read["uris"] == ([] if parts == ("root",) else [SPIFFE])
