@@ -95,6 +95,15 @@ options:
       - Take over fields that another field manager owns instead of failing with a conflict.
     type: bool
     default: false
+  create:
+    description:
+      - With O(state=present), V(false) changes only an object that exists and never creates one, for objects
+        that another controller creates and owns (istiod's auto-registered WorkloadEntries). The write carries
+        the UID of the object read, so an object deleted since is not made again, nor one of the same name
+        that took its place. RV(method) is then V(missing), with no change.
+    type: bool
+    default: true
+    version_added: 0.2.0
   objects:
     description:
       - Batch form. A list of dictionaries, each holding the options of one object (the same

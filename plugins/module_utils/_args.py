@@ -33,6 +33,7 @@ AUTH_ARG_SPEC = {
 APPLY_ARG_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "force_conflicts": {"type": "bool", "default": False},
+    "create": {"type": "bool", "default": True},
 }
 
 METADATA_ARG_SPEC = {

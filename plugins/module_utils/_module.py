@@ -48,7 +48,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import en
 from ansible_collections.meshops.istio_vm.plugins.module_utils._specs import API_VERSIONS, build, check_name
 from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import check_dns1123_label
 
-COMMON = ("auth", "state", "force_conflicts", "objects")
+COMMON = ("auth", "state", "force_conflicts", "create", "objects")
 
 
 def resource_argument_spec(kind_spec: Dict[str, Any]) -> Dict[str, Any]:
@@ -248,7 +248,7 @@ def _identity(kind: str, params: Dict[str, Any]) -> tuple:
 
 def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after, after_many) -> Dict[str, Any]:
     state, check = module.params["state"], module.check_mode
-    force = module.params["force_conflicts"]
+    force, create = module.params["force_conflicts"], module.params["create"]
     if module.params["objects"] is not None:
         param_sets = [_item_params(module, kind_spec, item, i, prefix)
                       for i, item in enumerate(module.params["objects"])]
@@ -279,14 +279,14 @@ def _run(module: Any, kind: str, prefix: str, kind_spec: Dict[str, Any], after, 
     for warning in warnings:
         module.warn(warning)
     if module.params["objects"] is None:
-        result = ensure(client, objects[0], state, check, force)
+        result = ensure(client, objects[0], state, check, force, create=create)
         _warn_kept(module, objects[:1], [result])
         if after is not None:
             result = after(client, module.params, result, check)
         return result
     if not objects:
         return {"changed": False, "results": [], "diff": []}
-    results = ensure_many(client, objects, state, check, force)
+    results = ensure_many(client, objects, state, check, force, create=create)
     _warn_kept(module, objects, results)
     result = {"changed": any(r["changed"] for r in results),
               "results": [dict(r, name=o["metadata"]["name"], namespace=o["metadata"]["namespace"])

@@ -179,14 +179,54 @@ def bare(desired: Mapping[str, Any]) -> Dict[str, Any]:
     return {"apiVersion": desired["apiVersion"], "kind": desired["kind"], "metadata": meta}
 
 
+def pinned(desired: Mapping[str, Any], live: Mapping[str, Any]) -> Dict[str, Any]:
+    """``desired`` with the UID of ``live``: an apply of it changes that object only. The API server
+    refuses it (409) when the object is gone, and (422, the UID is immutable) when another object of the
+    same name took its place, instead of creating one."""
+    out = copy.deepcopy(dict(desired))
+    out["metadata"]["uid"] = live["metadata"]["uid"]
+    return out
+
+
+def _update(client: Any, desired: Dict[str, Any], live: Mapping[str, Any], check_mode: bool,
+            force_conflicts: bool) -> Dict[str, Any]:
+    """Apply ``desired`` to the object ``live`` and no other (``create`` false): method ``missing`` when it
+    went meanwhile, or another of its name took its place. After a refusal the namespace is listed (the
+    role's RBAC grants list, not get, on auto-registered entries); when that fails too, the refusal is
+    the error."""
+    kind, meta = desired["kind"], desired["metadata"]
+    uid = (live.get("metadata") or {}).get("uid")
+    if not uid:
+        raise MeshError("%s %s/%s has no metadata.uid: cannot update it without creating one"
+                        % (kind, meta.get("namespace"), meta["name"]))
+    try:
+        after = client.apply(pinned(desired, live), dry_run=check_mode, force=force_conflicts)
+    except MeshError as exc:
+        if exc.details.get("status") not in (409, 422):
+            raise
+        try:
+            uids = [(o.get("metadata") or {}).get("uid") for o in client.list(kind, meta.get("namespace"))
+                    if (o.get("metadata") or {}).get("name") == meta["name"]]
+        except MeshError:
+            raise exc from None
+        if uid in uids:
+            raise
+        return dict(outcome(kind, None, None), method="missing")
+    return outcome(kind, live, after)
+
+
 def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, force_conflicts: bool,
-           live: Any = "read") -> Dict[str, Any]:
+           live: Any = "read", create: bool = True) -> Dict[str, Any]:
     """Make one object present or absent. ``live`` may be passed in when already listed.
 
     Absent removes only what is this collection's: an object of another kind that this field manager
     never applied and that does not carry its managed-by label (made by hand, by istioctl or by another
     tool under the same name) stays, with method ``kept``; a Service or ServiceAccount goes as
-    ``removal`` says."""
+    ``removal`` says.
+
+    Present without ``create`` changes only the object read, never creates one (an object another
+    controller creates and owns, such as istiod's auto-registered WorkloadEntries): method ``missing``
+    when there is none, or it went before the write (the write carries its UID)."""
     kind, meta = desired["kind"], desired["metadata"]
     if live == "read":
         live = client.get(kind, meta.get("namespace"), meta["name"])
@@ -201,15 +241,19 @@ def ensure(client: Any, desired: Dict[str, Any], state: str, check_mode: bool, f
             return dict(outcome(kind, live, live), method="released" if kind in ADOPTABLE_KINDS else "kept")
         client.delete(kind, meta.get("namespace"), meta["name"], dry_run=check_mode)
         return outcome(kind, live, None)
+    if live is None and not create:
+        return dict(outcome(kind, None, None), method="missing")
     desired = with_origin(desired, live)
     if in_sync(desired, live):
         return outcome(kind, live, live)
+    if not create:
+        return _update(client, desired, live, check_mode, force_conflicts)
     after = client.apply(desired, dry_run=check_mode, force=force_conflicts)
     return outcome(kind, live, after)
 
 
 def ensure_many(client: Any, objects: List[Dict[str, Any]], state: str, check_mode: bool,
-                force_conflicts: bool, workers: int = 8) -> List[Dict[str, Any]]:
+                force_conflicts: bool, workers: int = 8, create: bool = True) -> List[Dict[str, Any]]:
     """Many objects of one kind: one LIST per namespace, writes only where needed, in parallel.
 
     Every object is tried. When some fail, MeshError names each failure and carries the results
@@ -224,7 +268,7 @@ def ensure_many(client: Any, objects: List[Dict[str, Any]], state: str, check_mo
     def one(obj: Dict[str, Any]) -> Dict[str, Any]:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         try:
-            return ensure(client, obj, state, check_mode, force_conflicts, live=live.get(key))
+            return ensure(client, obj, state, check_mode, force_conflicts, live=live.get(key), create=create)
         except MeshError as exc:
             return {"changed": False, "failed": True, "msg": exc.message, "method": "failed", "diff": {}}
 

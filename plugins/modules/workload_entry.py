@@ -134,9 +134,9 @@ method:
   returned: when O(name) is given
   type: str
   sample: created
-  choices: [created, updated, unchanged, deleted, kept, absent]
+  choices: [created, updated, unchanged, deleted, kept, absent, missing]
 result:
-  description: The object as the API server stores it (without server-owned metadata); empty when absent.
+  description: The object as the API server stores it (without server-owned metadata); empty when absent or missing.
   returned: when O(name) is given
   type: dict
   sample: {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
@@ -179,7 +179,8 @@ def _healthy(obj):
 
 
 def wait_healthy(client, params, result, check_mode):
-    if params["wait"] != "healthy" or check_mode or params["state"] != "present":
+    # an entry that create: false did not make (method missing) will not turn Healthy by waiting
+    if params["wait"] != "healthy" or check_mode or params["state"] != "present" or result.get("method") == "missing":
         return result
     ns, name = params["namespace"], params["name"]
 
@@ -200,7 +201,9 @@ def wait_healthy(client, params, result, check_mode):
 
 def wait_healthy_many(client, params, param_sets, result, check_mode):
     """The batch form: one LIST per namespace and poll, until every entry with wait=healthy is."""
-    wanted = [(p["namespace"], p["name"]) for p in param_sets if p["wait"] == "healthy"]
+    missing = {(r["namespace"], r["name"]) for r in result["results"] if r.get("method") == "missing"}
+    wanted = [(p["namespace"], p["name"]) for p in param_sets if p["wait"] == "healthy"
+              and (p["namespace"], p["name"]) not in missing]
     if not wanted or check_mode or params["state"] != "present":
         return result
     namespaces = sorted({key[0] for key in wanted})

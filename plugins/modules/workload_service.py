@@ -141,11 +141,11 @@ method:
   returned: when O(name) is given
   type: str
   sample: created
-  choices: [created, updated, unchanged, deleted, released, absent]
+  choices: [created, updated, unchanged, deleted, released, absent, missing]
 result:
   description:
     - The Service as the API server stores it (without server-owned metadata), with the allocated
-      C(spec.clusterIP); empty when absent.
+      C(spec.clusterIP); empty when absent or missing.
     - In check mode, a Service that does not exist yet is the API server's dry run, whose C(spec.clusterIP)
       is a placeholder, not an allocated address.
   returned: when O(name) is given

@@ -15,6 +15,8 @@ import uuid
 import pytest
 from kubernetes import client
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._client import MeshClient
+from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure
 from ansible_run import run_module, run_modules
 
 PLURALS = {"workload_entry": "workloadentries", "workload_group": "workloadgroups",
@@ -206,6 +208,55 @@ def test_hand_edit_is_reverted(lab, api_client, namespace):
     assert r["changed"], r.get("msg")
     assert r["diff"]["before"]["spec"]["labels"]["app"] == "hand-edited"
     assert _read(api_client, "workload_entry", namespace, "drift")["spec"]["labels"]["app"] == "ladder"
+
+
+def test_create_false_updates_only_the_object_read(lab, api_client, namespace):
+    """create: false (istiod's auto-registered entries): an entry that does not exist is not made, in check
+    mode or not; one that does is updated like any. Against the real API server, the write carries the UID
+    read: an entry deleted after the read, or deleted and made again under its name, is left alone."""
+    api = client.CustomObjectsApi(api_client)
+
+    def names():
+        return sorted(o["metadata"]["name"] for o in api.list_namespaced_custom_object(
+            "networking.istio.io", "v1", namespace, "workloadentries")["items"])
+
+    args = dict(CASES["workload_entry"][0], name="registered", namespace=namespace, force_conflicts=True, create=False)
+    for check in (True, False):
+        r = run_module(lab.kubeconfig, "workload_entry", args, check=check)
+        assert (r["changed"], r["method"], r.get("failed", False)) == (False, "missing", False), r
+    batch = run_module(lab.kubeconfig, "workload_entry", {"namespace": namespace, "create": False, "objects": [
+        {"name": "registered", "address": "10.213.0.60"}]})
+    assert [x["method"] for x in batch["results"]] == ["missing"] and not batch["changed"]
+    assert names() == []
+    made = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+            "metadata": {"name": "registered", "namespace": namespace}, "spec": {"address": "10.213.0.59"}}
+    api.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", made)
+    r = run_module(lab.kubeconfig, "workload_entry", args)
+    assert (r["changed"], r["method"]) == (True, "updated"), r
+    assert _read(api_client, "workload_entry", namespace, "registered")["spec"]["address"] == "10.213.0.50"
+    assert run_module(lab.kubeconfig, "workload_entry", args)["method"] == "unchanged"
+
+    # the race the UID closes: read, then the entry goes (istiod removes a departed VM's), then the write
+    mesh = MeshClient(api_client)
+    desired = dict(made, spec={"address": "10.213.0.61"})
+    for remade in (False, True):
+        if not names():
+            api.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", made)
+        read = mesh.get("WorkloadEntry", namespace, "registered")
+        api.delete_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", "registered")
+        if remade:
+            api.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", made)
+        for check in (True, False):
+            result = ensure(mesh, desired, "present", check, True, live=read, create=False)
+            assert (result["changed"], result["method"]) == (False, "missing"), result
+        assert names() == (["registered"] if remade else [])
+        if remade:
+            assert _read(api_client, "workload_entry", namespace, "registered")["spec"]["address"] == "10.213.0.59"
+    # with create (the default), the same stale read makes it again: what the UID prevents
+    read = mesh.get("WorkloadEntry", namespace, "registered")
+    api.delete_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", "registered")
+    assert ensure(mesh, desired, "present", False, True, live=read)["method"] == "updated"
+    assert names() == ["registered"]
 
 
 def test_batch_form(lab, api_client, namespace):

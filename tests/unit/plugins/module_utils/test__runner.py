@@ -6,10 +6,13 @@
 """The runner's pure decisions: what we manage of a live object, and when a write is needed."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import (
-    ORIGIN, bare, in_sync, managed_view, origin, ours, outcome, removal, with_origin)
+    ORIGIN, bare, ensure, ensure_many, in_sync, managed_view, origin, ours, outcome, removal, with_origin)
 
 DESIRED = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
            "metadata": {"name": "vm1", "namespace": "ns"},
@@ -205,3 +208,95 @@ def test_differing_paths_name_where_the_view_and_the_desired_object_part():
     assert differing_paths(view, desired) == ["spec.template.ports"]   # desired as normalize gives it
     assert differing_paths(desired, desired) == []
     assert differing_paths(dict(view, spec={}), desired) == ["spec"]
+
+
+class UidApi:
+    """Objects in a dict, written as the API server does with a UID in the applied object (seen on the lab):
+    409 when no object has the name, 422 when the one that has it has another UID (it is immutable)."""
+
+    def __init__(self, *objects, refuse=None):
+        self.objects = {o["metadata"]["name"]: copy.deepcopy(o) for o in objects}
+        self.applied, self.refuse = [], refuse
+
+    def get(self, kind, namespace, name):
+        return copy.deepcopy(self.objects.get(name))
+
+    def list(self, kind, namespace):
+        return [copy.deepcopy(o) for o in self.objects.values() if o["metadata"]["namespace"] == namespace]
+
+    def apply(self, desired, dry_run=False, force=False):
+        self.applied.append(copy.deepcopy(desired))
+        name, uid = desired["metadata"]["name"], desired["metadata"].get("uid")
+        if self.refuse:
+            raise MeshError("Failed to apply: %s" % self.refuse[1], {"status": self.refuse[0]})
+        current = self.objects.get(name)
+        if uid and current is None:
+            raise MeshError("uid mismatch: no existing object was found", {"status": 409})
+        if uid and current["metadata"]["uid"] != uid:
+            raise MeshError("metadata.uid: Invalid value: field is immutable", {"status": 422})
+        after = live(desired["spec"], OURS)
+        after["metadata"]["uid"] = current["metadata"]["uid"] if current else "new"
+        if not dry_run:
+            self.objects[name] = after
+        return after
+
+
+DRIFTED = live({"address": "10.0.0.9", "labels": {"app": "a"}}, OURS)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_create_false_writes_only_the_object_read_by_its_uid(check_mode):
+    api = UidApi(DRIFTED)
+    result = ensure(api, DESIRED, "present", check_mode, True, create=False)
+    assert (result["changed"], result["method"]) == (True, "updated")
+    assert [a["metadata"].get("uid") for a in api.applied] == ["u"] and "uid" not in DESIRED["metadata"]
+    # in sync: no write at all
+    api = UidApi(live({"address": "10.0.0.1", "labels": {"app": "a"}}, OURS))
+    assert ensure(api, DESIRED, "present", check_mode, True, create=False)["method"] == "unchanged" and not api.applied
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_create_false_never_creates(check_mode):
+    api = UidApi()
+    result = ensure(api, DESIRED, "present", check_mode, True, create=False)
+    assert (result["changed"], result["method"], result["result"]) == (False, "missing", {})
+    assert api.applied == [] and api.objects == {}
+    # listed in a batch: the same
+    assert [r["method"] for r in ensure_many(UidApi(), [DESIRED], "present", check_mode, True, create=False)] == ["missing"]
+
+
+def test_create_false_leaves_an_object_that_went_or_was_made_again_after_the_read():
+    gone = UidApi()
+    assert ensure(gone, DESIRED, "present", False, True, live=DRIFTED, create=False)["method"] == "missing"
+    assert gone.objects == {} and len(gone.applied) == 1
+    other = live({"address": "10.0.0.7", "labels": {"app": "a"}}, OURS)
+    other["metadata"]["uid"] = "v"
+    remade = UidApi(other)
+    result = ensure(remade, DESIRED, "present", False, True, live=DRIFTED, create=False)
+    assert (result["changed"], result["method"]) == (False, "missing")
+    assert remade.objects["vm1"]["spec"]["address"] == "10.0.0.7"
+    # without it, the stale read would create the object again
+    assert ensure(UidApi(), DESIRED, "present", False, True, live=DRIFTED)["method"] == "updated"
+
+
+@pytest.mark.parametrize("status", [409, 422, 500])
+def test_create_false_reports_a_refusal_of_the_object_that_is_still_there(status):
+    api = UidApi(DRIFTED, refuse=(status, "conflict with another field manager"))
+    with pytest.raises(MeshError, match="conflict with another field manager"):
+        ensure(api, DESIRED, "present", False, False, create=False)
+
+
+def test_create_false_needs_the_uid_of_the_object_read():
+    no_uid = copy.deepcopy(DRIFTED)
+    del no_uid["metadata"]["uid"]
+    with pytest.raises(MeshError, match="WorkloadEntry ns/vm1 has no metadata.uid: cannot update it without creating one"):
+        ensure(UidApi(), DESIRED, "present", False, True, live=no_uid, create=False)
+
+
+def test_create_false_reports_the_refusal_when_the_namespace_cannot_be_listed_after_it():
+    class NoList(UidApi):
+        def list(self, kind, namespace):
+            raise MeshError("Failed to list WorkloadEntry in namespace ns: forbidden", {"status": 403})
+
+    with pytest.raises(MeshError, match="uid mismatch"):
+        ensure(NoList(), DESIRED, "present", False, True, live=DRIFTED, create=False)

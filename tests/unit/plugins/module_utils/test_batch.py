@@ -152,3 +152,19 @@ def test_the_single_forms_timeout_keeps_what_was_written():
     assert info.value.message == ("Timed out after 0s waiting for WorkloadEntry vms/a to be Healthy "
                                   "(the entry is applied, see result)")
     assert info.value.details == written
+
+
+def test_no_wait_for_an_entry_that_create_false_did_not_make():
+    """method missing (create: false): nothing to wait for; the others are waited for as before."""
+    api = Forbidden()      # a read would fail the test
+    missing = {"changed": False, "method": "missing", "result": {}}
+    assert wait_healthy(api, dict(params("a", timeout=60), state="present"), missing, False) == missing
+    result = batch_result("a")
+    result["results"][0]["method"] = "missing"
+    assert wait_healthy_many(api, PRESENT, [params("a", timeout=60)], result, False) == result and api.lists == 0
+    api = MemoryApi(healthy_after={"b": 1})
+    api.objects = {("vms", "b"): entry("b", "10.0.0.1")}
+    result = batch_result("a", "b")
+    result["results"][0]["method"] = "missing"
+    out = wait_healthy_many(api, PRESENT, [params("a", timeout=0), params("b", timeout=0)], result, False)
+    assert out["results"][1]["result"]["status"]["conditions"][0]["status"] == "True"
