@@ -117,10 +117,12 @@ def _apply(vms: Sequence[Mapping[str, Any]], create_identity: bool, prune: bool)
                     for verb in ("get", "patch", "create")]
         for group, resource, what, where, name in _objects(vm):
             # create: a server-side apply that creates is also authorized as create, which RBAC cannot
-            # narrow to a name; patch only of the objects the inventory names
+            # narrow to a name; patch only of the objects the inventory names. An auto-registered entry
+            # is istiod's: the role only puts back one that exists (create: false), never creates it.
             out += [Need("list", group, resource, where, "", "compare " + what),
-                    Need("patch", group, resource, where, name, "apply " + what),
-                    Need("create", group, resource, where, "", "apply " + what)]
+                    Need("patch", group, resource, where, name, "apply " + what)]
+            if not (resource == "workloadentries" and vm.get("mode") == "autoregister"):
+                out.append(Need("create", group, resource, where, "", "apply " + what))
         if prune:
             # each delete reads the entry first (get), then deletes it
             why = "delete the entries of VMs that left the inventory (mesh_workload_prune)"

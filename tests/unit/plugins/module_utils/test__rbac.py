@@ -89,6 +89,18 @@ def test_offboard_deletes_static_entries_only():
     assert ("delete", "", "serviceaccounts", "vms", "db") in keys(needs("offboard", [VM], create_identity=True))
 
 
+def test_onboard_creates_static_entries_only():
+    """istiod creates the auto-registered entries; the role only puts back one that exists (create: false)."""
+    assert not any(k[0] == "create" and k[2] == "workloadentries" for k in keys(needs("onboard", [VM]))), \
+        keys(needs("onboard", [VM]))
+    assert {("list", ISTIO, "workloadentries", "vms", ""), ("patch", ISTIO, "workloadentries", "vms", "")} <= \
+        keys(needs("onboard", [VM]))
+    assert ("create", ISTIO, "workloadentries", "web", "") in keys(needs("onboard", [STATIC]))
+    # a namespace with both: the static VM's entry is created there
+    both = keys(needs("onboard", [VM, dict(STATIC, namespace="vms")]))
+    assert ("create", ISTIO, "workloadentries", "vms", "") in both
+
+
 def test_offboard_may_give_back_an_adopted_service_or_account():
     """An adopted Service or ServiceAccount is released with a server-side apply: a patch."""
     vm = dict(VM, service_object={"name": "db"})
