@@ -13,11 +13,13 @@ import json
 import uuid
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._client import MeshClient
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import ensure
 from ansible_run import run_module, run_modules
+from rbac_lab import SYSTEM_NS as RBAC_NS
+from rbac_lab import identity
 
 PLURALS = {"workload_entry": "workloadentries", "workload_group": "workloadgroups",
            "service_entry": "serviceentries", "sidecar": "sidecars"}
@@ -223,7 +225,7 @@ def test_create_false_updates_only_the_object_read(lab, api_client, namespace):
     args = dict(CASES["workload_entry"][0], name="registered", namespace=namespace, force_conflicts=True, create=False)
     for check in (True, False):
         r = run_module(lab.kubeconfig, "workload_entry", args, check=check)
-        assert (r["changed"], r["method"], r.get("failed", False)) == (False, "missing", False), r
+        assert (r.get("changed"), r.get("method"), r["failed"]) == (False, "missing", False), r
     batch = run_module(lab.kubeconfig, "workload_entry", {"namespace": namespace, "create": False, "objects": [
         {"name": "registered", "address": "10.213.0.60"}]})
     assert [x["method"] for x in batch["results"]] == ["missing"] and not batch["changed"]
@@ -257,6 +259,38 @@ def test_create_false_updates_only_the_object_read(lab, api_client, namespace):
     api.delete_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", "registered")
     assert ensure(mesh, desired, "present", False, True, live=read)["method"] == "updated"
     assert names() == ["registered"]
+
+
+def test_create_false_needs_no_create_permission(lab, api_client, namespace, tmp_path):
+    """What the rendered RBAC grants on auto-registered entries (list, patch; no create, no get) is enough for
+    create: false: a missing entry, a drifted one, and one that went between the read and the write."""
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    kubeconfig = identity(api_client, lab, "registered-put-back", tmp_path / "kubeconfig")
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "put-back"}, "rules": [
+        {"apiGroups": ["networking.istio.io"], "resources": ["workloadentries"], "verbs": ["list", "patch"]}]})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "put-back"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "put-back"},
+        "subjects": [{"kind": "ServiceAccount", "name": "registered-put-back", "namespace": RBAC_NS}]})
+    api = client.CustomObjectsApi(api_client)
+    # the batch form, as the role runs it: one LIST, then a write by name (a single object is read with get)
+    args = {"namespace": namespace, "force_conflicts": True, "create": False,
+            "objects": [{"name": "registered", "address": "10.213.0.62"}]}
+    r = run_module(kubeconfig, "workload_entry", args)
+    assert (r.get("changed"), [x["method"] for x in r.get("results", [])], r["failed"]) == (False, ["missing"], False), r
+    made = {"apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry",
+            "metadata": {"name": "registered", "namespace": namespace}, "spec": {"address": "10.213.0.59"}}
+    api.create_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", made)
+    for check in (True, False):
+        r = run_module(kubeconfig, "workload_entry", args, check=check)
+        assert (r.get("changed"), [x["method"] for x in r.get("results", [])]) == (True, ["updated"]), r
+    assert _read(api_client, "workload_entry", namespace, "registered")["spec"]["address"] == "10.213.0.62"
+    mesh = MeshClient(config.new_client_from_config(config_file=str(kubeconfig)))
+    read = mesh.list("WorkloadEntry", namespace)[0]
+    api.delete_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries", "registered")
+    desired = dict(made, spec={"address": "10.213.0.63"})
+    assert ensure(mesh, desired, "present", False, True, live=read, create=False)["method"] == "missing"
+    assert api.list_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadentries")["items"] == []
 
 
 def test_batch_form(lab, api_client, namespace):
