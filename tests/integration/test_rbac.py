@@ -146,6 +146,7 @@ def cluster(lab, api_client):
     yield {"objects": objects, "operator": identity(api_client, lab, OPERATOR["name"], tmp / "operator"),
            "verifier": identity(api_client, lab, VERIFIER["name"], tmp / "verifier"), "tmp": tmp}
     remove(api_client, objects)
+    shutil.rmtree(tmp, ignore_errors=True)      # kubeconfigs with the identities' tokens
 
 
 def test_rendered_rbac_matches_and_is_least_privilege(cluster):
