@@ -12,10 +12,11 @@ version_added: 0.2.0
 description:
   - The rule of C(playbooks/rotate.yml). A VM gets a new token when O(force) is set, when it has no workload
     certificate, when its certificate has fewer than O(threshold) seconds left, or when the certificate is stale.
-  - A certificate is stale when it names none of the workload's identity O(token_subject), or when none of the
-    mesh's roots O(roots) issued it (the mesh's root changed while the VM was away). istio-agent asks istiod for
-    certificates with the certificate it holds while that is valid, so a stale certificate must go, with its
-    key, before the sidecar restarts with the new token.
+  - A certificate is stale when it names none of the workload's identity (O(namespace), O(service_account)), or
+    when none of the mesh's roots O(roots) issued it (the mesh's root changed while the VM was away). istio-agent
+    asks istiod for certificates with the certificate it holds while that is valid, so a stale certificate must
+    go, with its key, before the sidecar restarts with the new token (role C(meshops.istio_vm.vm_sidecar)'s entry point
+    C(token) removes it, judged by the same two checks).
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:
@@ -34,10 +35,13 @@ options:
     description: A new token whatever the certificate.
     type: bool
     default: false
-  token_subject:
+  namespace:
     description:
-      - The workload's identity as a token subject, C(system:serviceaccount:NAMESPACE:SERVICE_ACCOUNT); null when
-        not known (then the certificate's identity is not checked).
+      - The workload's namespace; with O(service_account) its identity. Both null when not known (then the
+        certificate's identity is not checked); one without the other is an error.
+    type: str
+  service_account:
+    description: The workload's service account; with O(namespace) its identity.
     type: str
   roots:
     description:
@@ -53,7 +57,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     renewal: >-
       {{ vm_sidecar_cert | meshops.istio_vm.cert_renewal(21600,
-           token_subject='system:serviceaccount:' ~ mesh_workload_vm.namespace ~ ':' ~ mesh_workload_vm.service_account,
+           namespace=mesh_workload_vm.namespace, service_account=mesh_workload_vm.service_account,
            roots=mesh_workload_bootstrap.root_certificates) }}
 """
 
@@ -64,9 +68,6 @@ _value:
   contains:
     renew:
       description: The VM needs a new token.
-      type: bool
-    stale:
-      description: The certificate is of another identity or of a root the mesh no longer has; it goes with its key.
       type: bool
     reason:
       description:

@@ -181,25 +181,29 @@ def _spiffe_subject(uri: str) -> Optional[str]:
     return None
 
 
-def cert_renewal(cert: Any, threshold: Any, force: bool = False, token_subject: Any = None,
-                 roots: Any = None) -> Dict[str, Any]:
+def cert_renewal(cert: Any, threshold: Any, force: bool = False, namespace: Any = None,
+                 service_account: Any = None, roots: Any = None) -> Dict[str, Any]:
     """Whether playbooks/rotate.yml gives a VM a new token, and why. ``cert`` is the VM's workload
     certificate (vm_state_info's read: ``exists``, ``uris``, ``not_after``, ``seconds_left``, ``chain``),
-    ``threshold`` the seconds it must have left at least, ``token_subject`` the workload's identity
-    (``system:serviceaccount:<ns>:<sa>``) and ``roots`` the mesh's root certificates (PEM text), either
-    None when not known (then not checked).
+    ``threshold`` the seconds it must have left at least, ``namespace`` and ``service_account`` the
+    workload's identity and ``roots`` the mesh's root certificates (PEM text), either None when not known
+    (then not checked).
 
     A new token when ``force``, when there is no certificate, when it has fewer than ``threshold`` seconds
-    left, or when it is ``stale``: of another identity (cert_of_another_identity) or of a root the mesh no
+    left, or when it is stale: of another identity (cert_of_another_identity) or of a root the mesh no
     longer has (cert_of_another_root). istio-agent renews a certificate with itself while it is valid,
-    so a stale one must go, with its key, before the restart with the new token. ``reason`` says which,
-    in one line for the run's report."""
+    so a stale one must go, with its key, before the restart with the new token; that removal is
+    vm_token_status's ``stale_cert``, the same two checks. ``reason`` says which, in one line for the
+    run's report."""
     try:
         seconds = int(threshold)
     except (TypeError, ValueError):
         raise MeshError("cert_renewal: threshold must be a number of seconds, not %r" % (threshold,))
+    if (namespace is None) != (service_account is None):
+        raise MeshError("cert_renewal: namespace and service_account go together (the workload's identity)")
+    token_subject = subject(namespace, service_account) if namespace is not None else None
     if not isinstance(cert, dict) or not cert.get("exists"):
-        return {"renew": True, "stale": False, "reason": "No workload certificate"}
+        return {"renew": True, "reason": "No workload certificate"}
     try:
         left = int(cert.get("seconds_left", -1))
     except (TypeError, ValueError):
@@ -208,10 +212,10 @@ def cert_renewal(cert: Any, threshold: Any, force: bool = False, token_subject: 
     if cert_of_another_identity(token_subject, cert):
         names = ", ".join(uri for uri in cert["uris"] if isinstance(uri, str) and uri.startswith("spiffe://"))
         reason = "Certificate of another identity (%s) than the workload's (%s), %s" % (names, token_subject, valid)
-        return {"renew": True, "stale": True, "reason": reason}
+        return {"renew": True, "reason": reason}
     if cert_of_another_root(cert, roots):
-        return {"renew": True, "stale": True, "reason": "Certificate of a root the mesh no longer has, " + valid}
-    return {"renew": bool(force) or left < seconds, "stale": False, "reason": "Certificate " + valid}
+        return {"renew": True, "reason": "Certificate of a root the mesh no longer has, " + valid}
+    return {"renew": bool(force) or left < seconds, "reason": "Certificate " + valid}
 
 
 def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False, cert: Any = None,

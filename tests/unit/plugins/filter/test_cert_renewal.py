@@ -15,7 +15,7 @@ from ansible_collections.meshops.istio_vm.plugins.filter.cert_renewal import Fil
 from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.certs import make
 
 OWN = "spiffe://cluster.local/ns/ns/sa/vm"
-SUB = "system:serviceaccount:ns:vm"
+ID = {"namespace": "ns", "service_account": "vm"}
 UNTIL = "Nov 27 10:41:07 2026 GMT"
 
 
@@ -49,18 +49,17 @@ def read(left=86000, uris=(OWN,), leaf=None, exists=True):
     (dict(read(), seconds_left="soon"), 21600, False, True, "Certificate valid until %s (-1s left)" % UNTIL),
 ])
 def test_expiry_and_force(cert, threshold, force, renew, reason):
-    assert cert_renewal(cert, threshold, force=force, token_subject=SUB) == {"renew": renew, "stale": False,
-                                                                             "reason": reason}
+    assert cert_renewal(cert, threshold, force=force, **ID) == {"renew": renew, "reason": reason}
 
 
 def test_a_certificate_of_another_identity_is_stale():
     other = read(86000, uris=("spiffe://cluster.local/ns/ns/sa/old",))
-    result = cert_renewal(other, 21600, token_subject=SUB)
-    assert result["renew"] is True and result["stale"] is True
+    result = cert_renewal(other, 21600, **ID)
+    assert result["renew"] is True
     assert result["reason"] == ("Certificate of another identity (spiffe://cluster.local/ns/ns/sa/old) than the "
                                 "workload's (system:serviceaccount:ns:vm), valid until %s (86000s left)" % UNTIL)
     # the workload's identity not known: not checked
-    assert cert_renewal(other, 21600) == {"renew": False, "stale": False,
+    assert cert_renewal(other, 21600) == {"renew": False,
                                           "reason": "Certificate valid until %s (86000s left)" % UNTIL}
 
 
@@ -72,10 +71,10 @@ def test_a_certificate_of_another_identity_is_stale():
 ])
 def test_a_certificate_of_a_root_the_mesh_no_longer_has_is_stale(pki, leaf, roots, stale):
     bundle = "".join(pki[name].pem for name in roots) or None
-    result = cert_renewal(read(86000, leaf=pki[leaf]), 21600, token_subject=SUB, roots=bundle)
-    assert (result["renew"], result["stale"]) == (stale, stale)
-    if stale:
-        assert result["reason"] == "Certificate of a root the mesh no longer has, valid until %s (86000s left)" % UNTIL
+    result = cert_renewal(read(86000, leaf=pki[leaf]), 21600, **ID, roots=bundle)
+    reason = ("Certificate of a root the mesh no longer has, valid until %s (86000s left)" if stale
+              else "Certificate valid until %s (86000s left)") % UNTIL
+    assert result == {"renew": stale, "reason": reason}
 
 
 def test_bad_threshold():
@@ -86,15 +85,21 @@ def test_bad_threshold():
 def test_a_stale_certificate_whatever_else(pki):
     """Stale and due, stale and forced: a new token either way, and the certificate goes."""
     old = read(60, leaf=pki["old_leaf"])
-    for result in (cert_renewal(old, 21600, token_subject=SUB, roots=pki["new"].pem),
+    for result in (cert_renewal(old, 21600, **ID, roots=pki["new"].pem),
                    cert_renewal(read(86000, leaf=pki["old_leaf"]), 21600, force=True, roots=pki["new"].pem)):
-        assert (result["renew"], result["stale"]) == (True, True)
+        assert result["renew"] is True
         assert result["reason"].startswith("Certificate of a root the mesh no longer has")
 
 
 def test_roots_or_identities_that_are_not_known_are_not_checked(pki):
     lasting = read(86000, leaf=pki["old_leaf"])
     for roots in ("", None, "not a certificate"):
-        assert cert_renewal(lasting, 21600, token_subject=SUB, roots=roots)["stale"] is False
+        assert cert_renewal(lasting, 21600, **ID, roots=roots)["renew"] is False
     # a certificate without a SPIFFE ID names no identity to compare
-    assert cert_renewal(read(86000, uris=("https://example.com",)), 21600, token_subject=SUB)["stale"] is False
+    assert cert_renewal(read(86000, uris=("https://example.com",)), 21600, **ID)["renew"] is False
+
+
+@pytest.mark.parametrize("identity", [{"namespace": "ns"}, {"service_account": "vm"}])
+def test_half_an_identity_is_an_error(identity):
+    with pytest.raises(AnsibleFilterError, match="cert_renewal: namespace and service_account go together"):
+        cert_renewal(read(), 21600, **identity)
