@@ -179,7 +179,7 @@ def bare(desired: Mapping[str, Any]) -> Dict[str, Any]:
     return {"apiVersion": desired["apiVersion"], "kind": desired["kind"], "metadata": meta}
 
 
-def pinned(desired: Mapping[str, Any], live: Mapping[str, Any]) -> Dict[str, Any]:
+def _pinned(desired: Mapping[str, Any], live: Mapping[str, Any]) -> Dict[str, Any]:
     """``desired`` with the UID of ``live``: an apply of it changes that object only. The API server
     refuses it (409) when the object is gone, and (422, the UID is immutable) when another object of the
     same name took its place, instead of creating one."""
@@ -200,7 +200,7 @@ def _update(client: Any, desired: Dict[str, Any], live: Mapping[str, Any], check
         raise MeshError("%s %s/%s has no metadata.uid: cannot update it without creating one"
                         % (kind, meta.get("namespace"), meta["name"]))
     try:
-        after = client.apply(pinned(desired, live), dry_run=check_mode, force=force_conflicts)
+        after = client.apply(_pinned(desired, live), dry_run=check_mode, force=force_conflicts)
     except MeshError as exc:
         if exc.details.get("status") not in (409, 422):
             raise
