@@ -13,6 +13,8 @@ import re
 import time
 
 import pytest
+import yaml
+from kubernetes import client
 
 from ansible_run import run_playbook
 from faults import StalledServer, own_workload
@@ -58,7 +60,20 @@ def onboard(lab, inventory, *extra):
     return res, time.monotonic() - started
 
 
-def test_a_404_package_url_fails_clearly_after_the_bounded_retries(lab, download_vm):
+def lease_holder(api_client, inventory):
+    """The holder of the run lock (Lease) of the inventory's workload namespace, or None."""
+    hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["mesh_vms"]["hosts"]
+    namespace = next(iter(hosts.values()))["mesh_workload_namespace"]
+    try:
+        return client.CoordinationV1Api(api_client).read_namespaced_lease(
+            "meshops-istio-vm", namespace).spec.holder_identity
+    except client.rest.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def test_a_404_package_url_fails_clearly_after_the_bounded_retries(lab, api_client, download_vm):
     url = f"http://{lab.cfg.host_ip}:{lab.cfg.pkg_port}/no-such-istio-sidecar.deb"
     res, took = onboard(lab, download_vm, "-e", f"vm_sidecar_package_url={url}",
                         "-e", "vm_sidecar_download_retries=2", "-e", "vm_sidecar_download_delay=1")
@@ -69,6 +84,9 @@ def test_a_404_package_url_fails_clearly_after_the_bounded_retries(lab, download
             f"(server {lab.cfg.host_ip}:{lab.cfg.pkg_port})") in text, res.stdout[-3000:]
     assert "(HTTP 404), after 3 attempt(s) of at most 60 s each" in text, res.stdout[-3000:]
     nothing_installed(lab, DOWNLOAD_VM)
+    # its only VM failed, so the run ended there: it gave back the run lock of the namespace all the
+    # same, and the next run (another AWX job, which cannot see this run's process) need not wait
+    assert lease_holder(api_client, download_vm) is None
 
 
 def test_a_stalled_download_times_out_after_the_bounded_retries_then_the_good_url_converges(lab, download_vm):
