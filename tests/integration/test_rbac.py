@@ -84,14 +84,14 @@ def _id(case):
     return f"{op}:{need.describe().replace(' ', '_')}"
 
 
-def render(subject, verify_subject=None) -> list[dict]:
+def render(subject, verify_subject=None, *args, **options) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "rbac.yaml"
-        extra = {"rbac_subject": subject, "rbac_dest": str(dest), "rbac_prune": True}
+        extra = {"rbac_subject": subject, "rbac_dest": str(dest), "rbac_prune": True, **options}
         if verify_subject:
             extra["rbac_verify_subject"] = verify_subject
         res = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY), str(REPO / "playbooks" / "rbac.yml"),
-                              "-e", json.dumps(extra)], capture_output=True, text=True,
+                              "-e", json.dumps(extra), *args], capture_output=True, text=True,
                              env=ansible_env(None), timeout=300, check=False)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
         return [doc for doc in yaml.safe_load_all(dest.read_text()) if doc]
@@ -278,3 +278,49 @@ def test_lifecycle_under_least_privilege(removals, lab, api_client, cluster):
     unused = [n.describe() for n in unique(n for op in OPS.values() for n in op) if not _used(op_requests, n)]
     unused += [n.describe() + " (verify)" for n in VERIFY if not _used(verify_requests, n)]
     assert unused == [], f"granted but never used: {unused}"
+
+
+def test_a_workload_of_auto_registered_vms_alone_needs_no_create_of_entries(lab, api_client, cluster):
+    """An inventory whose VMs all register themselves (here the rbac inventory limited to mlab-vm1):
+    its RBAC grants no create of WorkloadEntries, istiod makes them. onboard.yml runs under it, twice,
+    the second time putting back an entry edited by hand (create: false, a patch of the entry read),
+    then offboard.yml; the API server refuses nothing and no entry is created by this identity."""
+    name = "autoregister-only"
+    subject = {"kind": "ServiceAccount", "name": name, "namespace": SYSTEM_NS}
+    objects = render(subject, None, "--limit", "mlab-vm1", rbac_prune=False, rbac_name=f"meshops-{name}")
+    grants = _grants(objects)
+    assert ("list", "networking.istio.io", "workloadentries", NS, "") in grants
+    assert ("patch", "networking.istio.io", "workloadentries", NS, REGISTERED_ENTRY) in grants
+    assert not {g for g in grants if g[2] == "workloadentries" and g[0] == "create"}, sorted(grants)
+    apply(api_client, objects)
+    audit = Audit(lab, name)
+    try:
+        kubeconfig = identity(api_client, lab, name, cluster["tmp"] / name)
+
+        def run(playbook):
+            res = run_playbook(INVENTORY, kubeconfig, playbook, "--limit", "mlab-vm1",
+                               "-e", f"mesh_workload_kubeconfig={kubeconfig}", check=False)
+            assert res.returncode == 0, f"{playbook} failed:\n{res.stdout[-4000:]}"
+            return res
+
+        run("onboard.yml")
+        wait("the auto-registered entry", lambda: [e["metadata"]["name"] for e in entries(api_client)]
+             == [REGISTERED_ENTRY], 60)
+        # a hand edit of the entry istiod made: the next run puts the inventory's labels back
+        client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
+            "networking.istio.io", "v1", NS, "workloadentries", REGISTERED_ENTRY, {"spec": {"labels": {"app": "edited"}}})
+        run("onboard.yml")
+        entry = client.CustomObjectsApi(api_client).get_namespaced_custom_object(
+            "networking.istio.io", "v1", NS, "workloadentries", REGISTERED_ENTRY)
+        assert entry["spec"]["labels"]["app"] == GROUP
+        run("offboard.yml")
+        assert group(api_client) is None
+        wait("audit events of the offboard", lambda: any(
+            r[0] == "delete" and r[2] == "serviceaccounts" for r in audit.requests()), 30)
+        requests = audit.requests()
+        assert sorted(r for r in requests if r[5] == 403) == []
+        # the put-back: a patch of the entry read, by this identity
+        assert any(r[:3] == ("patch", "networking.istio.io", "workloadentries") and r[4] == REGISTERED_ENTRY
+                   and r[5] == 200 for r in requests), sorted(requests)
+    finally:
+        remove(api_client, objects)
