@@ -53,6 +53,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._validate import 
     check_plain_ip,
     check_port,
     check_port_name,
+    is_ip,
     is_plain_ip,
     path_within,
 )
@@ -307,12 +308,46 @@ def _addresses(v: Mapping[str, Any]) -> List[str]:
         out.append("mesh_workload_internal_ip: %s" % problem)
     if v.get("mesh_workload_mode") == "static" and v.get("mesh_workload_address"):
         errors = _errors(validate_workload_entry, {"name": "entry", "address": v["mesh_workload_address"]})
-        out += _under("mesh_workload_address", [e for e in errors if e.startswith("address")], "address")
+        errors = [e for e in errors if e.startswith("address")]
+        out += _under("mesh_workload_address", errors, "address") or _named_entry_selected(v)
     if v.get("mesh_workload_network"):
         problem = check_label_value(v["mesh_workload_network"])
         if problem:
             out.append("mesh_workload_network: %s (it becomes the label topology.istio.io/network)" % problem)
     return out
+
+
+def _named_entry_selected(v: Mapping[str, Any]) -> List[str]:
+    """A static VM whose address is no IP (a host name): istiod marks such a WorkloadEntry
+    DNSServiceEntryOnly and makes it an endpoint of no Kubernetes Service and of no ServiceEntry with
+    resolution STATIC (only of those with DNS or DNS_ROUND_ROBIN; NONE and DYNAMIC_DNS send traffic where
+    the caller dialled, not to the selected entries). The workload's Service, or a STATIC ServiceEntry
+    that selects the VM, would then send it no traffic, silently. A selector with keys other than the VM's
+    labels (mesh_workload_labels) is not judged here."""
+    address = _text(v["mesh_workload_address"])
+    if is_ip(address):
+        return []
+    selecting = []
+    ports = v.get("mesh_workload_ports")
+    if boolean(v.get("mesh_workload_service") or False, strict=False) and isinstance(ports, Mapping) and ports:
+        selecting.append("the workload's Kubernetes Service (mesh_workload_service)")
+    items = v.get("mesh_workload_service_entries") or []
+    labels = v.get("mesh_workload_labels") if isinstance(v.get("mesh_workload_labels"), Mapping) else {}
+    if isinstance(items, Sequence) and not isinstance(items, str):
+        for index, item in enumerate(items):
+            if not isinstance(item, Mapping) or "endpoints" in item or item.get("resolution") != "STATIC":
+                continue
+            # no selector: the role gives it the VM's labels; null: it selects nothing
+            selector = item.get("workload_selector", labels)
+            if isinstance(selector, Mapping) and all(labels.get(k) == value for k, value in selector.items()):
+                selecting.append("mesh_workload_service_entries[%d] (resolution STATIC)" % index)
+    if not selecting:
+        return []
+    return ["mesh_workload_address '%s' is no IP: istiod makes a WorkloadEntry with a host name for address an "
+            "endpoint of no Kubernetes Service and of no ServiceEntry with resolution STATIC, so %s would send this "
+            "VM no traffic. Set mesh_workload_address to the VM's IP (ansible_host may stay a name), or reach the VM "
+            "through ServiceEntries with resolution DNS (and mesh_workload_service: false)"
+            % (address, " and ".join(selecting))]
 
 
 def _control_plane(v: Mapping[str, Any], revisions: Optional[Sequence[str]]) -> List[str]:

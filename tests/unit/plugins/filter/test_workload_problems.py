@@ -31,7 +31,11 @@ MEMBERS = ["mlab-vm1", "mlab-vm2"]
 
 def test_the_lab_inventory_is_fine():
     assert workload_problems(GOOD, ["default"], host="mlab-vm1", members=MEMBERS) == []
-    assert workload_problems(dict(GOOD, mesh_workload_mode="static", mesh_workload_address="vm1.lab.example"), []) == []
+    # a static VM by host name, reached only through a ServiceEntry that resolves by DNS
+    named = dict(GOOD, mesh_workload_mode="static", mesh_workload_address="vm1.lab.example", mesh_workload_service=False,
+                 mesh_workload_service_entries=[{"name": "vm", "hosts": ["vm.lab.example"], "resolution": "DNS",
+                                                 "ports": [{"name": "http", "number": 8080}]}])
+    assert workload_problems(named, []) == []
     assert FilterModule().filters()["workload_problems"] is workload_problems
     # an IPv6 address in capitals: istiod names the entry after the lower-case form pilot-agent sends it
     assert workload_problems(dict(GOOD, mesh_workload_address="FD00:10::5"), ["default"]) == []
@@ -163,3 +167,41 @@ def test_fine_or_not_compared(overrides):
 
 def test_variables_left_out_are_not_checked():
     assert workload_problems({"mesh_workload_probe": {"http_get": {"port": 8080, "path": "/"}}}) == []
+
+
+NAMED = dict(GOOD, mesh_workload_mode="static", mesh_workload_address="vm1.lab.example")
+NO_TRAFFIC = ("mesh_workload_address 'vm1.lab.example' is no IP: istiod makes a WorkloadEntry with a host name for "
+              "address an endpoint of no Kubernetes Service and of no ServiceEntry with resolution STATIC, so %s would "
+              "send this VM no traffic. Set mesh_workload_address to the VM's IP (ansible_host may stay a name), or "
+              "reach the VM through ServiceEntries with resolution DNS (and mesh_workload_service: false)")
+STATIC_SE = {"name": "s", "hosts": ["s.example"], "resolution": "STATIC"}
+
+
+@pytest.mark.parametrize("overrides,selecting", [
+    # the lab's settings: the workload's Service (its ServiceEntry, resolution NONE, does not count)
+    ({}, "the workload's Kubernetes Service (mesh_workload_service)"),
+    ({"mesh_workload_service_entries": [STATIC_SE]},
+     "the workload's Kubernetes Service (mesh_workload_service) and mesh_workload_service_entries[0] "
+     "(resolution STATIC)"),
+    ({"mesh_workload_service": False,                     # a selector the VM's labels match
+      "mesh_workload_service_entries": [{"name": "a", "hosts": ["a.example"], "resolution": "DNS"},
+                                        dict(STATIC_SE, workload_selector={"app": "lab-app"})]},
+     "mesh_workload_service_entries[1] (resolution STATIC)"),
+])
+def test_a_static_vm_by_host_name_that_a_service_would_send_nothing(overrides, selecting):
+    assert workload_problems(dict(NAMED, **overrides), []) == [NO_TRAFFIC % selecting]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"mesh_workload_address": "10.213.0.11", "mesh_workload_service_entries": [STATIC_SE]},        # an IP
+    {"mesh_workload_service": False},                     # a ServiceEntry with resolution NONE: where dialled
+    {"mesh_workload_ports": {}, "mesh_workload_service_entries": []},             # a Service without ports: none
+    {"mesh_workload_service": False,                      # a ServiceEntry with its own endpoints selects no entry
+     "mesh_workload_service_entries": [dict(STATIC_SE, endpoints=[{"address": "10.0.0.1"}]),
+                                       {"name": "r", "hosts": ["r.example"], "resolution": "DNS_ROUND_ROBIN"},
+                                       {"name": "d", "hosts": ["*.d.example"], "resolution": "DYNAMIC_DNS"}]},
+    {"mesh_workload_service": False,                      # a ServiceEntry that selects other workloads
+     "mesh_workload_service_entries": [dict(STATIC_SE, workload_selector={"app": "other"})]},
+])
+def test_a_static_vm_by_host_name_is_fine_where_nothing_would_need_its_address(overrides):
+    assert workload_problems(dict(NAMED, **overrides), []) == []
