@@ -233,9 +233,15 @@ def _labels(v: Mapping[str, Any]) -> List[str]:
     return errors
 
 
+def _wants_service(v: Mapping[str, Any]) -> bool:
+    """The workload gets a Kubernetes Service: mesh_workload_service on, and ports to give it."""
+    ports = v.get("mesh_workload_ports")
+    return boolean(v.get("mesh_workload_service") or False, strict=False) and isinstance(ports, Mapping) and bool(ports)
+
+
 def _service(v: Mapping[str, Any]) -> List[str]:
     ports, app_protocols = v.get("mesh_workload_ports") or {}, v.get("mesh_workload_service_app_protocols") or {}
-    if not boolean(v.get("mesh_workload_service") or False, strict=False) or not ports or not isinstance(ports, Mapping):
+    if not _wants_service(v):
         return []  # no Service, or _ports names the problem
     if any(check_port_name(name) or check_port(number) for name, number in ports.items()):
         return []  # _ports names them
@@ -328,8 +334,7 @@ def _named_entry_selected(v: Mapping[str, Any]) -> List[str]:
     if is_ip(address):
         return []
     selecting = []
-    ports = v.get("mesh_workload_ports")
-    if boolean(v.get("mesh_workload_service") or False, strict=False) and isinstance(ports, Mapping) and ports:
+    if _wants_service(v):
         selecting.append("the workload's Kubernetes Service (mesh_workload_service)")
     items = v.get("mesh_workload_service_entries") or []
     labels = v.get("mesh_workload_labels") if isinstance(v.get("mesh_workload_labels"), Mapping) else {}
@@ -587,7 +592,7 @@ def vm_settings(variables: Mapping[str, Any], host: str, managed_labels: Mapping
     registered_name = registered_entry_name(name, internal_ip, network)
     service = ({"name": v["mesh_workload_service_name"], "namespace": namespace, "metadata_labels": managed_labels,
                 "selector": labels, "ports": service_ports_from_map(ports, v["mesh_workload_service_app_protocols"] or {})}
-               if boolean(v["mesh_workload_service"], strict=False) and ports else None)
+               if _wants_service(v) else None)
     # Services select the workload's labels unless they list endpoints or their own selector.
     entry_defaults = {"namespace": namespace, "metadata_labels": managed_labels}
     service_entries = v["mesh_workload_service_entries"]
