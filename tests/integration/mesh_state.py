@@ -13,6 +13,17 @@ import time
 from kubernetes import client
 
 NS, GROUP, SA = "lab-vms", "lab-app", "lab-app"
+LEASE = "meshops-istio-vm"      # the run lock of a workload namespace (mesh_lock)
+
+
+def lease(api_client, namespace: str):
+    """The run lock's Lease in ``namespace``, or None."""
+    try:
+        return client.CoordinationV1Api(api_client).read_namespaced_lease(LEASE, namespace)
+    except client.rest.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def recap(output: str) -> dict:

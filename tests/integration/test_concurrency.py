@@ -24,11 +24,10 @@ from kubernetes import client
 from ansible_run import ANSIBLE_PLAYBOOK, ansible_env, run_playbook
 from conftest import REPO
 from faults import own_workload
-from mesh_state import interception, wait
+from mesh_state import LEASE, interception, lease, wait
 
 VMS = (7, 8)
 NAME = "conc"
-LEASE = "meshops-istio-vm"
 VM_LOCK = "/run/meshops-istio-vm.lock"
 CHAINS = ("ISTIO_INBOUND", "ISTIO_IN_REDIRECT", "ISTIO_OUTPUT", "ISTIO_REDIRECT")
 
@@ -38,15 +37,6 @@ def workload(lab, api_client, tmp_path_factory):
     """VMs 7 and 8 fresh, in one inventory (one workload, one namespace of their own, bundles and
     record in a directory of their own), as two AWX jobs of the same template would share it."""
     yield from own_workload(lab, api_client, tmp_path_factory.mktemp(NAME), VMS, NAME)
-
-
-def lease(api_client, namespace):
-    try:
-        return client.CoordinationV1Api(api_client).read_namespaced_lease(LEASE, namespace)
-    except client.rest.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 def start(inventory, lab, *extra):

@@ -14,11 +14,10 @@ import time
 
 import pytest
 import yaml
-from kubernetes import client
 
 from ansible_run import run_playbook
 from faults import StalledServer, own_workload
-from mesh_state import interception, recap
+from mesh_state import interception, lease, recap
 from meshlab import hosts
 from meshlab.core import Proc
 
@@ -60,17 +59,9 @@ def onboard(lab, inventory, *extra):
     return res, time.monotonic() - started
 
 
-def lease_holder(api_client, inventory):
-    """The holder of the run lock (Lease) of the inventory's workload namespace, or None."""
+def namespace_of(inventory) -> str:
     hosts = yaml.safe_load(inventory.read_text())["all"]["children"]["mesh_vms"]["hosts"]
-    namespace = next(iter(hosts.values()))["mesh_workload_namespace"]
-    try:
-        return client.CoordinationV1Api(api_client).read_namespaced_lease(
-            "meshops-istio-vm", namespace).spec.holder_identity
-    except client.rest.ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return next(iter(hosts.values()))["mesh_workload_namespace"]
 
 
 def test_a_404_package_url_fails_clearly_after_the_bounded_retries(lab, api_client, download_vm):
@@ -86,7 +77,7 @@ def test_a_404_package_url_fails_clearly_after_the_bounded_retries(lab, api_clie
     nothing_installed(lab, DOWNLOAD_VM)
     # its only VM failed, so the run ended there: it gave back the run lock of the namespace all the
     # same, and the next run (another AWX job, which cannot see this run's process) need not wait
-    assert lease_holder(api_client, download_vm) is None
+    assert lease(api_client, namespace_of(download_vm)) is None
 
 
 def test_a_stalled_download_times_out_after_the_bounded_retries_then_the_good_url_converges(lab, download_vm):

@@ -18,8 +18,8 @@ import pytest
 from kubernetes import client
 
 from ansible_run import run_modules
+from mesh_state import LEASE
 
-LEASE = "meshops-istio-vm"
 ME = "ansible-playbook on test pid 1 started 2026-01-01T00:00:00Z run 0000test"
 
 
