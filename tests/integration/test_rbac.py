@@ -237,15 +237,17 @@ def _used(requests, need: Need) -> bool:
     return False
 
 
+def run(kubeconfig, name, *extra):
+    """Playbook ``name`` on INVENTORY as the identity of ``kubeconfig``; asserts it succeeds."""
+    res = run_playbook(INVENTORY, kubeconfig, name, "-e", f"mesh_workload_kubeconfig={kubeconfig}", *extra,
+                       check=False)
+    assert res.returncode == 0, f"{name} failed:\n{res.stdout[-4000:]}"
+    return res
+
+
 def test_lifecycle_under_least_privilege(removals, lab, api_client, cluster):
     operator, verifier = cluster["operator"], cluster["verifier"]
     audit_op, audit_verify = Audit(lab, OPERATOR["name"]), Audit(lab, VERIFIER["name"])
-
-    def run(kubeconfig, name, *extra):
-        res = run_playbook(INVENTORY, kubeconfig, name, "-e", f"mesh_workload_kubeconfig={kubeconfig}", *extra,
-                           check=False)
-        assert res.returncode == 0, f"{name} failed:\n{res.stdout[-4000:]}"
-        return res
 
     # with prune on the first run: prune's cluster-wide list is used, and it finds nothing to delete
     # (a second run below finds one)
@@ -296,24 +298,17 @@ def test_a_workload_of_auto_registered_vms_alone_needs_no_create_of_entries(lab,
     audit = Audit(lab, name)
     try:
         kubeconfig = identity(api_client, lab, name, cluster["tmp"] / name)
-
-        def run(playbook):
-            res = run_playbook(INVENTORY, kubeconfig, playbook, "--limit", "mlab-vm1",
-                               "-e", f"mesh_workload_kubeconfig={kubeconfig}", check=False)
-            assert res.returncode == 0, f"{playbook} failed:\n{res.stdout[-4000:]}"
-            return res
-
-        run("onboard.yml")
+        run(kubeconfig, "onboard.yml", "--limit", "mlab-vm1")
         wait("the auto-registered entry", lambda: [e["metadata"]["name"] for e in entries(api_client)]
              == [REGISTERED_ENTRY], 60)
         # a hand edit of the entry istiod made: the next run puts the inventory's labels back
         client.CustomObjectsApi(api_client).patch_namespaced_custom_object(
             "networking.istio.io", "v1", NS, "workloadentries", REGISTERED_ENTRY, {"spec": {"labels": {"app": "edited"}}})
-        run("onboard.yml")
+        run(kubeconfig, "onboard.yml", "--limit", "mlab-vm1")
         entry = client.CustomObjectsApi(api_client).get_namespaced_custom_object(
             "networking.istio.io", "v1", NS, "workloadentries", REGISTERED_ENTRY)
         assert entry["spec"]["labels"]["app"] == GROUP
-        run("offboard.yml")
+        run(kubeconfig, "offboard.yml", "--limit", "mlab-vm1")
         assert group(api_client) is None
         wait("audit events of the offboard", lambda: any(
             r[0] == "delete" and r[2] == "serviceaccounts" for r in audit.requests()), 30)
