@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.meshops.istio_vm.tests.unit.test_playbook_validation import _tasks
+
 REPO = Path(__file__).resolve().parents[2]
 ROLE = "meshops.istio_vm.mesh_workload"
 ROLE_ACTIONS = ("ansible.builtin.import_role", "ansible.builtin.include_role")
@@ -33,24 +35,17 @@ def _call(task):
     return None
 
 
-def _flat(tasks):
-    for task in tasks or []:
-        for key in ("block", "rescue", "always"):
-            yield from _flat(task.get(key))
-        yield task
-
-
 def _guarded(task) -> bool:
     """A block that runs whatever the tags, whose always calls unlock_failed, as well whatever the tags,
     and whose handler flushes run whatever the tags (an untagged meta task is dropped by --tags: the
     restarts would then run after the locks went back)."""
     if "block" not in task or "when" in task or "tags" in task:
         return False
-    flushes = [t for t in _flat(task["block"]) if t.get("ansible.builtin.meta") == "flush_handlers"]
+    flushes = [t for t in _tasks(task["block"]) if t.get("ansible.builtin.meta") == "flush_handlers"]
     if any(t.get("tags") != ["always"] for t in flushes):
         return False
     return any(_call(t) == ("unlock_failed", None) and "when" not in t and "tags" not in t
-               for t in _flat(task.get("always")))
+               for t in _tasks(task.get("always")))
 
 
 def unguarded(plays) -> list:
@@ -62,7 +57,7 @@ def unguarded(plays) -> list:
         if held:
             out += [f"play {number}: {key}" for key in ("pre_tasks", "post_tasks", "roles", "handlers") if play.get(key)]
         for task in play.get("tasks") or []:
-            calls = [_call(t) for t in _flat([task])]
+            calls = [_call(t) for t in _tasks([task])]
             if held and not _guarded(task):
                 out.append(f"play {number}: {task.get('name')}")
             if ("lock", None) in calls:
@@ -84,13 +79,13 @@ def test_every_task_under_the_lease_gives_it_back_when_all_vms_fail(name):
     plays = load(name)
     assert unguarded(plays) == []
     # the Lease is taken, given back at the end, and by each guard
-    calls = [_call(t) for play in plays for t in _flat(play.get("tasks"))]
+    calls = [_call(t) for play in plays for t in _tasks(play.get("tasks"))]
     assert {("lock", None), ("lock", "released"), ("unlock_failed", None)} <= set(calls)
 
 
 def test_the_playbooks_that_take_the_lease_are_all_checked():
     taking = {path.name for path in (REPO / "playbooks").glob("*.yml")
-              if any(_call(t) == ("lock", None) for play in load(path.name) for t in _flat(play.get("tasks")))}
+              if any(_call(t) == ("lock", None) for play in load(path.name) for t in _tasks(play.get("tasks")))}
     assert taking == set(PLAYBOOKS)
 
 
