@@ -274,6 +274,17 @@ workload_group_applied:
   returned: always
   type: dict
   version_added: 0.2.0
+planned_bundle:
+  description:
+    - Check mode only. The text of each file of the bundle the run would write to O(dest), by name
+      (C(cluster.env), C(mesh.yaml), C(root-cert.pem), C(hosts)); never the token or its record.
+    - A dry run writes nothing to O(dest), so what the VM would get is here. The
+      C(meshops.istio_vm.vm_sidecar) role compares the VM with it (C(vm_sidecar_planned_bundle)), so that
+      the dry run shows the files and the restart the run would make.
+  returned: in check mode (also in a task with C(check_mode=true))
+  type: dict
+  version_added: 0.2.0
+  sample: {"cluster.env": "CANONICAL_REVISION='latest'\n...", "hosts": "10.214.0.5 istiod.istio-system.svc\n"}
 """
 
 import hashlib
@@ -551,13 +562,16 @@ def run(module):
             raise MeshError("Cannot write the bootstrap files to %s: %s" % (dest, exc)) from exc
     for warning in warnings:
         module.warn(warning)
-    return {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,
-            "root_cert_sha256": _sha(rendered["root-cert.pem"]),
-            "root_certificates": rendered["root-cert.pem"].decode("ascii", "replace"),
-            "hosts_entry": hosts_entry(inputs),
-            "workload_group_applied": managed_view(group) if planned is None else normalize(planned),
-            "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
-                     "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
+    result = {"changed": changed, "files": files, "cluster_env": cluster_env_values(inputs), "token": token_info,
+              "root_cert_sha256": _sha(rendered["root-cert.pem"]),
+              "root_certificates": rendered["root-cert.pem"].decode("ascii", "replace"),
+              "hosts_entry": hosts_entry(inputs),
+              "workload_group_applied": managed_view(group) if planned is None else normalize(planned),
+              "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
+                       "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
+    if check:
+        result["planned_bundle"] = {name: content.decode() for name, content in rendered.items()}
+    return result
 
 
 ARGUMENT_SPEC = dict(AUTH_ARG_SPEC)

@@ -37,9 +37,13 @@ def test_bundle_matches_cluster_and_istiod(lab, api_client, group, tmp_path):
     dest = tmp_path / "tree" / "bundle"
     r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), check=True)
     assert r["changed"] and not dest.exists(), "check mode wrote files"
+    planned = r["planned_bundle"]
 
     r = run_module(lab.kubeconfig, "vm_bootstrap", _args(group, dest), verbosity=3)
     assert r["changed"] and r["token"]["action"] == "renewed", r.get("msg")
+    # the dry run's planned bundle is what the run wrote, the token aside; a run returns none
+    assert planned == {name: (dest / name).read_text() for name in ("cluster.env", "mesh.yaml", "root-cert.pem", "hosts")}
+    assert "planned_bundle" not in r
     token = (dest / "istio-token").read_text()
     assert token not in r["_stdout"], "the token was printed at -vvv"
     assert token not in str({k: v for k, v in r.items() if k != "_stdout"})

@@ -471,6 +471,37 @@ def test_a_new_service_account_is_dry_run_then_becomes_the_vms_identity(lab, api
         assert spiffe_ids(lab, n) == f"URI:spiffe://cluster.local/ns/lab-vms/sa/{SA}"
 
 
+def test_a_dry_run_compares_the_vm_with_the_bundle_the_run_would_write(lab, onboarded):
+    """A dry run writes no bundle on the controller, so the VM side compares the VM with the bundle as the
+    run would write it (vm_bootstrap's planned_bundle): a new label shows as the VM's cluster.env and mesh
+    config to be rewritten and its sidecar to be restarted. Nothing changes on either side. A dry run that renders
+    no bundle for the VM (its new WorkloadGroup does not exist yet) leaves its configure steps out, with a note."""
+    bundle = {p.name: p.read_bytes() for p in (BOOTSTRAP / "mlab-vm1").iterdir()}
+    env, pid = lab.ssh(1, "cat", "/var/lib/istio/envoy/cluster.env").stdout, unit(lab, 1, "MainPID")["MainPID"]
+    res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "--check", "--diff",
+                   "-e", '{"mesh_workload_labels": {"app": "lab-app", "tier": "dry"}}')
+    vm_files = res.stdout.split("TASK [meshops.istio_vm.vm_sidecar : Install the bundle", 1)[1].split("\nTASK [", 1)[0]
+    assert "changed: [mlab-vm1]" in vm_files, res.stdout[-3000:]
+    for path in ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh"):
+        after = vm_files.split("+++ after: " + path, 1)[1].split("\n\n", 1)[0]
+        assert [line for line in after.splitlines() if line.startswith("+")] \
+            and all('"tier":"dry"' in line for line in after.splitlines() if line.startswith("+")), vm_files
+    assert RESTART_HANDLER in res.stdout
+    assert {p.name: p.read_bytes() for p in (BOOTSTRAP / "mlab-vm1").iterdir()} == bundle
+    assert lab.ssh(1, "cat", "/var/lib/istio/envoy/cluster.env").stdout == env
+    assert unit(lab, 1, "MainPID")["MainPID"] == pid
+    # unchanged, the dry run finds nothing to do on the VM
+    same = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "--check")
+    assert recap(same.stdout)["mlab-vm1"]["changed"] == 0, same.stdout[-3000:]
+    # a new workload: the dry run renders no bundle for its group, which does not exist yet, and the VM is not
+    # compared with the controller's bundle of its old group
+    moved = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "--check", "-e", "mesh_workload_name=other-app")
+    assert "Check mode: the bundle this run would write is not known (its WorkloadGroup does not exist before the " \
+        "run); the configure, service and verify steps are skipped." in moved.stdout, moved.stdout[-3000:]
+    assert "skipping: [mlab-vm1]" in moved.stdout.split("TASK [meshops.istio_vm.vm_sidecar : Install the bundle", 1)[1][:300]
+    assert RESTART_HANDLER not in moved.stdout
+
+
 def test_the_vm_lock_works_without_the_lease(lab, api_client, onboarded):
     """mesh_workload_lock=false (a credential without rights on leases, docs/architecture.md): the run
     writes no Lease, and each VM's own lock still takes the run's name and is given back."""

@@ -39,8 +39,8 @@ def test_the_roles_readiness_wait_reads_what_verify_reads():
     assert play["vars"]["verify_ready_url"] == role_defaults["vm_sidecar_ready_url"]
     # the cluster.env the role writes is the one both read
     assert wait["checksum"] == ["{{ __vm_sidecar_cluster_env }}"]
-    assert [f["dest"] for f in role_vars["__vm_sidecar_bundle_files"] if f["src"].endswith("/cluster.env")] == [
-        "{{ __vm_sidecar_cluster_env }}"]
+    assert [f for f in role_vars["__vm_sidecar_bundle_files"] if "'/cluster.env'" in f["src"]] == [
+        f for f in role_vars["__vm_sidecar_bundle_files"] if f["dest"] == "{{ __vm_sidecar_cluster_env }}"]
     assert role_vars["__vm_sidecar_cluster_env"] == play["vars"]["verify_cluster_env"]
     assert wait["hosts"] == read["hosts"] == "/etc/hosts"
     # verify.yml falls back to the role's defaults when the inventory does not set the variable
