@@ -179,7 +179,10 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: partial
-    details: Shows C(cluster.env), C(mesh.yaml), C(hosts), C(root-cert.pem) and the token record; the token only as renewed.
+    details:
+      - One diff per file that changes, under its path, as M(ansible.builtin.copy) shows them - C(cluster.env),
+        C(mesh.yaml), C(hosts), C(root-cert.pem) and the token record; the token only as renewed, never its value.
+      - A change of a file's mode alone shows no lines.
   idempotent:
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
@@ -288,7 +291,6 @@ planned_bundle:
 """
 
 import hashlib
-import json
 import os
 import socket
 import tempfile
@@ -424,6 +426,11 @@ def _sha(content):
     return hashlib.sha256(content).hexdigest()
 
 
+def _file_diff(path, before, after):
+    """One file's change as ansible.builtin.copy shows it: a unified diff of its text under its path."""
+    return {"before_header": path, "after_header": path, "before": before, "after": after}
+
+
 def _stale_mode(path, content, mode):
     """Whether an existing file (``content`` not None) has another mode than ``mode``."""
     return content is not None and (os.stat(path).st_mode & 0o7777) != mode
@@ -510,15 +517,14 @@ def run(module):
     recorded = parse_record(old_record.decode(errors="replace")) if old_record is not None else None
     action = token_action(held, recorded, params["rotate_token"], ns, sa, AUDIENCE, time.time(),
                           params["token_renew_before"], params["renew_delivered"])
-    before, after, files, changed = {}, {}, {}, False
+    diff, files, changed = [], {}, False
     for name, content in sorted(rendered.items()):
         path = os.path.join(dest, name)
         old = _read(path)
         mode = MODES.get(name, DEFAULT_MODE)
         if old != content or _stale_mode(path, old, mode):
             changed = True
-            before[name] = old.decode(errors="replace") if old is not None else ""
-            after[name] = content.decode()
+            diff.append(_file_diff(path, old.decode(errors="replace") if old is not None else "", content.decode()))
         files[name] = {"path": path, "mode": "%04o" % mode, "sha256": _sha(content)}
     new_record = None
     if action == KEPT:
@@ -528,11 +534,11 @@ def run(module):
         changed = changed or _stale_mode(record_path, old_record, 0o600)
     else:
         changed = True
-        before[TOKEN], after[TOKEN] = "(token)", "(new token)"
+        diff.append(_file_diff(token_path, "(token)\n" if old_token is not None else "", "(new token)\n"))
     if new_record is not None and (new_record != old_record or _stale_mode(record_path, old_record, 0o600)):
         changed = True
-        before[RECORD] = old_record.decode(errors="replace") if old_record is not None else ""
-        after[RECORD] = new_record.decode()
+        diff.append(_file_diff(record_path, old_record.decode(errors="replace") if old_record is not None else "",
+                               new_record.decode()))
     token_info = {"action": action, "expires": _expiry((held if action == KEPT else recorded) or {})
                   if action != RENEWED else None}
     if action != DELIVERED:
@@ -567,8 +573,7 @@ def run(module):
               "root_certificates": rendered["root-cert.pem"].decode("ascii", "replace"),
               "hosts_entry": hosts_entry(inputs),
               "workload_group_applied": managed_view(group) if planned is None else normalize(planned),
-              "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
-                       "after": json.dumps(after, indent=2, sort_keys=True) + "\n"}}
+              "diff": diff}
     if check:
         result["planned_bundle"] = {name: content.decode() for name, content in rendered.items()}
     return result

@@ -487,6 +487,11 @@ def test_a_dry_run_compares_the_vm_with_the_bundle_the_run_would_write(lab, onbo
         assert [line for line in after.splitlines() if line.startswith("+")] \
             and all('"tier":"dry"' in line for line in after.splitlines() if line.startswith("+")), vm_files
     assert RESTART_HANDLER in res.stdout
+    # the controller's bundle, one unified diff per file under its path
+    written = res.stdout.split("TASK [meshops.istio_vm.mesh_workload : Write each VM's bootstrap bundle", 1)[1].split("\nTASK [", 1)[0]
+    for name in ("cluster.env", "mesh.yaml"):
+        after = written.split("+++ after: %s" % (BOOTSTRAP / "mlab-vm1" / name), 1)[1].split("\n\n", 1)[0]
+        assert [line for line in after.splitlines() if line.startswith("+") and '"tier":"dry"' in line], written
     assert {p.name: p.read_bytes() for p in (BOOTSTRAP / "mlab-vm1").iterdir()} == bundle
     assert lab.ssh(1, "cat", "/var/lib/istio/envoy/cluster.env").stdout == env
     assert unit(lab, 1, "MainPID")["MainPID"] == pid
