@@ -55,6 +55,15 @@ options:
         the C(cryptography) library, which ansible-core requires.
     type: str
     version_added: 0.2.0
+  planned_env:
+    description:
+      - In a dry run, the text of the C(cluster.env) the run would write (C(planned_bundle) of
+        M(meshops.istio_vm.vm_bootstrap)); null otherwise.
+      - When its C(POD_NAMESPACE) and C(SERVICE_ACCOUNT) name another identity than the bundle's token (a changed
+        service account or namespace), the run requests a token of that identity, so the VM's token and
+        certificate are compared with that identity instead (C(stale_cert) for a certificate of the old one).
+    type: str
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -82,6 +91,15 @@ _value:
     missing:
       description: The VM needs a token that the controller does not hold.
       type: bool
+    planned_token:
+      description:
+        - With O(planned_env) naming another identity than the bundle's token, when the VM's token is not good for
+          that identity - the run writes a token of it into the bundle before the VM's turn, and the VM would get
+          that one. The token of O(_input), of the old identity, is then not the VM's (C(controller_token) false),
+          and nothing more needs to be requested (C(missing) false).
+        - With O(planned_env), C(vm_token_good), C(install) and C(stale_cert) compare with the planned identity.
+      type: bool
+      version_added: 0.2.0
     vm_claims:
       description: O(vm), as given.
       type: dict

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import shlex
 from typing import Any, Dict, Optional
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
@@ -218,8 +219,23 @@ def cert_renewal(cert: Any, threshold: Any, force: bool = False, namespace: Any 
     return {"renew": bool(force) or left < seconds, "reason": "Certificate " + valid}
 
 
+def env_subject(env_text: Any) -> Optional[str]:
+    """The token subject of the identity a cluster.env names (its POD_NAMESPACE and SERVICE_ACCOUNT), or None
+    when it names none. The text is split as the shell reads it, so a quoted value of another variable (which
+    may hold newlines) is never taken for a line of its own."""
+    if not isinstance(env_text, str):
+        return None
+    try:
+        words = shlex.split(env_text)
+    except ValueError:
+        return None
+    values = dict(word.partition("=")[::2] for word in words)
+    namespace, service_account = values.get("POD_NAMESPACE"), values.get("SERVICE_ACCOUNT")
+    return subject(namespace, service_account) if namespace and service_account else None
+
+
 def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False, cert: Any = None,
-                    roots: Any = None) -> Dict[str, Any]:
+                    roots: Any = None, planned_env: Any = None) -> Dict[str, Any]:
     """Whether a VM keeps its token, and whether the controller holds one to give it.
 
     ``bundle`` is ``status`` of the bundle's token (or of its record, once the controller removed the
@@ -232,6 +248,10 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     controller holds no token. ``vm_claims`` is ``vm`` as given (claims only, never a token).
     ``stale_cert``: the VM's workload certificate ``cert`` is of another identity than the bundle's token
     (cert_of_another_identity) or chains to none of ``roots`` (cert_of_another_root): the agent must not keep it.
+    ``planned_env``: in a dry run, the cluster.env the run would write. When it names another identity than the
+    bundle's token, the run writes a token of that identity into the bundle before the VM's turn: the comparison
+    is with that identity, the controller's token (of the old one) is not the VM's to get, and ``planned_token``
+    says that the VM would get the new one (``missing`` stays false: nothing more to request).
     """
     for name, value in (("bundle", bundle), ("vm", vm)):
         if value is not None and not isinstance(value, dict):
@@ -242,6 +262,10 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     except (TypeError, ValueError):
         raise MeshError("vm_token_status: renew_before must be a number of seconds, not %r" % (renew_before,))
     held, own = bundle or {}, vm or {}
+    planned = env_subject(planned_env)
+    planned_token = planned is not None and bool(held.get("sub")) and planned != held.get("sub")
+    if planned_token:
+        held = {"iss": held.get("iss"), "sub": planned, "token": False}
     same = ("left" in own and "sub" in held
             and own.get("iss") == held.get("iss") and own.get("sub") == held.get("sub"))
     other_root = cert_of_another_root(cert, roots)
@@ -249,5 +273,6 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     install = bool(force) or not good
     controller_token = bool(held.get("token", False))
     return {"controller_token": controller_token, "vm_token_good": good, "install": install,
-            "missing": install and not controller_token, "vm_claims": vm,
+            "missing": install and not controller_token and not planned_token, "planned_token": planned_token and install,
+            "vm_claims": vm,
             "stale_cert": cert_of_another_identity(held.get("sub"), cert) or other_root}

@@ -436,7 +436,8 @@ def spiffe_ids(lab, n: int) -> str:
 
 def test_a_new_service_account_is_dry_run_then_becomes_the_vms_identity(lab, api_client, onboarded):
     """The workload's service account changed in the inventory. --check renders the bundle from the
-    WorkloadGroup the run would apply (it failed on the live group's old account) and writes nothing.
+    WorkloadGroup the run would apply (it failed on the live group's old account), shows the removal of
+    each VM's certificate of the old identity, and writes nothing.
     The run then gives the VMs certificates of the new identity: istio-agent asks for certificates with
     the one it holds, so the role removes a certificate of another identity before the restart (else
     istiod refuses the VM: 'no identities ([.../sa/lab-app]) matched lab-vms/renamed-sa')."""
@@ -447,6 +448,14 @@ def test_a_new_service_account_is_dry_run_then_becomes_the_vms_identity(lab, api
     text = " ".join((res.stdout + res.stderr).split())     # warnings are on stderr
     assert "SERVICE_ACCOUNT='lab-app'" in text and "SERVICE_ACCOUNT='renamed-sa'" in text, res.stdout[-3000:]
     assert "ServiceAccount lab-vms/renamed-sa (the planned WorkloadGroup's template.serviceAccount) does not exist yet" in text
+    # the VM side compares with the new identity: each VM's certificate of the old one goes, and the sidecar restarts
+    vm_files = res.stdout.split("TASK [meshops.istio_vm.vm_sidecar : Install the bundle", 1)[1].split("\nTASK [", 1)[0]
+    assert vm_files.count("+++ after: /etc/certs/cert-chain.pem\n@@ -1 +1 @@\n-state: present\n+state: absent") == 2, vm_files
+    assert "changed: [mlab-vm1]" in vm_files and "changed: [mlab-vm2]" in vm_files
+    assert RESTART_HANDLER in res.stdout
+    # the token of the new identity comes with the cluster play's bundle, as in the run: none is requested again
+    request = res.stdout.split("TASK [Request a token for VMs that need one the controller no longer holds]", 1)[1]
+    assert "included:" not in request.split("\nTASK [", 1)[0], request[:600]
     assert group(api_client)["spec"]["template"]["serviceAccount"] == SA
     assert [a.metadata.name for a in core.list_namespaced_service_account(NS).items if a.metadata.name == "renamed-sa"] == []
     assert {p.name: p.read_bytes() for p in (BOOTSTRAP / "mlab-vm1").iterdir()} == bundle

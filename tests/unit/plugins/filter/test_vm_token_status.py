@@ -12,7 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshops.istio_vm.plugins.filter.vm_token_status import FilterModule
-from ansible_collections.meshops.istio_vm.plugins.module_utils._token import cert_of_another_identity, cert_of_another_root
+from ansible_collections.meshops.istio_vm.plugins.module_utils._token import cert_of_another_identity, cert_of_another_root, env_subject
 from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.certs import make
 
 ISS = "https://kubernetes.default.svc.cluster.local"
@@ -69,7 +69,8 @@ def test_vm_claims_returned_as_given():
     vm = {"iss": ISS, "sub": SUB, "left": 9000, "token": True}
     result = vm_token_status(HELD, vm, renew_before=1800)
     assert result["vm_claims"] == vm
-    assert set(result) == {"controller_token", "vm_token_good", "install", "missing", "vm_claims", "stale_cert"}
+    assert set(result) == {"controller_token", "vm_token_good", "install", "missing", "planned_token", "vm_claims",
+                           "stale_cert"}
     assert vm_token_status(HELD, None, renew_before=1800)["vm_claims"] is None
 
 
@@ -189,3 +190,48 @@ def test_a_certificate_of_another_root_is_stale_and_does_not_keep_the_token(root
 ])
 def test_a_root_that_cannot_be_told_is_not_stale(read, bundle):
     assert cert_of_another_root(read, bundle) is False
+
+
+PLANNED_ENV = "CANONICAL_SERVICE=app\nPOD_NAMESPACE='ns'\nSERVICE_ACCOUNT='%s'\nTRUST_DOMAIN=cluster.local\n"
+
+
+@pytest.mark.parametrize("bundle", [HELD, RECORDED])
+def test_a_dry_run_compares_with_the_identity_of_the_cluster_env_it_would_write(bundle):
+    """A new service account: the run requests a token of it, so the VM's token and certificate of the old one
+    go, though the bundle on the controller (the last run's) still names the old one."""
+    vm = {"iss": ISS, "sub": SUB, "left": 9000}
+    old = cert("spiffe://cluster.local/ns/ns/sa/vm")
+    kept = vm_token_status(bundle, vm, renew_before=1800, cert=old, planned_env=PLANNED_ENV % "vm")
+    assert kept == vm_token_status(bundle, vm, renew_before=1800, cert=old)
+    assert kept["vm_token_good"] and not kept["install"] and not kept["stale_cert"]
+    assert not kept["planned_token"]
+    moved = vm_token_status(bundle, vm, renew_before=1800, cert=old, planned_env=PLANNED_ENV % "new-sa")
+    assert not moved["vm_token_good"] and moved["install"] and moved["stale_cert"]
+    # the run puts a token of the new identity in the bundle before the VM's turn: the VM would get that one, not the
+    # controller's (of the old identity), and there is nothing more to request
+    assert moved["planned_token"] and not moved["controller_token"] and not moved["missing"]
+    # the certificate of the new identity is not stale
+    new = vm_token_status(bundle, vm, renew_before=1800, cert=cert("spiffe://cluster.local/ns/ns/sa/new-sa"),
+                          planned_env=PLANNED_ENV % "new-sa")
+    assert not new["stale_cert"]
+    # a VM that has a good token of the new identity already keeps it
+    ready = vm_token_status(bundle, dict(vm, sub="system:serviceaccount:ns:new-sa"), renew_before=1800,
+                            planned_env=PLANNED_ENV % "new-sa")
+    assert ready["vm_token_good"] and not ready["install"] and not ready["planned_token"]
+    # nothing held on the controller: nothing to compare with, as without planned_env
+    assert vm_token_status({}, vm, renew_before=1800, planned_env=PLANNED_ENV % "new-sa") == vm_token_status({}, vm, 1800)
+
+
+@pytest.mark.parametrize("text,subject", [
+    (PLANNED_ENV % "vm", SUB),
+    ("POD_NAMESPACE=ns\nSERVICE_ACCOUNT=vm\n", SUB),                        # shell_quote leaves plain words bare
+    ("SERVICE_ACCOUNT='vm'\n", None),                                       # no namespace
+    ("POD_NAMESPACE='ns'\nSERVICE_ACCOUNT='unclosed\n", None),
+    # a quoted value of another variable may hold newlines: never read as a line of its own
+    ("POD_NAMESPACE=ns\nSERVICE_ACCOUNT=vm\nZZ='x\nSERVICE_ACCOUNT=evil\n'\n", SUB),
+    ("A='it'\"'\"'s'\nPOD_NAMESPACE=ns\nSERVICE_ACCOUNT=vm\n", SUB),
+    ("", None),
+    (None, None),
+])
+def test_the_identity_a_cluster_env_names(text, subject):
+    assert env_subject(text) == subject
