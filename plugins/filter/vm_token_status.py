@@ -60,8 +60,8 @@ options:
       - In a dry run, the text of the C(cluster.env) the run would write (C(planned_bundle) of
         M(meshops.istio_vm.vm_bootstrap)); null otherwise.
       - When its C(POD_NAMESPACE) and C(SERVICE_ACCOUNT) name another identity than the bundle's token (a changed
-        service account or namespace), the run requests a token of that identity, so the VM's token and
-        certificate are compared with that identity instead (C(stale_cert) for a certificate of the old one).
+        service account), the run requests a token of that identity, so the VM's token and certificate are
+        compared with that identity instead (C(stale_cert) for a certificate of the old one, C(planned_token)).
     type: str
     version_added: 0.2.0
 """

@@ -6,7 +6,7 @@
 # PRIVATE module_utils: this API is internal to meshops.istio_vm and may change at any time,
 # without notice and without a changelog entry. Do not import it from other collections.
 
-"""Pure helpers for Ansible diff mode: objects without what the API server owns."""
+"""Pure helpers for Ansible diff mode: objects without what the API server owns, and files."""
 
 from __future__ import annotations
 
@@ -42,3 +42,8 @@ def diff(before: Optional[Mapping[str, Any]], after: Optional[Mapping[str, Any]]
         "before": normalize(before, keep_status) or {},
         "after": normalize(after, keep_status) or {},
     }
+
+
+def file_diff(path: str, before: str, after: str) -> Dict[str, str]:
+    """One file's change as ansible.builtin.copy shows it: a unified diff of its text under its path."""
+    return {"before_header": path, "after_header": path, "before": before, "after": after}

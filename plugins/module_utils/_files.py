@@ -25,6 +25,7 @@ import stat
 import tempfile
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import file_diff
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._pem import pem_certificates
 
@@ -307,7 +308,7 @@ class Files:
     def _record(self, path: str, kind: str, changed: bool, before: str = "", after: str = "") -> None:
         self.paths[path] = {"kind": kind, "changed": changed}
         if changed and before != after:
-            self.diff.append({"before_header": path, "after_header": path, "before": before, "after": after})
+            self.diff.append(file_diff(path, before, after))
 
     # --- steps ---------------------------------------------------------------------------------
     def directory(self, path: str, owner: Optional[str] = None, group: Optional[str] = None, mode: Any = None) -> None:

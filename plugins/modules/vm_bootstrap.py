@@ -313,7 +313,7 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._bootstrap import
     render,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._drift import first_mapping
-from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import normalize
+from ansible_collections.meshops.istio_vm.plugins.module_utils._diff import file_diff, normalize
 from ansible_collections.meshops.istio_vm.plugins.module_utils._runner import managed_view
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._module import ModuleSpec, execute
@@ -426,11 +426,6 @@ def _sha(content):
     return hashlib.sha256(content).hexdigest()
 
 
-def _file_diff(path, before, after):
-    """One file's change as ansible.builtin.copy shows it: a unified diff of its text under its path."""
-    return {"before_header": path, "after_header": path, "before": before, "after": after}
-
-
 def _stale_mode(path, content, mode):
     """Whether an existing file (``content`` not None) has another mode than ``mode``."""
     return content is not None and (os.stat(path).st_mode & 0o7777) != mode
@@ -524,7 +519,7 @@ def run(module):
         mode = MODES.get(name, DEFAULT_MODE)
         if old != content or _stale_mode(path, old, mode):
             changed = True
-            diff.append(_file_diff(path, old.decode(errors="replace") if old is not None else "", content.decode()))
+            diff.append(file_diff(path, old.decode(errors="replace") if old is not None else "", content.decode()))
         files[name] = {"path": path, "mode": "%04o" % mode, "sha256": _sha(content)}
     new_record = None
     if action == KEPT:
@@ -534,11 +529,11 @@ def run(module):
         changed = changed or _stale_mode(record_path, old_record, 0o600)
     else:
         changed = True
-        diff.append(_file_diff(token_path, "(token)\n" if old_token is not None else "", "(new token)\n"))
+        diff.append(file_diff(token_path, "(token)\n" if old_token is not None else "", "(new token)\n"))
     if new_record is not None and (new_record != old_record or _stale_mode(record_path, old_record, 0o600)):
         changed = True
-        diff.append(_file_diff(record_path, old_record.decode(errors="replace") if old_record is not None else "",
-                               new_record.decode()))
+        diff.append(file_diff(record_path, old_record.decode(errors="replace") if old_record is not None else "",
+                              new_record.decode()))
     token_info = {"action": action, "expires": _expiry((held if action == KEPT else recorded) or {})
                   if action != RENEWED else None}
     if action != DELIVERED:
