@@ -166,7 +166,7 @@ bench: deps venv .venv-bench/.stamp
 # unchanged; BENCH_EXISTING=2000 also measures 1 VM with that many WorkloadEntries in the cluster;
 # BENCH_FORKS=1,2,4 also onboards the largest count with each of those forks; BENCH_REPEAT=3 onboards
 # each count 3 times (rounds of all counts) and prints the medians;
-# BENCH_BY_PROCESS=1 also the CPU time of each fresh run by kind of process (process accounting).
+# BENCH_BY_PROCESS=1 also the CPU time of each fresh run by kind of process (process accounting, /proc).
 bench-onboard: deps venv collection-link
 	$(LAB) up
 	$(PY) bench/bench_onboard.py --counts $${BENCH_COUNTS:-1,2,4,8} --existing $${BENCH_EXISTING:-0} \

@@ -23,7 +23,9 @@ measures 1 VM again, to show what a large cluster costs; it removes that namespa
 With --by-process it also turns the kernel's process accounting on during each fresh run (acct(2),
 as root: the lab runs as root) and prints the CPU time of the processes that ended during it, in
 the VMs too (they share the kernel), by kind: Ansible's main process and workers, the SSH clients,
-Python module runs on the VMs (`python3`), the package install (`dpkg`, `dpkg-deb`) and the rest. Needs a running lab
+Python module runs on the VMs (`python3`), the package install (`dpkg`, `dpkg-deb`) and the rest; and, from /proc
+before and after, the CPU time the processes still running at the end spent during the run (accounting sees
+them only when they end): the API server, istiod, the sidecars, systemd, kernel threads. Needs a running lab
 (`tests/lab/lab up`). Run through `make bench-onboard`.
 """
 from __future__ import annotations
@@ -131,6 +133,17 @@ PROCESS_KINDS = (("ansible-playbook", ("ansible-playboo",)), ("ssh (controller)"
                  ("python3 (module runs on the VMs)", ("python3",)), ("dpkg, dpkg-deb", ("dpkg", "dpkg-deb")))
 
 
+# The kinds of process still running at the end of a fresh run (the lab's cluster, the sidecars the run
+# started, systemd in the VMs), by command name; their CPU comes from /proc, as accounting sees none of it.
+# Kernel threads (PF_KTHREAD in stat's flags) go by one name, whatever theirs.
+KERNEL_THREAD = "[kernel thread]"
+PF_KTHREAD = 0x00200000
+RUNNING_KINDS = (("API server, controller manager", ("meshlab-kube",)), ("istiod", ("pilot-discovery",)),
+                 ("pilot-agent", ("pilot-agent",)), ("envoy", ("envoy",)),
+                 ("systemd, journald, dbus", ("systemd", "systemd-journal", "dbus-daemon")),
+                 ("sshd (VMs)", ("sshd", "sshd-session")), ("kernel threads", (KERNEL_THREAD,)))
+
+
 def comp_t(value: int) -> int:
     """The value of a comp_t: 13 bits of mantissa, 3 bits of base-8 exponent."""
     return (value & 0x1FFF) << (3 * (value >> 13))
@@ -157,6 +170,40 @@ def by_kind(records) -> dict:
         kinds[name][0] += seconds
         kinds[name][1] += 1
     return {name: {"cpu_s": round(cpu, 2), "processes": count} for name, (cpu, count) in kinds.items()}
+
+
+def running_cpu(proc: Path = Path("/proc"), hz: int = 0) -> dict:
+    """CPU seconds of each running process since it started (its own, not its children's), by (pid, start
+    time): (command, seconds); a kernel thread's command is KERNEL_THREAD."""
+    hz = hz or os.sysconf("SC_CLK_TCK")
+    seen = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:         # ended meanwhile
+            continue
+        # pid (comm) state ppid ...: the command may hold spaces and brackets, so split after its last ')'
+        command, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        # fields from the state on (stat's third): flags is stat's 9th, utime and stime its 14th and 15th,
+        # starttime its 22nd
+        if int(fields[6]) & PF_KTHREAD:
+            command = KERNEL_THREAD
+        seen[(entry.name, fields[19])] = (command, (int(fields[11]) + int(fields[12])) / hz)
+    return seen
+
+
+def running_by_kind(before: dict, after: dict) -> dict:
+    """CPU seconds the processes running at the end spent since ``before`` (all of it for those started
+    since), per kind of RUNNING_KINDS, the rest as ``other``."""
+    kinds = {name: 0.0 for name, _commands in RUNNING_KINDS}
+    kinds["other"] = 0.0
+    for key, (command, seconds) in after.items():
+        spent = seconds - before.get(key, (command, 0.0))[1]
+        name = next((name for name, commands in RUNNING_KINDS if command in commands), "other")
+        kinds[name] += max(spent, 0.0)
+    return {name: round(cpu, 2) for name, cpu in kinds.items()}
 
 
 @contextlib.contextmanager
@@ -212,6 +259,19 @@ def remove_existing_entries() -> None:
     delete_namespace(config.new_client_from_config(str(STATE / "kubeconfig")), "bench-existing")
 
 
+def print_rounds(title: str, kinds, rows: list, key: str, cell) -> None:
+    """A table of each fresh run's ``key`` (a kind's CPU, written by ``cell``) by kind, one row per run."""
+    names = [name for name, _commands in kinds] + ["other"]
+    print(f"\n{title}:\n")
+    print("| VMs | forks | round | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
+    for row in rows:
+        spent = row["fresh"].get(key)
+        if spent:
+            print(f"| {row['vms']} | {row['forks']} | {row.get('round', 1)} | "
+                  + " | ".join(cell(spent[name]) for name in names) + " |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--counts", default="1,2,4,8")
@@ -222,7 +282,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="onboard each count this many times, in rounds of all counts; the table shows medians")
     parser.add_argument("--by-process", action="store_true",
-                        help="also the CPU time of the fresh runs by kind of process (process accounting)")
+                        help="also the CPU time of the fresh runs by kind of process (process accounting, and /proc for those still running)")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     out = REPO / "bench" / "results"
@@ -238,9 +298,11 @@ def main() -> int:
             inv = inventory(numbers, work)
             name = f"onboard-{count}-forks{forks}" + (f"-round{turn + 1}" if args.repeat > 1 else "")
             accounting = out / f"{name}-fresh.acct"
+            running = running_cpu() if args.by_process else {}
             with process_accounting(accounting) if args.by_process else contextlib.nullcontext():
                 first = onboard(inv, forks, out / f"{name}-fresh.log")
             if args.by_process:
+                first["running"] = running_by_kind(running, running_cpu())
                 first["by_process"] = by_kind(acct_records(accounting.read_bytes()))
                 accounting.unlink()
             again = onboard(inv, forks, out / f"{name}-again.log")
@@ -291,16 +353,12 @@ def main() -> int:
               f"{fresh_run['controller_cpu_s']} s / {fresh_run['machine_cpu_s']} s "
               f"({fresh_run['machine_cpu_s'] / (fresh_run['seconds'] * cores):.0%}) |")
     if args.by_process:
-        kinds = [name for name, _commands in PROCESS_KINDS] + ["other"]
-        print("\nCPU seconds of the processes that ended during each fresh run (process accounting; the API "
-              "server, istiod and the sidecars run on and are not counted):\n")
-        print("| VMs | forks | round | " + " | ".join(kinds) + " |")
-        print("|---|---|---|" + "---|" * len(kinds))
-        for row in rows:
-            spent = row["fresh"].get("by_process")
-            if spent:
-                cells = [f"{spent[name]['cpu_s']} s ({spent[name]['processes']})" for name in kinds]
-                print(f"| {row['vms']} | {row['forks']} | {row.get('round', 1)} | " + " | ".join(cells) + " |")
+        print_rounds("CPU seconds of the processes that ended during each fresh run (process accounting; those "
+                     "still running at its end are in the next table)", PROCESS_KINDS, rows, "by_process",
+                     lambda spent: f"{spent['cpu_s']} s ({spent['processes']})")
+        print_rounds("CPU seconds the processes still running at the end of each fresh run spent during it (/proc; "
+                     "those started during the run, such as the sidecars, all of theirs)", RUNNING_KINDS, rows,
+                     "running", lambda spent: f"{spent} s")
     (out / time.strftime("onboard-%Y%m%dT%H%M%S.json")).write_text(json.dumps({"runs": rows, "table": table}, indent=2))
     return 0
 

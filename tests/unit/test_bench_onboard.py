@@ -116,3 +116,49 @@ def test_one_run_is_its_own_median_and_shows_no_range():
     row = bench.summarize([result(13.7)], [result(8.6)])
     assert row["ratio"] == 1.59 and row["ratios"] == [1.59]
     assert bench.seconds_cell(row["fresh"]) == "13.7 s"
+
+
+def write_stat(proc: Path, pid: int, command: str, utime: int, stime: int, start: int, flags: int = 0x400100) -> None:
+    """A /proc/PID/stat line as the kernel writes it (times in clock ticks; children's times 7 and 9)."""
+    (proc / str(pid)).mkdir()
+    fields = ["S", "1", str(pid), str(pid), "0", "-1", str(flags), "0", "0", "0", "0", str(utime), str(stime),
+              "7", "9", "20", "0", "1", "0", str(start), "1000", "10"]
+    (proc / str(pid) / "stat").write_text(f"{pid} ({command}) " + " ".join(fields) + "\n")
+
+
+def test_running_processes_are_read_with_their_cpu_time_and_start(tmp_path):
+    write_stat(tmp_path, 4005, "meshlab-kube", 300, 100, 5000)
+    write_stat(tmp_path, 77, "a (b) c", 1, 1, 9)       # a command with spaces and brackets
+    write_stat(tmp_path, 31, "kworker/1:2-mm_percpu_wq", 5, 20, 3, flags=0x4208060)     # PF_KTHREAD
+    (tmp_path / "self").mkdir()                          # not a process directory
+    (tmp_path / "4242").mkdir()                          # a process that ended meanwhile: no stat
+    expected = {("4005", "5000"): ("meshlab-kube", 4.0), ("77", "9"): ("a (b) c", 0.02),
+                ("31", "3"): (bench.KERNEL_THREAD, 0.25)}
+    assert bench.running_cpu(tmp_path, hz=100) == expected
+
+
+def test_running_cpu_by_kind_counts_what_each_process_spent_since_before():
+    before = {("4005", "5000"): ("meshlab-kube", 4.0), ("10", "1"): (bench.KERNEL_THREAD, 1.0),
+              ("11", "2"): ("gone", 9.0)}
+    after = {("4005", "5000"): ("meshlab-kube", 4.75),
+             ("10", "1"): (bench.KERNEL_THREAD, 1.25),
+             ("12", "7"): (bench.KERNEL_THREAD, 0.5),
+             ("14", "7"): ("sshd-session", 0.125),
+             ("900", "8000"): ("pilot-agent", 0.25),       # started during the run: all of it
+             ("4005", "9000"): ("envoy", 0.125),           # a pid used again: another process
+             ("13", "3"): ("bash", 0.5)}
+    assert bench.running_by_kind(before, after) == {
+        "API server, controller manager": 0.75, "istiod": 0.0, "pilot-agent": 0.25, "envoy": 0.12,
+        "systemd, journald, dbus": 0.0, "sshd (VMs)": 0.12, "kernel threads": 0.75, "other": 0.5}
+
+
+def test_the_running_table_has_one_row_per_fresh_run_that_measured_it(capsys):
+    rows = [{"vms": 4, "forks": 5, "round": 2,
+             "fresh": {"running": bench.running_by_kind({}, {("1", "2"): ("envoy", 0.25)})}},
+            {"vms": 1, "forks": 5, "fresh": {}}]          # a run without --by-process: no row
+    bench.print_rounds("Still running", bench.RUNNING_KINDS, rows, "running", lambda spent: f"{spent} s")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "Still running:"
+    assert lines[3].startswith("| VMs | forks | round | API server, controller manager | istiod |")
+    assert lines[3].endswith("| kernel threads | other |")
+    assert lines[5:] == ["| 4 | 5 | 2 | 0.0 s | 0.0 s | 0.0 s | 0.25 s | 0.0 s | 0.0 s | 0.0 s | 0.0 s |"]
