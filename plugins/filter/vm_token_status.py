@@ -62,6 +62,9 @@ options:
       - When its C(POD_NAMESPACE) and C(SERVICE_ACCOUNT) name another identity than the bundle's token (a changed
         service account), the run requests a token of that identity, so the VM's token and certificate are
         compared with that identity instead (C(stale_cert) for a certificate of the old one, C(planned_token)).
+      - So too when O(_input) holds no claims (the bundle has neither token nor record) - the run requests a token
+        of the planned identity. The issuer of that token is not known before the request, so the VM's token's
+        issuer is taken.
     type: str
     version_added: 0.2.0
 """
@@ -93,10 +96,10 @@ _value:
       type: bool
     planned_token:
       description:
-        - With O(planned_env) naming another identity than the bundle's token, when the VM's token is not good for
-          that identity - the run writes a token of it into the bundle before the VM's turn, and the VM would get
-          that one. The token of O(_input), of the old identity, is then not the VM's (C(controller_token) false),
-          and nothing more needs to be requested (C(missing) false).
+        - With O(planned_env) naming another identity than the bundle's token, or with a bundle without token or
+          record, when the VM's token is not good for that identity - the run writes a token of it into the bundle
+          before the VM's turn, and the VM would get that one. A token of O(_input), of the old identity, is then
+          not the VM's (C(controller_token) false), and nothing more needs to be requested (C(missing) false).
         - With O(planned_env), C(vm_token_good), C(install) and C(stale_cert) compare with the planned identity.
       type: bool
       version_added: 0.2.0

@@ -249,9 +249,11 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
     ``stale_cert``: the VM's workload certificate ``cert`` is of another identity than the bundle's token
     (cert_of_another_identity) or chains to none of ``roots`` (cert_of_another_root): the agent must not keep it.
     ``planned_env``: in a dry run, the cluster.env the run would write. When it names another identity than the
-    bundle's token, the run writes a token of that identity into the bundle before the VM's turn: the comparison
-    is with that identity, the controller's token (of the old one) is not the VM's to get, and ``planned_token``
-    says that the VM would get the new one (``missing`` stays false: nothing more to request).
+    bundle's token, or the bundle holds neither token nor record (a controller without the last run's bundles,
+    an AWX job), the run writes a token of that identity into the bundle before the VM's turn (vm_bootstrap's
+    token_action): the comparison is with that identity, the controller's token (of the old one) is not the VM's
+    to get, and ``planned_token`` says that the VM would get the new one (``missing`` stays false: nothing more
+    to request). With nothing held the issuer is not known before the run requests the token: the VM's is taken.
     """
     for name, value in (("bundle", bundle), ("vm", vm)):
         if value is not None and not isinstance(value, dict):
@@ -263,9 +265,9 @@ def vm_token_status(bundle: Any, vm: Any, renew_before: Any, force: bool = False
         raise MeshError("vm_token_status: renew_before must be a number of seconds, not %r" % (renew_before,))
     held, own = bundle or {}, vm or {}
     planned = env_subject(planned_env)
-    planned_token = planned is not None and bool(held.get("sub")) and planned != held.get("sub")
+    planned_token = planned is not None and planned != held.get("sub")
     if planned_token:
-        held = {"iss": held.get("iss"), "sub": planned, "token": False}
+        held = {"iss": held.get("iss") if held.get("sub") else own.get("iss"), "sub": planned, "token": False}
     same = ("left" in own and "sub" in held
             and own.get("iss") == held.get("iss") and own.get("sub") == held.get("sub"))
     other_root = cert_of_another_root(cert, roots)

@@ -516,6 +516,48 @@ def test_a_dry_run_compares_the_vm_with_the_bundle_the_run_would_write(lab, onbo
     assert RESTART_HANDLER not in moved.stdout
 
 
+def test_a_dry_run_on_a_controller_without_bundles_compares_the_vms_with_the_token_the_run_would_request(
+        lab, onboarded, tmp_path):
+    """A controller without the last run's bundles and record (an AWX job without a volume for them): the run
+    writes each VM's bundle with a new token before the VM's turn, and a VM keeps its own token while it is good for
+    that identity. The dry run compares the VMs with that, instead of skipping their configure steps for want of a
+    token: nothing to do on VMs that hold their token, the token to install on one that lost it, and the package and
+    every file on a new VM of the workload. It writes nothing."""
+    fresh = ("-e", f"mesh_workload_bootstrap_dir={tmp_path / 'bundles'}/{{{{ inventory_hostname }}}}",
+             "-e", f"mesh_workload_state_file={tmp_path / 'state.json'}")
+    files_task = "meshops.istio_vm.vm_sidecar : Install the bundle, the token"
+    res = playbook(lab, "onboard.yml", "--check", "--diff", *fresh)
+    assert "configure, service and verify steps are skipped" not in res.stdout, res.stdout[-3000:]
+    vm_files = task_output(res.stdout, files_task)
+    assert "ok: [mlab-vm1]" in vm_files and "ok: [mlab-vm2]" in vm_files, vm_files
+    assert RESTART_HANDLER not in res.stdout
+    # the cluster play's bundle brings the token, as in the run: none is requested again
+    assert "included:" not in task_output(res.stdout, "Request a token for VMs that need one"), res.stdout[-3000:]
+    lab.ssh(1, "mv", VM_TOKEN, VM_TOKEN + ".kept")
+    try:
+        res = playbook(lab, "onboard.yml", "--check", "--diff", *fresh)
+        vm_files = task_output(res.stdout, files_task)
+        assert "changed: [mlab-vm1]" in vm_files and "ok: [mlab-vm2]" in vm_files, vm_files
+        assert RESTART_HANDLER in res.stdout
+        assert lab.ssh(1, "test", "-e", VM_TOKEN, check=False).returncode == 1, "the dry run wrote the token"
+    finally:
+        lab.ssh(1, "mv", VM_TOKEN + ".kept", VM_TOKEN)
+    # a new VM of the workload (built from scratch, no record of a token on the controller)
+    fresh_vms(2)
+    try:
+        res = playbook(lab, "onboard.yml", "--check", "--diff", "--limit", "mlab-vm2", *fresh)
+        assert "configure, service and verify steps are skipped" not in res.stdout, res.stdout[-3000:]
+        assert "changed: [mlab-vm2]" in task_output(res.stdout, "meshops.istio_vm.vm_sidecar : Download istio-sidecar")
+        vm_files = task_output(res.stdout, files_task)
+        assert "changed: [mlab-vm2]" in vm_files, vm_files
+        assert "+++ after: /var/lib/istio/envoy/cluster.env" in vm_files and "+++ after: /etc/certs/root-cert.pem" in vm_files
+        assert RESTART_HANDLER in res.stdout
+        assert lab.ssh(2, "test", "-e", "/var/lib/istio", check=False).returncode == 1, "the dry run wrote on the VM"
+    finally:    # the VM onboarded again for the tests after this one, whatever failed above
+        playbook(lab, "onboard.yml", "--limit", "mlab-vm2")
+    assert list(tmp_path.rglob("*")) == [], "the dry run wrote on the controller"
+
+
 def test_the_vm_lock_works_without_the_lease(lab, api_client, onboarded):
     """mesh_workload_lock=false (a credential without rights on leases, docs/architecture.md): the run
     writes no Lease, and each VM's own lock still takes the run's name and is given back."""

@@ -218,8 +218,30 @@ def test_a_dry_run_compares_with_the_identity_of_the_cluster_env_it_would_write(
     ready = vm_token_status(bundle, dict(vm, sub="system:serviceaccount:ns:new-sa"), renew_before=1800,
                             planned_env=PLANNED_ENV % "new-sa")
     assert ready["vm_token_good"] and not ready["install"] and not ready["planned_token"]
-    # nothing held on the controller: nothing to compare with, as without planned_env
-    assert vm_token_status({}, vm, renew_before=1800, planned_env=PLANNED_ENV % "new-sa") == vm_token_status({}, vm, 1800)
+
+
+@pytest.mark.parametrize("bundle", [{}, None, {"token": False}])
+def test_a_dry_run_without_a_bundle_token_or_record_compares_with_the_token_the_run_would_request(bundle):
+    """A controller without the last run's bundles (an AWX job): the run requests a token of the planned identity
+    before the VM's turn. A VM whose token is of that identity keeps it; any other VM would get the new one."""
+    vm = {"iss": ISS, "sub": SUB, "left": 9000}
+    kept = vm_token_status(bundle, vm, renew_before=1800, planned_env=PLANNED_ENV % "vm")
+    assert kept["vm_token_good"] and not kept["install"] and not kept["missing"] and not kept["planned_token"]
+    # without planned_env (a real run, or no bundle planned) the controller simply holds none: missing
+    assert vm_token_status(bundle, vm, renew_before=1800)["missing"]
+    for other in (None, {}, dict(vm, left=600), dict(vm, sub="system:serviceaccount:ns:old")):
+        new = vm_token_status(bundle, other, renew_before=1800, planned_env=PLANNED_ENV % "vm")
+        assert new["install"] and new["planned_token"] and not new["missing"] and not new["controller_token"]
+    # a certificate that lasts, of the planned identity, keeps an expired token (as with a held token)
+    lasting = dict(cert("spiffe://cluster.local/ns/ns/sa/vm"), seconds_left=80000)
+    assert not vm_token_status(bundle, dict(vm, left=-5), renew_before=1800, cert=lasting,
+                               planned_env=PLANNED_ENV % "vm")["install"]
+    # the issuer of the token the run would request is not known: the VM's is taken (docs: the dry run's assumption)
+    assert not vm_token_status(bundle, dict(vm, iss="https://other.issuer"), renew_before=1800,
+                               planned_env=PLANNED_ENV % "vm")["install"]
+    # ... and one of another identity goes
+    assert vm_token_status(bundle, vm, renew_before=1800, cert=cert("spiffe://cluster.local/ns/ns/sa/old"),
+                           planned_env=PLANNED_ENV % "vm")["stale_cert"]
 
 
 @pytest.mark.parametrize("text,subject", [
