@@ -161,12 +161,17 @@ def acct_records(data: bytes) -> list:
     return records
 
 
+def kind_of(command: str, kinds) -> str:
+    """The name of the kind in ``kinds`` (PROCESS_KINDS, RUNNING_KINDS) whose commands hold ``command``, else ``other``."""
+    return next((name for name, commands in kinds if command in commands), "other")
+
+
 def by_kind(records) -> dict:
     """CPU seconds and process count per kind of PROCESS_KINDS, the rest as ``other``."""
     kinds = {name: [0.0, 0] for name, _commands in PROCESS_KINDS}
     kinds["other"] = [0.0, 0]
     for command, seconds in records:
-        name = next((name for name, commands in PROCESS_KINDS if command in commands), "other")
+        name = kind_of(command, PROCESS_KINDS)
         kinds[name][0] += seconds
         kinds[name][1] += 1
     return {name: {"cpu_s": round(cpu, 2), "processes": count} for name, (cpu, count) in kinds.items()}
@@ -201,8 +206,7 @@ def running_by_kind(before: dict, after: dict) -> dict:
     kinds["other"] = 0.0
     for key, (command, seconds) in after.items():
         spent = seconds - before.get(key, (command, 0.0))[1]
-        name = next((name for name, commands in RUNNING_KINDS if command in commands), "other")
-        kinds[name] += max(spent, 0.0)
+        kinds[kind_of(command, RUNNING_KINDS)] += max(spent, 0.0)
     return {name: round(cpu, 2) for name, cpu in kinds.items()}
 
 
