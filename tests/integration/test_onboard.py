@@ -601,7 +601,7 @@ def test_the_restart_loads_a_rewritten_drop_in_and_enables_the_unit_as_wanted(la
     # enabled already: the daemon-reload is the handler's own (systemctl enable would reload too)
     assert restart_with() == "enabled"
     assert restart_with("-e", "vm_sidecar_enabled=false") == "disabled"
-    # wanted enabled again: an unchanged run enables it (tasks/service.yml), its one change
+    # wanted enabled again: an unchanged run enables it (tasks/service_start.yml), its one change
     res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
     assert recap(res.stdout)["mlab-vm1"]["changed"] == 1, res.stdout[-3000:]
     assert lab.ssh(1, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Restart the sidecar's unit (the restart handler, and tasks/service.yml when the handler's
+# Restart the sidecar's unit (the restart handler, and tasks/service_start.yml when the handler's
 # connection was lost): `systemctl restart UNIT`. A start that fails is not the end when systemd
 # starts the unit again itself (Istio's istio.service has Restart=always, RestartSec=10 and no start
 # limit; a start step that fails once, or systemd failing to set up the unit's cgroup, status

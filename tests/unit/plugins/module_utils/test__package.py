@@ -228,7 +228,7 @@ def test_no_retries_is_one_attempt():
     (None, ""),
 ])
 def test_parse_invocation_id(text, expected):
-    """The ID reaches a shell on the VM (tasks/service.yml): only 32 lowercase hex digits pass."""
+    """The ID reaches a shell on the VM (tasks/service_start.yml): only 32 lowercase hex digits pass."""
     assert parse_invocation_id(text) == expected
 
 
