@@ -33,19 +33,20 @@ def _headers(message: Any) -> Dict[str, str]:
     return found
 
 
-def get(url: str, timeout: float) -> Tuple[Optional[Any], Dict[str, Any]]:
+def get(url: str, timeout: float, use_proxy: bool = True) -> Tuple[Optional[Any], Dict[str, Any]]:
     """GET ``url``: (the response, None without an answer; info). An HTTP error status comes as
     fetch_url gives it: its HTTPError, closed, as the response. ``info`` holds the answer's
     headers (names in lower case), ``url``, ``status`` (-1 without an answer) and ``msg``, worded as
     fetch_url words them ("OK (N bytes)", "HTTP Error 404: Not Found", "Request failed: ...",
     "Connection failure: ..."). As fetch_url does for a module without URL options: proxies from
     the environment, certificates checked, redirects followed as urllib follows them, gzip
-    decoded, user agent ansible-httpget. A URL urllib cannot open (ValueError) or a ConnectionError
-    it did not wrap is an answer with status -1 (fetch_url would end the module)."""
+    decoded, user agent ansible-httpget. ``use_proxy`` false: never through a proxy, whatever the
+    environment says (a request to an endpoint on this host). A URL urllib cannot open (ValueError)
+    or a ConnectionError it did not wrap is an answer with status -1 (fetch_url would end the module)."""
     info: Dict[str, Any] = {"url": url, "status": -1}
     response: Optional[Any] = None
     try:
-        response = open_url(url, method="GET", timeout=timeout, http_agent=get_user_agent())
+        response = open_url(url, method="GET", timeout=timeout, http_agent=get_user_agent(), use_proxy=use_proxy)
     except urllib.error.HTTPError as e:
         try:
             info.update(_headers(e.info()))

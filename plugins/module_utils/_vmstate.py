@@ -58,8 +58,10 @@ def cert_facts(text: Optional[str], now: float) -> Dict[str, Any]:
 
 def ask_ready(url: str, timeout: int) -> Dict[str, Any]:
     """Ask the sidecar's readiness endpoint ``url`` once (GET) from this host: ready_facts
-    of the answer (status -1 without one)."""
-    response, info = get(url, timeout)
+    of the answer (status -1 without one). Never through a proxy: the endpoint is the sidecar's
+    own, and a proxy from the environment (the play's ``environment:`` for the package download,
+    say) cannot reach this host's loopback."""
+    response, info = get(url, timeout, use_proxy=False)
     if response is not None:
         response.close()
     return ready_facts(int(info.get("status", -1)), str(info.get("msg", "")))

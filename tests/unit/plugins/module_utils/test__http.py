@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """_http.get against a real HTTP server on loopback, answer by answer the same as Ansible's own
-fetch_url, and without the module's temporary directory."""
+fetch_url, and without the module's temporary directory; proxies from the environment taken as
+fetch_url takes them, except by the readiness ask (_vmstate.ask_ready), which never takes one."""
 from __future__ import annotations
 
 import gzip
@@ -17,6 +18,7 @@ import pytest
 from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready
 
 BODY = b"istio-sidecar"
 # path -> (status, headers, body)
@@ -120,3 +122,33 @@ def test_a_stalled_answer_times_out(server, tmp_path):
 def test_a_bad_url_is_an_answer_not_the_end_of_the_module():
     response, info = get("nowhere/istio-sidecar.deb", 5)
     assert response is None and info["status"] == -1 and info["msg"] == "unknown url type: 'nowhere/istio-sidecar.deb'"
+
+
+@pytest.fixture(name="dead_proxy")
+def fixture_dead_proxy(monkeypatch):
+    """A proxy from the environment that answers nothing (a closed port on loopback)."""
+    proxy = "http://127.0.0.1:%d" % closed_port()
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    return proxy
+
+
+def test_proxies_from_the_environment_are_used_as_fetch_url_uses_them(server, dead_proxy, tmp_path):
+    response, info = get(server + "/ok", 5)
+    expected_response, expected = fetch_url(FetchModule(str(tmp_path)), server + "/ok", timeout=5)
+    assert response is None and expected_response is None and info["status"] == -1
+    assert info["msg"] == expected["msg"] and "Connection refused" in info["msg"], (dead_proxy, info)
+
+
+def test_without_proxy_the_request_goes_straight_to_the_server(server, dead_proxy):
+    response, info = get(server + "/ok", 5, use_proxy=False)
+    response.close()
+    assert (info["status"], info["msg"]) == (200, "OK (13 bytes)"), (dead_proxy, info)
+
+
+def test_the_readiness_ask_never_takes_a_proxy(server, dead_proxy):
+    assert ask_ready(server + "/ok", 5) == {"status": 200, "msg": "OK (13 bytes)"}, dead_proxy
+    assert ask_ready(server + "/unready", 5)["status"] == 503
+
