@@ -13,15 +13,16 @@ fetch_url points Python's temporary files at the module's temporary directory, w
 AnsibleModule creates on first use under remote_tmp: on a VM without ``~/.ansible/tmp`` (a fresh
 one, with pipelining) that prints Ansible's warning "Module remote_tmp ... did not exist and was
 created with a mode of 0700" on every first run. ``get`` calls open_url with fetch_url's defaults
-for a module without URL options instead, and words its answer the same way.
+for a module without URL options instead (open_url's Request, with one TLS context for all the
+requests of the process), and words its answer the same way.
+
+``ansible.module_utils.urls`` (and the HTTP client it brings) is imported by ``get``, not with this
+module: a module run that asks nothing (the first read of a VM whose sidecar is not running) does
+not import it.
 """
 from __future__ import annotations
 
-import http.client
-import urllib.error
 from typing import Any, Dict, Optional, Tuple
-
-from ansible.module_utils.urls import get_user_agent, open_url
 
 
 def _headers(message: Any) -> Dict[str, str]:
@@ -31,6 +32,20 @@ def _headers(message: Any) -> Dict[str, str]:
         name = name.lower()
         found[name] = ", ".join((found[name], value)) if name in found else value
     return found
+
+
+_CONTEXTS: list = []
+
+
+def _context() -> Any:
+    """The TLS context of this process's requests, built by the first (as open_url builds one for each
+    request: certificates checked against the system's CAs). Loading the CAs takes about 0.03 s of CPU on
+    a lab VM; a readiness wait asks many times in one module run."""
+    from ansible.module_utils.urls import make_context
+
+    if not _CONTEXTS:
+        _CONTEXTS.append(make_context())
+    return _CONTEXTS[0]
 
 
 def get(url: str, timeout: float, use_proxy: bool = True) -> Tuple[Optional[Any], Dict[str, Any]]:
@@ -43,10 +58,16 @@ def get(url: str, timeout: float, use_proxy: bool = True) -> Tuple[Optional[Any]
     decoded, user agent ansible-httpget. ``use_proxy`` false: never through a proxy, whatever the
     environment says (a request to an endpoint on this host). A URL urllib cannot open (ValueError)
     or a ConnectionError it did not wrap is an answer with status -1 (fetch_url would end the module)."""
+    import http.client
+    import urllib.error
+
+    from ansible.module_utils.urls import Request, get_user_agent
+
     info: Dict[str, Any] = {"url": url, "status": -1}
     response: Optional[Any] = None
     try:
-        response = open_url(url, method="GET", timeout=timeout, http_agent=get_user_agent(), use_proxy=use_proxy)
+        response = Request().open("GET", url, timeout=timeout, http_agent=get_user_agent(), use_proxy=use_proxy,
+                                  context=_context())
     except urllib.error.HTTPError as e:
         try:
             info.update(_headers(e.info()))

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import threading
 import urllib.error
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from ansible.module_utils.urls import fetch_url
+from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready
+from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.certs import make
 
 BODY = b"istio-sidecar"
 # path -> (status, headers, body)
@@ -152,3 +155,28 @@ def test_the_readiness_ask_never_takes_a_proxy(server, dead_proxy):
     assert ask_ready(server + "/ok", 5) == {"status": 200, "msg": "OK (13 bytes)"}, dead_proxy
     assert ask_ready(server + "/unready", 5)["status"] == 503
 
+
+@pytest.fixture(name="tls_server")
+def fixture_tls_server(no_proxy_env, tmp_path):  # pylint: disable=unused-argument
+    """An HTTPS server on loopback whose certificate no system CA signed."""
+    cert = make("meshops-test", ca=False)
+    (tmp_path / "cert.pem").write_text(cert.pem)
+    (tmp_path / "key.pem").write_bytes(cert.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                              serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield "https://127.0.0.1:%d" % httpd.server_port
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_untrusted_certificate_is_refused_by_every_request_of_the_process(tls_server, tmp_path):
+    # one TLS context for all the requests of a module run: it checks certificates as open_url's own does
+    expected_response, expected = fetch_url(FetchModule(str(tmp_path / "fetch")), tls_server + "/ok", timeout=5)
+    assert expected_response is None and "CERTIFICATE_VERIFY_FAILED" in expected["msg"], expected
+    answers = [get(tls_server + "/ok", 5) for attempt in (1, 2)]
+    assert [(response, info["status"], info["msg"]) for response, info in answers] == [(None, -1, expected["msg"])] * 2
