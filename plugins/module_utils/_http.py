@@ -12,9 +12,10 @@ ansible.module_utils.urls.fetch_url answers, without what fetch_url needs the mo
 fetch_url points Python's temporary files at the module's temporary directory, which
 AnsibleModule creates on first use under remote_tmp: on a VM without ``~/.ansible/tmp`` (a fresh
 one, with pipelining) that prints Ansible's warning "Module remote_tmp ... did not exist and was
-created with a mode of 0700" on every first run. ``get`` calls open_url with fetch_url's defaults
-for a module without URL options instead (open_url's Request, with one TLS context for all the
-requests of the process), and words its answer the same way.
+created with a mode of 0700" on every first run. ``get`` makes the request open_url makes with
+fetch_url's defaults for a module without URL options instead (through open_url's own
+``Request``, with one TLS context for all the requests of the process), and words its answer the
+same way.
 
 ``ansible.module_utils.urls`` (and the HTTP client it brings) is imported by ``get``, not with this
 module: a module run that asks nothing (the first read of a VM whose sidecar is not running) does
@@ -22,6 +23,7 @@ not import it.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, Optional, Tuple
 
 
@@ -34,18 +36,14 @@ def _headers(message: Any) -> Dict[str, str]:
     return found
 
 
-_CONTEXTS: list = []
-
-
+@functools.lru_cache(maxsize=1)
 def _context() -> Any:
-    """The TLS context of this process's requests, built by the first (as open_url builds one for each
-    request: certificates checked against the system's CAs). Loading the CAs takes about 0.03 s of CPU on
-    a lab VM; a readiness wait asks many times in one module run."""
+    """The TLS context of this process's requests, built by the first as open_url builds one for each
+    request (make_context: certificates checked against the system's CAs). Loading the CAs takes
+    about 0.03 s of CPU on a lab VM; a readiness wait asks many times in one module run."""
     from ansible.module_utils.urls import make_context
 
-    if not _CONTEXTS:
-        _CONTEXTS.append(make_context())
-    return _CONTEXTS[0]
+    return make_context()
 
 
 def get(url: str, timeout: float, use_proxy: bool = True) -> Tuple[Optional[Any], Dict[str, Any]]:

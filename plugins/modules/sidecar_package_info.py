@@ -78,8 +78,8 @@ options:
       - The sidecar's readiness endpoint (C(http://localhost:15021/healthz/ready)), asked once with a
         C(GET) when O(service) is C(active), to return RV(ready). A caller that reads the VM before it
         changes anything learns in the same run whether the running sidecar answered ready.
-      - Asked directly, never through a proxy from the environment (C(http_proxy), C(https_proxy)), as the
-        endpoint is on the VM itself, where a proxy does not reach.
+      - Asked directly, never through a proxy from the environment (C(http_proxy), C(https_proxy), in
+        either case), as the endpoint is on the VM itself, which a proxy elsewhere cannot reach.
     type: str
   ready_timeout:
     description:

@@ -48,8 +48,8 @@ options:
     description:
       - The sidecar's readiness endpoint (C(http://localhost:15021/healthz/ready)), asked with a C(GET) once,
         or for O(ready_wait) seconds until it answers 200.
-      - Asked directly, never through a proxy from the environment (C(http_proxy), C(https_proxy)), as the
-        endpoint is on the VM itself, where a proxy does not reach.
+      - Asked directly, never through a proxy from the environment (C(http_proxy), C(https_proxy), in
+        either case), as the endpoint is on the VM itself, which a proxy elsewhere cannot reach.
     type: str
   ready_timeout:
     description:

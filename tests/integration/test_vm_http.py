@@ -62,7 +62,8 @@ def test_the_readiness_asks_never_take_a_proxy_from_the_environment(lab):
     # Python HTTP server in a transient unit.
     name = f"meshops-ready-{uuid.uuid4().hex[:8]}"
     root = f"/tmp/{name}"
-    url = "http://127.0.0.1:18099/"
+    port = 20000 + int(name[-4:], 16) % 10000
+    url = f"http://127.0.0.1:{port}/"
     proxy = {"http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "no_proxy": "", "NO_PROXY": ""}
     tasks = [{"meshops.istio_vm.vm_state_info": {"ready_url": url, "ready_wait": 20, "ready_interval": 0.2},
               "environment": proxy, "register": "r0"},
@@ -72,8 +73,8 @@ def test_the_readiness_asks_never_take_a_proxy_from_the_environment(lab):
              {"ansible.builtin.uri": {"url": url}, "environment": proxy, "register": "r2", "ignore_errors": True}]
     try:
         lab.ssh(1, "mkdir", "-p", root)
-        lab.ssh(1, "systemd-run", f"--unit={name}", "--", "python3", "-m", "http.server", "--bind", "127.0.0.1",
-                "--directory", root, "18099")
+        lab.ssh(1, "systemd-run", "--collect", f"--unit={name}", "--", "python3", "-m", "http.server",
+                "--bind", "127.0.0.1", "--directory", root, str(port))
         results, out = play(lab, tasks)
         assert results["r0"]["ready"]["status"] == 200, results["r0"]["ready"]
         assert results["r1"]["service"] == "active" and results["r1"]["ready"]["status"] == 200, results["r1"]

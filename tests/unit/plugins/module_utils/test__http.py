@@ -9,17 +9,21 @@ fetch_url takes them, except by the readiness ask (_vmstate.ask_ready), which ne
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import urllib.error
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from ansible.module_utils.urls import fetch_url
+from ansible.module_utils import urls
+from ansible.module_utils.urls import fetch_url, make_context
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
+from ansible_collections.meshops.istio_vm.plugins.module_utils._http import _context, get
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import ask_ready
 from ansible_collections.meshops.istio_vm.tests.unit.plugins.module_utils.certs import make
 
@@ -128,13 +132,13 @@ def test_a_bad_url_is_an_answer_not_the_end_of_the_module():
 
 
 @pytest.fixture(name="dead_proxy")
-def fixture_dead_proxy(monkeypatch):
+def fixture_dead_proxy(no_proxy_env, monkeypatch):  # pylint: disable=unused-argument
     """A proxy from the environment that answers nothing (a closed port on loopback)."""
     proxy = "http://127.0.0.1:%d" % closed_port()
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
         monkeypatch.setenv(name, proxy)
-    monkeypatch.delenv("no_proxy", raising=False)
-    monkeypatch.delenv("NO_PROXY", raising=False)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     return proxy
 
 
@@ -174,9 +178,22 @@ def fixture_tls_server(no_proxy_env, tmp_path):  # pylint: disable=unused-argume
     httpd.server_close()
 
 
-def test_an_untrusted_certificate_is_refused_by_every_request_of_the_process(tls_server, tmp_path):
-    # one TLS context for all the requests of a module run: it checks certificates as open_url's own does
+def test_one_tls_context_checks_the_certificate_of_every_request_of_the_process(tls_server, tmp_path, monkeypatch):
+    # open_url builds a context for each request; get builds one for all, and it checks certificates alike
     expected_response, expected = fetch_url(FetchModule(str(tmp_path / "fetch")), tls_server + "/ok", timeout=5)
     assert expected_response is None and "CERTIFICATE_VERIFY_FAILED" in expected["msg"], expected
-    answers = [get(tls_server + "/ok", 5) for attempt in (1, 2)]
+    built = []
+    monkeypatch.setattr(urls, "make_context", lambda *args, **kwargs: built.append(1) or make_context(*args, **kwargs))
+    _context.cache_clear()
+    answers = [get(tls_server + "/ok", 5), get(tls_server + "/ok", 5)]
     assert [(response, info["status"], info["msg"]) for response, info in answers] == [(None, -1, expected["msg"])] * 2
+    assert built == [1]
+    _context.cache_clear()
+
+
+def test_a_module_that_asks_nothing_does_not_import_the_url_code():
+    code = ("import sys; import ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate; "
+            "print(sorted(m for m in ('ansible.module_utils.urls', 'http.client') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert res.stdout.strip() == "[]", res.stdout + res.stderr
