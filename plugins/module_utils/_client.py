@@ -21,11 +21,13 @@ counts as gone) and TokenRequests.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import os
 import random
 import time
-from typing import Any, Callable, Dict, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import quote, urlencode
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError, WaitTimeout
@@ -199,6 +201,20 @@ class NotJsonAnswer(ValueError):
         self.status = status
 
 
+def server_time(date: Optional[str], received: float, monotonic_now: float,
+                local_now: datetime.datetime) -> datetime.datetime:
+    """The API server's time now: the ``Date`` header of an answer (whole seconds, as HTTP gives it)
+    plus the seconds since it arrived (``received`` and ``monotonic_now`` on this process's
+    monotonic clock). ``local_now`` (this machine's clock) without a readable ``Date``."""
+    try:
+        then = email.utils.parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        then = None
+    if then is None or then.tzinfo is None:
+        return local_now
+    return then.astimezone(datetime.timezone.utc) + datetime.timedelta(seconds=max(0.0, monotonic_now - received))
+
+
 class MeshClient:
     """Reads and writes the objects the modules manage. Raises MeshError only."""
 
@@ -206,6 +222,13 @@ class MeshClient:
         self.api = api_client
         self.host = host or getattr(api_client.configuration, "host", "")
         self.retry = retry
+        self.date: Tuple[Optional[str], float] = (None, 0.0)   # the last answer's Date header, and when it came
+
+    def server_now(self) -> datetime.datetime:
+        """The API server's time now, from the last answer's ``Date`` (server_time); this machine's
+        clock before any answer. The times of a Lease are compared with it and written from it, so that
+        runs on machines whose clocks differ agree on when a lock runs out."""
+        return server_time(self.date[0], self.date[1], time.monotonic(), datetime.datetime.now(datetime.timezone.utc))
 
     def request(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None,
                 content_type: str = "application/json") -> Any:
@@ -229,6 +252,9 @@ class MeshClient:
             payload = json.dumps(body).encode("utf-8")
         resp = self.api.rest_client.pool_manager.request(method, conf.host + path + query_string(query or {}),
                                                          body=payload, headers=headers, preload_content=True)
+        date = (resp.headers or {}).get("Date")
+        if date:
+            self.date = (date, time.monotonic())
         if not 200 <= resp.status <= 299:
             raise ApiException(http_resp=_Answer(resp.status, resp.reason, resp.data, resp.headers))
         if not resp.data:

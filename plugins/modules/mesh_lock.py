@@ -33,6 +33,9 @@ description:
     precondition on its resourceVersion; a Lease another run holds is left alone.
   - A run that dies keeps its Leases until they expire, O(lease_duration) seconds after their last
     renewal.
+  - The times of a Lease (C(acquireTime), C(renewTime)) are written, and compared, on the API server's
+    clock, taken from the C(Date) header of its answers (to the second), not on the controller's, so that
+    runs on controllers whose clocks differ agree on when a Lease runs out.
 author:
   - meshops.istio_vm maintainers (@meshops)
 options:
@@ -222,7 +225,7 @@ def run(module):
     else:
         result = _lock.acquire(client, params["namespaces"], params["holder"], params["lease_duration"],
                                params["timeout"], module.check_mode, params["name"], params["create_namespaces"],
-                               gone)
+                               gone, now=client.server_now)
     # after a wait that ended, the holders waited for are only reported
     for namespace, holder in sorted(result["holders"].items()) if module.check_mode or "released" in result else ():
         module.warn("The lock of namespace %s is held by another run: %s" % (namespace, holder))

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
+import email.utils
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -32,9 +35,11 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._client import (
     retry_after_seconds,
     retry_delay,
     retryable,
+    server_time,
     wait_until,
 )
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
+from ansible_collections.meshops.istio_vm.plugins.modules import mesh_lock
 
 POLICY = RetryPolicy(attempts=5, budget=30.0, base=0.5, cap=8.0, retry_after_cap=10.0)
 
@@ -385,13 +390,16 @@ def test_query_string():
 
 class _Server:
     """An HTTP server on loopback that records each request and answers from a script of
-    (status, headers, body) in turn."""
+    (status, headers, body) in turn; its Date header is ``clock_offset`` seconds off this machine's clock."""
 
-    def __init__(self, *answers):
+    def __init__(self, *answers, clock_offset=0.0):
         self.answers, self.requests = list(answers), []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def date_time_string(self, timestamp=None):   # the server's clock, clock_offset seconds off
+                return email.utils.formatdate((timestamp or time.time()) + clock_offset, usegmt=True)
+
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
@@ -556,3 +564,75 @@ def test_a_token_request_returns_the_token_and_its_expiry(no_ambient_credential)
     [req] = server.requests
     assert req["path"] == "/api/v1/namespaces/vms/serviceaccounts/vm/token"
     assert req["body"]["spec"] == {"audiences": ["istio-ca"], "expirationSeconds": 3600}
+
+
+UTC = datetime.timezone.utc
+LOCAL = datetime.datetime(2026, 12, 7, 15, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("date,received,now,expected", [
+    ("Mon, 07 Dec 2026 14:00:00 GMT", 10.0, 12.5, datetime.datetime(2026, 12, 7, 14, 0, 2, 500000, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 16:00:00 +0000", 10.0, 10.0, datetime.datetime(2026, 12, 7, 16, 0, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 14:00:00 GMT", 10.0, 9.0, datetime.datetime(2026, 12, 7, 14, 0, tzinfo=UTC)),  # never back
+    (None, 0.0, 5.0, LOCAL),                          # no answer yet: this machine's clock
+    ("yesterday", 0.0, 5.0, LOCAL),                   # not a date
+    ("Mon, 07 Dec 2026 14:00:00", 0.0, 5.0, LOCAL),   # no zone
+])
+def test_server_time(date, received, now, expected):
+    assert server_time(date, received, now, LOCAL) == expected
+
+
+def test_the_server_clock_comes_from_the_last_answer(no_ambient_credential):
+    with _Server((404, {}, {"kind": "Status", "code": 404}), clock_offset=-3600) as server:
+        mesh = server.client()
+        before = mesh.server_now()
+        assert mesh.lease("vms", "l") is None
+        after = mesh.server_now()
+    local = datetime.datetime.now(UTC)
+    assert abs((before - local).total_seconds()) < 5               # no answer yet: this machine's clock
+    assert abs((after - local).total_seconds() + 3600) < 5          # the server's, an hour behind
+
+
+class _LockModule:
+    """What mesh_lock.run reads of AnsibleModule."""
+    check_mode = False
+
+    def __init__(self, url, **params):
+        self.params = dict({key: spec.get("default") for key, spec in mesh_lock.ARGUMENT_SPEC.items()},
+                           host=url, api_key="tok-1", **params)
+        self.warnings = []
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+def _lease(holder, renewed, duration=900):
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "meshops-istio-vm-run", "namespace": "vms", "resourceVersion": "7"},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": duration,
+                     "acquireTime": renewed, "renewTime": renewed}}
+
+
+def test_a_lease_renewed_on_the_servers_clock_is_held_whatever_this_machines_clock_says(no_ambient_credential):
+    # The server's clock is an hour behind this machine's. Another run renewed the Lease 100 s ago by the server's
+    # clock: held for 800 s more. On this machine's clock it ran out an hour ago, and the lock would be taken.
+    renewed = (datetime.datetime.now(UTC) - datetime.timedelta(seconds=3600 + 100)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    found = _lease("job 1 on awx-node-2", renewed)
+    with _Server((200, {}, found), clock_offset=-3600) as server:
+        module = _LockModule("http://127.0.0.1:%d" % server.httpd.server_port, namespaces=["vms"],
+                             holder="job 2 on awx-node-1", timeout=0)
+        with pytest.raises(MeshError) as err:
+            mesh_lock.run(module)
+    assert "job 1 on awx-node-2" in err.value.message and "renewed until" in err.value.message, err.value.message
+    assert [r["method"] for r in server.requests] == ["GET"]         # read, not taken over
+
+
+def test_a_new_lease_is_written_on_the_servers_clock(no_ambient_credential):
+    missing = {"kind": "Status", "code": 404}
+    with _Server((404, {}, missing), (201, {}, {}), clock_offset=7200) as server:
+        module = _LockModule("http://127.0.0.1:%d" % server.httpd.server_port, namespaces=["vms"], holder="run 1")
+        result = mesh_lock.run(module)
+    assert result["actions"] == {"vms": "create"}
+    written = server.requests[1]["body"]["spec"]
+    renewed = datetime.datetime.strptime(written["renewTime"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs((renewed - datetime.datetime.now(UTC)).total_seconds() - 7200) < 5, written
