@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LAB := tests/lab/lab
-APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl podman runc
+APT_PACKAGES := debootstrap systemd-container iproute2 iptables openssl openssh-client curl podman runc locales
 OUT := tests/output
 
 .PHONY: help deps venv venv-sanity venv-lint sanity bench bench-onboard bench-traffic collection-link lab-build lab-up lab-down lab-status test test-unit test-integration demo reference ee-tarball ee-context ee ee-lab test-ee clean

@@ -75,6 +75,7 @@ _value:
   type: raw
 """
 
+import ssl
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
@@ -116,8 +117,8 @@ def _cert_expiry(cert: Dict[str, Any]) -> Optional[datetime]:
     text = " ".join(str(cert.get("not_after") or "").split())
     if not text:
         return None
-    try:
-        return datetime.strptime(text, "%b %d %H:%M:%S %Y GMT").replace(tzinfo=timezone.utc)
+    try:    # English month names whatever the controller's locale (datetime.strptime's %b follows it)
+        return datetime.fromtimestamp(ssl.cert_time_to_seconds(text), timezone.utc)
     except ValueError:
         return None
 

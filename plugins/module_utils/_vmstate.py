@@ -16,7 +16,6 @@ Runs on the VM: standard library only. The certificate is read as text, the way
 from __future__ import annotations
 
 import base64
-import calendar
 import os
 import re
 import ssl
@@ -29,8 +28,6 @@ from ansible_collections.meshops.istio_vm.plugins.module_utils._http import get
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import changed_after_start, process_started, sha256_of
 from ansible_collections.meshops.istio_vm.plugins.module_utils._pem import chain_certificates
 from ansible_collections.meshops.istio_vm.plugins.module_utils._poll import poll
-
-NOT_AFTER_FORMAT = "%b %d %H:%M:%S %Y GMT"
 
 
 def decoded_text(decoded: Dict[str, Any]) -> str:
@@ -51,7 +48,9 @@ def cert_facts(text: Optional[str], now: float) -> Dict[str, Any]:
     not_after = " ".join(found.group(1).split()) if found else ""
     seconds_left = -1
     if not_after:
-        seconds_left = int(calendar.timegm(time.strptime(not_after, NOT_AFTER_FORMAT)) - now)
+        # not time.strptime's %b: AnsibleModule sets the locale from the environment, whose month
+        # names may not be English (openssl's always are); cert_time_to_seconds has its own
+        seconds_left = int(ssl.cert_time_to_seconds(not_after) - now)
     return {"exists": True, "uris": re.findall(r"URI:([^\s,]+)", text), "not_after": not_after,
             "seconds_left": seconds_left}
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -43,3 +44,13 @@ def fixture_no_proxy_env(monkeypatch):
     for scheme in ("http", "https", "ftp", "all"):
         for name in (scheme + "_proxy", scheme.upper() + "_PROXY"):
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(name="german_locale", scope="session")
+def fixture_german_locale(tmp_path_factory):
+    """LOCPATH and LC_ALL of a de_DE.UTF-8 locale made with localedef (the Debian package ``locales``),
+    whose month names are not openssl's: Mär, Mai, Okt, Dez."""
+    path = tmp_path_factory.mktemp("locales")
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(path / "de_DE.UTF-8")], check=True,
+                   capture_output=True)
+    return {"LOCPATH": str(path), "LC_ALL": "de_DE.UTF-8"}

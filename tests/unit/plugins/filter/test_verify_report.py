@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -164,3 +167,19 @@ def test_the_current_time_is_the_default():
 def test_refuses(rows, fmt, now, message):
     with pytest.raises(AnsibleFilterError, match=message):
         verify_report(rows, fmt, now=now)
+
+
+def test_the_certificate_expiry_is_read_whatever_the_controllers_locale(german_locale):
+    # datetime.strptime's %b expects the locale's month names; openssl's (in the VM's read) are English
+    script = """
+import calendar, json, locale
+locale.setlocale(locale.LC_ALL, "")
+from ansible_collections.meshops.istio_vm.plugins.filter.verify_report import _cert_expiry
+months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+print(json.dumps([_cert_expiry({"not_after": "%s  3 12:00:00 2026 GMT" % month}).timestamp()
+                  - calendar.timegm((2026, number, 3, 12, 0, 0)) for number, month in enumerate(months, 1)]))
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **german_locale))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads(res.stdout) == [0] * 12

@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import calendar
 import hashlib
+import json
 import os
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 
 import pytest
@@ -203,3 +205,30 @@ def test_the_read_returns_the_certificates_of_the_chain_file(tmp_path, parts):
     read = vm_reads(Host(), [], str(path), now=0)["cert"]
     assert [base64.b64decode(item) for item in read["chain"]] == [chain[part].der for part in parts]
     assert read["uris"] == ([] if parts == ("root",) else [SPIFFE])
+
+
+def test_certificate_times_are_read_whatever_the_locale(german_locale):
+    # AnsibleModule sets the locale from the environment (setlocale(LC_ALL, "")), which SSH and PAM may
+    # give the module; openssl prints English month names, and time.strptime's %b expects the locale's.
+    script = """
+import calendar, json, locale, sys, time
+locale.setlocale(locale.LC_ALL, "")
+from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import cert_facts
+months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+out = {"strptime_fails": []}
+for number, month in enumerate(months, 1):
+    text = "%s  3 12:00:00 2026 GMT" % month
+    expected = calendar.timegm((2026, number, 3, 12, 0, 0))
+    out[month] = cert_facts("notAfter=" + text + "\\n", expected - 10)["seconds_left"]
+    try:
+        time.strptime(text, "%b %d %H:%M:%S %Y GMT")
+    except ValueError:
+        out["strptime_fails"].append(month)
+print(json.dumps(out))
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **german_locale))
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert out.pop("strptime_fails") == ["Mar", "May", "Oct", "Dec"]       # the locale is in force
+    assert out == {month: 10 for month in out} and len(out) == 12
