@@ -26,7 +26,8 @@ def test_every_install_of_the_package_file_allows_a_downgrade():
     assert set(tasks) == {"Install istio-sidecar from the .deb with dpkg",
                           "Install istio-sidecar from the .deb with apt-get (and its dependencies)",
                           "Install istio-sidecar from the .rpm"}
-    assert "dpkg --install" in tasks["Install istio-sidecar from the .deb with dpkg"]["ansible.builtin.raw"]
+    raw = tasks["Install istio-sidecar from the .deb with dpkg"]["ansible.builtin.raw"]
+    assert "never dpkg '" in raw and "' --install '" in raw and "--reinstall" not in raw
     apt = tasks["Install istio-sidecar from the .deb with apt-get (and its dependencies)"]["ansible.builtin.command"]
     assert "'--allow-downgrades'" in apt["argv"]
     dnf = tasks["Install istio-sidecar from the .rpm"]["ansible.builtin.dnf"]
