@@ -170,14 +170,10 @@ def held_message(namespace: str, found: Mapping[str, Any], waited: float, now: d
 
 # -- the calls, through MeshClient (lease, write_lease, delete_lease) ---------------------------
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, timeout: float, check: bool,
             name: str = LEASE_NAME, create_namespaces: bool = False,
             gone: Optional[Callable[[str], bool]] = None,
-            interval: float = 1.0, now: Callable[[], datetime.datetime] = _now,
+            interval: float = 1.0, now: Optional[Callable[[], datetime.datetime]] = None,
             clock: Callable[[], float] = time.monotonic,
             sleep: Callable[[float], None] = time.sleep) -> Dict[str, Any]:
     """Hold the Lease of each namespace, in sorted order (two runs never wait for each other in a
@@ -186,7 +182,10 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
     give back the Leases this call created or took over before raising it. A namespace that does not
     exist yet is created first with ``create_namespaces`` (the run would create it anyway), else
     ``deferred`` (the next acquire, once it exists, takes it). ``check``: only read, and report
-    what would happen."""
+    what would happen. ``now``: the clock of the Lease's times, by default the API server's
+    (``client.server_now``, from the Date of its answers), so that runs on controllers whose clocks
+    differ agree on when a Lease runs out."""
+    now = now or client.server_now
     started = clock()
     actions: Dict[str, str] = {}
     holders: Dict[str, str] = {}

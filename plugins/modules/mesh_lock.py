@@ -225,7 +225,7 @@ def run(module):
     else:
         result = _lock.acquire(client, params["namespaces"], params["holder"], params["lease_duration"],
                                params["timeout"], module.check_mode, params["name"], params["create_namespaces"],
-                               gone, now=client.server_now)
+                               gone)
     # after a wait that ended, the holders waited for are only reported
     for namespace, holder in sorted(result["holders"].items()) if module.check_mode or "released" in result else ():
         module.warn("The lock of namespace %s is held by another run: %s" % (namespace, holder))
