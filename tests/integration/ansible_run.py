@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -96,6 +97,38 @@ def run_playbook(inventory: Path, kubeconfig: Path, name: str, *extra: str,
         out.seek(0)
         err.seek(0)
         res = subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
+    if check:
+        assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
+    return res
+
+
+def run_playbook_acting(inventory: Path, kubeconfig: Path, name: str, *extra: str, once_said: str,
+                        act, check: bool = True) -> subprocess.CompletedProcess:
+    """run_playbook that calls ``act()`` once, as soon as the run has printed ``once_said`` (read
+    from its output every 0.1 s while it runs): a test that must change something on a VM at one
+    point of a run, not after a guessed time. ``act`` is not called if the run never says it."""
+    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / name), *extra]
+    with tempfile.TemporaryFile("w+b") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=ansible_env(kubeconfig))
+        try:
+            said, read = False, 0
+            while proc.poll() is None and not said:
+                out.seek(read)
+                whole = out.read().rpartition(b"\n")[0]   # whole lines only; the rest is read again
+                said = once_said.encode() in whole
+                read += len(whole) + 1 if whole else 0
+                if not said:
+                    time.sleep(0.1)
+            if said:
+                act()
+            proc.wait(timeout=900)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        res = subprocess.CompletedProcess(argv, proc.returncode, out.read().decode(), err.read())
     if check:
         assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
     return res

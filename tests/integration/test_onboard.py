@@ -8,6 +8,7 @@ drift, reboot, offboard. The tests of this file build on each other, in file ord
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import yaml
 from cryptography import x509
 from kubernetes import client
 
-from ansible_run import run_playbook
+from ansible_run import run_playbook, run_playbook_acting
 from conftest import LAB_STATE, REPO, fresh_vms
 from mesh_state import CONNTRACK_MARK, GROUP, NS, SA, assert_offboarded, assert_onboarded, entries, group, reset_lab_inventory, healthy, recap, wait
 from meshlab import hosts
@@ -872,32 +873,46 @@ def test_files_changed_after_the_sidecar_started_restart_it_at_the_next_run(lab,
 DPKG_INSTALL = "meshops.istio_vm.vm_sidecar : Install istio-sidecar from the .deb with dpkg"
 
 
+DPKG_LOCKED, DPKG_RELEASE = "/run/meshops-test-dpkg-locked", "/run/meshops-test-dpkg-release"
+# Holds dpkg's lock (as unattended-upgrades would) until DPKG_RELEASE exists, 10 minutes at most.
+DPKG_HOLD = (f"import fcntl, os, time\nf = open('/var/lib/dpkg/lock-frontend', 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\n"
+             f"open('{DPKG_LOCKED}', 'w').close()\nwhile not os.path.exists('{DPKG_RELEASE}'):\n    time.sleep(0.1)\n")
+
+
+@contextlib.contextmanager
+def dpkg_locked(lab, n: int):
+    """dpkg's lock held on VM n by another process until the caller lets it go (the function
+    yielded), or leaves the block."""
+    lab.ssh(n, "rm", "-f", DPKG_LOCKED, DPKG_RELEASE)
+    lab.ssh(n, "systemd-run", "--unit=meshops-test-dpkg-lock", "--collect", "--property=RuntimeMaxSec=600",
+            "python3", "-c", DPKG_HOLD)
+    try:
+        lab.ssh(n, "sh", "-c", f"until [ -e {DPKG_LOCKED} ]; do sleep 0.1; done", timeout=60)
+        yield lambda: lab.ssh(n, "touch", DPKG_RELEASE)
+    finally:
+        lab.ssh(n, "systemctl", "stop", "meshops-test-dpkg-lock", check=False)
+        lab.ssh(n, "rm", "-f", DPKG_LOCKED, DPKG_RELEASE)
+
+
 def test_the_package_install_waits_for_the_dpkg_lock_another_process_holds(lab, onboarded):
     """dpkg does not wait for its lock, which unattended-upgrades or cloud-init hold on a VM's first boot:
-    the role tries again while dpkg says it is locked, up to vm_sidecar_package_lock_timeout seconds."""
+    the role tries again while dpkg says it is locked, up to vm_sidecar_package_lock_timeout seconds.
+    The lock is let go once the install has been refused, not after a guessed time."""
+    retrying = "FAILED - RETRYING: [mlab-vm1]: " + DPKG_INSTALL.split(" : ")[1]
     lab.ssh(1, "dpkg", "--remove", "istio-sidecar")          # (its files stay; the install runs again)
-    hold = ("import fcntl, time; f = open('/var/lib/dpkg/lock-frontend', 'a'); fcntl.lockf(f, fcntl.LOCK_EX); "
-            "open('/run/meshops-test-dpkg-locked', 'w').close(); time.sleep(6)")
-    lab.ssh(1, "systemd-run", "--unit=meshops-test-dpkg-lock", "--collect", "python3", "-c", hold)
-    lab.ssh(1, "sh", "-c", "until [ -e /run/meshops-test-dpkg-locked ]; do sleep 0.1; done; rm /run/meshops-test-dpkg-locked")
-    try:
-        res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", check=False)
-    finally:
-        lab.ssh(1, "systemctl", "stop", "meshops-test-dpkg-lock", check=False)
+    with dpkg_locked(lab, 1) as release:
+        res = run_playbook_acting(lab.inventory, lab.kubeconfig, "onboard.yml", "--limit", "mlab-vm1",
+                                  once_said=retrying, act=release, check=False)
     said = task_output(res.stdout, DPKG_INSTALL)
     assert res.returncode == 0, res.stdout[-3000:]
-    assert "FAILED - RETRYING: [mlab-vm1]: " + DPKG_INSTALL.split(" : ")[1] in said and "changed: [mlab-vm1]" in said, said
+    assert retrying in said and "changed: [mlab-vm1]" in said, said
     assert lab.ssh(1, "dpkg-query", "--show", "--showformat=${db:Status-Abbrev}", "istio-sidecar").stdout.strip() == "ii"
     assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
 
     # with no time to wait, it fails with dpkg's own error
     lab.ssh(1, "dpkg", "--remove", "istio-sidecar")
-    lab.ssh(1, "systemd-run", "--unit=meshops-test-dpkg-lock", "--collect", "python3", "-c", hold)
-    lab.ssh(1, "sh", "-c", "until [ -e /run/meshops-test-dpkg-locked ]; do sleep 0.1; done; rm /run/meshops-test-dpkg-locked")
-    try:
+    with dpkg_locked(lab, 1):
         res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1", "-e", "vm_sidecar_package_lock_timeout=0", check=False)
-    finally:
-        lab.ssh(1, "systemctl", "stop", "meshops-test-dpkg-lock", check=False)
     assert res.returncode != 0 and "locked by another process" in task_output(res.stdout, DPKG_INSTALL), res.stdout[-3000:]
     res = playbook(lab, "onboard.yml", "--limit", "mlab-vm1")
     assert lab.ssh(1, "systemctl", "is-active", "istio.service").stdout.strip() == "active"
