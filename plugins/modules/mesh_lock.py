@@ -31,6 +31,10 @@ description:
     once it exists, locks it).
   - O(state=released) deletes the Lease of each namespace that O(holder) holds, with a
     precondition on its resourceVersion; a Lease another run holds is left alone.
+  - A namespace of O(held), whose Lease the run took before, fails the module at once, with no wait, when
+    its Lease is no longer O(holder)'s. The run lost its lock (the Lease ran out while a play took longer
+    than O(lease_duration) and another run took it over, or someone deleted it), and another run may have
+    changed the workloads since. The Leases this call took are given back first.
   - A run that dies keeps its Leases until they expire, O(lease_duration) seconds after their last
     renewal.
   - The times of a Lease (C(acquireTime), C(renewTime)) are written, and compared, on the API server's
@@ -79,6 +83,16 @@ options:
       - Seconds to wait in all for Leases another run holds before failing.
     type: int
     default: 300
+  held:
+    description:
+      - Namespaces whose Lease this run took before, for a later O(state=acquired) of the same run (the
+        playbooks pass what the run's first one returned in RV(acquired)). Renewing the Lease of one of them
+        fails at once when another run holds it now or it is gone, instead of waiting for it.
+      - In check mode, where no Lease was taken, leave it empty.
+      - Ignored with O(state=released).
+    type: list
+    elements: str
+    default: []
   create_namespaces:
     description:
       - Create a namespace of O(namespaces) that does not exist yet, to hold its Lease, for a run
@@ -225,7 +239,7 @@ def run(module):
     else:
         result = _lock.acquire(client, params["namespaces"], params["holder"], params["lease_duration"],
                                params["timeout"], module.check_mode, params["name"], params["create_namespaces"],
-                               gone)
+                               gone, params["held"])
     # after a wait that ended, the holders waited for are only reported
     for namespace, holder in sorted(result["holders"].items()) if module.check_mode or "released" in result else ():
         module.warn("The lock of namespace %s is held by another run: %s" % (namespace, holder))
@@ -241,6 +255,7 @@ ARGUMENT_SPEC.update(
     lease_duration={"type": "int", "default": 900},
     timeout={"type": "int", "default": 300},
     create_namespaces={"type": "bool", "default": False},
+    held={"type": "list", "elements": "str", "default": []},
 )
 SPEC = ModuleSpec("mesh_lock", ARGUMENT_SPEC, run)
 

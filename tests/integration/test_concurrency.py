@@ -21,7 +21,7 @@ import time
 import pytest
 from kubernetes import client
 
-from ansible_run import ANSIBLE_PLAYBOOK, ansible_env, run_playbook
+from ansible_run import ANSIBLE_PLAYBOOK, ansible_env, run_playbook, run_playbook_acting
 from conftest import REPO
 from faults import own_workload
 from mesh_state import LEASE, interception, lease, wait
@@ -180,3 +180,43 @@ def test_a_lease_held_by_another_run_makes_the_run_wait_then_fail_naming_it(lab,
         assert lease(api_client, namespace).metadata.resource_version == held.metadata.resource_version
     finally:
         client.CoordinationV1Api(api_client).delete_namespaced_lease(LEASE, namespace)
+
+
+def test_a_run_that_lost_its_lease_between_plays_stops_at_the_next_renewal(lab, api_client, workload):
+    """The run's Lease taken over by another run between two plays (as when a play outlasts
+    mesh_workload_lock_duration and another run takes the expired Lease): the renewal at the next
+    play's start fails at once, saying so, and the VMs are not touched; the other run keeps its Lease."""
+    namespace, inventory = workload
+    other = "awx job 998 on awx-task-1 started 2026-01-01T00:00:00Z run 7a4e11ed"
+    coordination = client.CoordinationV1Api(api_client)
+    since = {n: lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
+                        "istio").stdout.strip() for n in VMS}
+
+    def taken_over():       # what the other run's mesh_lock writes: holder, times, one more transition
+        found = lease(api_client, namespace)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        found.spec.holder_identity, found.spec.acquire_time, found.spec.renew_time = other, now, now
+        found.spec.lease_transitions = (found.spec.lease_transitions or 0) + 1
+        coordination.replace_namespaced_lease(LEASE, namespace, found)
+
+    try:
+        res = run_playbook_acting(inventory, lab.kubeconfig, "onboard.yml", "-e", "mesh_workload_lock_timeout=120",
+                                  once_said="PLAY [Create the mesh resources", act=taken_over, check=False)
+        text = " ".join(res.stdout.split())
+        assert res.returncode != 0, text[-3000:]
+        assert (f"This run lost the lock of namespace {namespace}: its Lease {namespace}/{LEASE} is held by another "
+                f"run now: {other}.") in text, text[-3000:] + res.stderr[-3000:]
+        assert "Another run holds the lock" not in text            # failed at once, no wait for it
+        vm_play = text[text.index("PLAY [Install and start the Istio sidecar"):]
+        assert "TASK [meshops.istio_vm.vm_sidecar" not in vm_play, vm_play[:3000]
+        for n in VMS:
+            assert lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
+                           "istio").stdout.strip() == since[n], f"mlab-vm{n}'s sidecar restarted"
+            assert lab.ssh(n, "test", "-e", VM_LOCK, check=False).returncode != 0
+        assert lease(api_client, namespace).spec.holder_identity == other
+    finally:
+        if lease(api_client, namespace) is not None:
+            coordination.delete_namespaced_lease(LEASE, namespace)
+    # the other run gone, the next run onboards as usual
+    run_playbook(inventory, lab.kubeconfig, "onboard.yml")
+    assert lease(api_client, namespace) is None

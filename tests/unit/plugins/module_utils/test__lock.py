@@ -321,3 +321,36 @@ def test_release_leaves_a_lease_another_run_took_over():
     res = _lock.release(store, ["ns"], ME, False)
     assert res == {"changed": False, "released": [], "holders": {"ns": OTHER}, "holder": ME}
     assert "ns" in store.leases
+
+
+@pytest.mark.parametrize("now_there", ["other", "gone", "given back"])
+def test_a_run_that_lost_a_lease_it_held_fails_at_once_and_gives_back_what_this_call_took(now_there):
+    store, clock = Store(), Clock()
+    acquire(store, clock, namespaces=["b"])
+    if now_there == "other":            # ran out while a play took longer, and another run took it over
+        clock.sleep(61)
+        acquire(store, clock, namespaces=["b"], me=OTHER)
+    elif now_there == "gone":           # deleted by hand
+        del store.leases["b"]
+    else:
+        store.leases["b"]["spec"]["holderIdentity"] = ""
+    before = copy.deepcopy(store.leases.get("b"))
+    with pytest.raises(MeshError) as err:
+        _lock.acquire(store, ["a", "b"], ME, 60, 300, False, held=["b"], now=clock.now, clock=clock.monotonic,
+                      sleep=clock.sleep)
+    assert err.value.message.startswith("This run lost the lock of namespace b: its Lease b/meshops-istio-vm ")
+    assert {"other": "is held by another run now: " + OTHER, "gone": "is gone (deleted)",
+            "given back": "was given back by someone else"}[now_there] in err.value.message
+    assert "lease duration (mesh_workload_lock_duration)" in err.value.message
+    assert err.value.details["lost"] is True and err.value.details["namespace"] == "b"
+    assert clock.t == (61 if now_there == "other" else 0)       # no wait
+    assert "a" not in store.leases and store.leases.get("b") == before
+
+
+def test_a_held_lease_still_ours_is_renewed_even_after_it_ran_out():
+    store, clock = Store(), Clock()
+    acquire(store, clock, namespaces=["a"])
+    clock.sleep(600)                    # expired, but no other run took it: still this run's
+    res = _lock.acquire(store, ["a", "b"], ME, 60, 10, False, held=["a"], now=clock.now, clock=clock.monotonic,
+                        sleep=clock.sleep)
+    assert res["actions"] == {"a": "renew", "b": "create"}
