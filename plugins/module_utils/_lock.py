@@ -168,15 +168,13 @@ def held_message(namespace: str, found: Mapping[str, Any], waited: float, now: d
                                                int(waited), namespace, name))
 
 
-def lost_message(namespace: str, found: Optional[Mapping[str, Any]], name: str, duration: int) -> str:
-    """Why a run that held the lock of ``namespace`` stops: its Lease is another run's now, or gone."""
-    now_held = ("is held by another run now: %s" % holder(found)) if found is not None and holder(found) else (
-        "is gone (deleted)" if found is None else "was given back by someone else")
-    return ("This run lost the lock of namespace %s: its Lease %s/%s %s. Another run may have changed "
-            "the namespace's workloads since this run took it, so this run stops before changing more. "
-            "Run it again once the other run is done. A Lease runs out %d seconds after its last renewal "
-            "(the playbooks renew it at the start of each play): a play that takes longer needs a longer "
-            "lease duration (mesh_workload_lock_duration)." % (namespace, namespace, name, now_held, int(duration)))
+def lost_message(namespace: str, found: Mapping[str, Any], name: str, duration: int) -> str:
+    """Why a run that held the lock of ``namespace`` stops: another run holds its Lease now."""
+    return ("This run lost the lock of namespace %s: its Lease %s/%s is held by another run now: %s. That run "
+            "may have changed the namespace's workloads since this run took the lock, so this run stops before "
+            "changing more. Run it again once the other run is done. A Lease runs out %d seconds after it was "
+            "last renewed (the playbooks renew it between plays): a play that takes longer needs a longer lease "
+            "duration (mesh_workload_lock_duration)." % (namespace, namespace, name, holder(found), int(duration)))
 
 
 # -- the calls, through MeshClient (lease, write_lease, delete_lease) ---------------------------
@@ -194,9 +192,10 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
     exist yet is created first with ``create_namespaces`` (the run would create it anyway), else
     ``deferred`` (the next acquire, once it exists, takes it). ``check``: only read, and report
     what would happen. ``held``: the namespaces whose Lease this run took before (an earlier call's
-    ``acquired``); one that is not ``me``'s any more (taken over once it expired, given back or
-    deleted by someone else) raises MeshError at once (lost_message): the run lost its lock, and waiting
-    for it would hide that another run may have changed things meanwhile. ``now``: the clock of the Lease's times, by default the API server's
+    ``acquired``); one that another run holds now (taken over once it ran out) raises MeshError at
+    once (lost_message): the run lost its lock, and waiting for it would hide that the other run may
+    have changed things meanwhile. One that is gone, or has no holder, is taken again as usual: the
+    runs that share a holder (AWX slices) give it back when the first of them ends. ``now``: the clock of the Lease's times, by default the API server's
     (``client.server_now``, from the Date of its answers), so that runs on controllers whose clocks
     differ agree on when a Lease runs out."""
     now = now or client.server_now
@@ -210,7 +209,7 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
         for namespace in sorted(set(namespaces)):
             while True:
                 found = client.lease(namespace, name)
-                if namespace in held and holder(found) != me:
+                if namespace in held and holder(found) not in ("", me):
                     raise MeshError(lost_message(namespace, found, name, duration),
                                     {"namespace": namespace, "holder": holder(found), "lost": True})
                 action = decide(found, me, now(), gone)

@@ -32,9 +32,10 @@ description:
   - O(state=released) deletes the Lease of each namespace that O(holder) holds, with a
     precondition on its resourceVersion; a Lease another run holds is left alone.
   - A namespace of O(held), whose Lease the run took before, fails the module at once, with no wait, when
-    its Lease is no longer O(holder)'s. The run lost its lock (the Lease ran out while a play took longer
-    than O(lease_duration) and another run took it over, or someone deleted it), and another run may have
-    changed the workloads since. The Leases this call took are given back first.
+    another run holds its Lease now. The run lost its lock (the Lease ran out while a play took longer
+    than O(lease_duration), and another run took it over), and that run may have changed the workloads
+    since. The Leases this call created or took over are given back first. A Lease of O(held) that is gone
+    is created again as usual (runs that share one O(holder) give it back when the first of them ends).
   - A run that dies keeps its Leases until they expire, O(lease_duration) seconds after their last
     renewal.
   - The times of a Lease (C(acquireTime), C(renewTime)) are written, and compared, on the API server's
@@ -86,8 +87,9 @@ options:
   held:
     description:
       - Namespaces whose Lease this run took before, for a later O(state=acquired) of the same run (the
-        playbooks pass what the run's first one returned in RV(acquired)). Renewing the Lease of one of them
-        fails at once when another run holds it now or it is gone, instead of waiting for it.
+        playbooks pass RV(acquired) of the run's previous one). Renewing the Lease of one of them fails at
+        once when another run holds it now, instead of waiting for it. A namespace not in O(namespaces) is
+        ignored.
       - In check mode, where no Lease was taken, leave it empty.
       - Ignored with O(state=released).
     type: list

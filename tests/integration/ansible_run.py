@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -103,28 +104,30 @@ def run_playbook(inventory: Path, kubeconfig: Path, name: str, *extra: str,
 
 
 def run_playbook_acting(inventory: Path, kubeconfig: Path, name: str, *extra: str, once_said: str,
-                        act, check: bool = True) -> subprocess.CompletedProcess:
+                        act, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     """run_playbook that calls ``act()`` once, as soon as the run has printed ``once_said`` (read
     from its output every 0.1 s while it runs): a test that must change something on a VM at one
-    point of a run, not after a guessed time. ``act`` is not called if the run never says it."""
+    point of a run, not after a guessed time. ``act`` is not called if the run never says it; the
+    whole run (its process group) is killed after ``timeout`` seconds."""
     argv = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / name), *extra]
+    deadline = time.monotonic() + timeout
     with tempfile.TemporaryFile("w+b") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=ansible_env(kubeconfig))
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=ansible_env(kubeconfig), start_new_session=True)
         try:
-            said, read = False, 0
-            while proc.poll() is None and not said:
-                out.seek(read)
-                whole = out.read().rpartition(b"\n")[0]   # whole lines only; the rest is read again
-                said = once_said.encode() in whole
-                read += len(whole) + 1 if whole else 0
+            said, read, wanted = False, 0, once_said.encode()
+            while proc.poll() is None and not said and time.monotonic() < deadline:
+                # pread: the run writes at the file offset it shares with ``out``; reading must not move it
+                chunk = os.pread(out.fileno(), 1 << 20, read)
+                whole = chunk[:chunk.rfind(b"\n") + 1]      # whole lines only; the rest is read again
+                said, read = wanted in whole, read + len(whole)
                 if not said:
                     time.sleep(0.1)
             if said:
                 act()
-            proc.wait(timeout=900)
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         finally:
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         out.seek(0)
         err.seek(0)

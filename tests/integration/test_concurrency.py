@@ -185,7 +185,9 @@ def test_a_lease_held_by_another_run_makes_the_run_wait_then_fail_naming_it(lab,
 def test_a_run_that_lost_its_lease_between_plays_stops_at_the_next_renewal(lab, api_client, workload):
     """The run's Lease taken over by another run between two plays (as when a play outlasts
     mesh_workload_lock_duration and another run takes the expired Lease): the renewal at the next
-    play's start fails at once, saying so, and the VMs are not touched; the other run keeps its Lease."""
+    play's start fails at once, saying so, and the VMs are not touched; the other run keeps its Lease.
+    The Lease is taken over once the run prints its second play, which has no renewal and takes
+    seconds, against the 0.1 s in which run_playbook_acting sees the line."""
     namespace, inventory = workload
     other = "awx job 998 on awx-task-1 started 2026-01-01T00:00:00Z run 7a4e11ed"
     coordination = client.CoordinationV1Api(api_client)
