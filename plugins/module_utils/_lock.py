@@ -168,13 +168,18 @@ def held_message(namespace: str, found: Mapping[str, Any], waited: float, now: d
                                                int(waited), namespace, name))
 
 
-def lost_message(namespace: str, found: Mapping[str, Any], name: str, duration: int) -> str:
-    """Why a run that held the lock of ``namespace`` stops: another run holds its Lease now."""
-    return ("This run lost the lock of namespace %s: its Lease %s/%s is held by another run now: %s. That run "
-            "may have changed the namespace's workloads since this run took the lock, so this run stops before "
-            "changing more. Run it again once the other run is done. A Lease runs out %d seconds after it was "
-            "last renewed (the playbooks renew it between plays): a play that takes longer needs a longer lease "
-            "duration (mesh_workload_lock_duration)." % (namespace, namespace, name, holder(found), int(duration)))
+def lost_message(namespace: str, found: Mapping[str, Any], name: str, duration: int, done: bool = False) -> str:
+    """Why a run that held the lock of ``namespace`` fails: another run holds its Lease now. ``done``:
+    found when giving it back, once the run's changes are made."""
+    what = ("That run may have changed the namespace's workloads while this run did; this run's changes are "
+            "made. Run it again once the other run is done, so that the workloads are as the inventory says."
+            if done else
+            "That run may have changed the namespace's workloads since this run took the lock, so this run "
+            "stops before changing more. Run it again once the other run is done.")
+    return ("This run lost the lock of namespace %s: its Lease %s/%s is held by another run now: %s. %s "
+            "A Lease runs out %d seconds after it was last renewed (the playbooks renew it between plays): a "
+            "play that takes longer needs a longer lease duration (mesh_workload_lock_duration)."
+            % (namespace, namespace, name, holder(found), what, int(duration)))
 
 
 # -- the calls, through MeshClient (lease, write_lease, delete_lease) ---------------------------
@@ -272,10 +277,14 @@ def _give_back(client: Any, namespaces: Sequence[str], me: str, name: str) -> Li
     return released
 
 
-def release(client: Any, namespaces: Sequence[str], me: str, check: bool, name: str = LEASE_NAME) -> Dict[str, Any]:
+def release(client: Any, namespaces: Sequence[str], me: str, check: bool, name: str = LEASE_NAME,
+            held: Sequence[str] = (), duration: int = 900) -> Dict[str, Any]:
     """Delete the Lease of each namespace that ``me`` holds (a precondition on its resourceVersion,
-    so a Lease another run took over meanwhile stays); the others are left alone and reported."""
-    ours, others = [], {}
+    so a Lease another run took over meanwhile stays); the others are left alone and reported.
+    ``held``: the namespaces whose Lease this run took before; once the others are given back, one
+    that another run holds now raises MeshError (lost_message; ``duration``: the run's lease duration):
+    the run lost its lock on the way."""
+    ours, others, lost = [], {}, None
     for namespace in sorted(set(namespaces)):
         found = client.lease(namespace, name)
         if found is None:
@@ -284,5 +293,10 @@ def release(client: Any, namespaces: Sequence[str], me: str, check: bool, name: 
             ours.append(namespace)
         else:
             others[namespace] = holder(found)
+            if namespace in held and holder(found) and lost is None:
+                lost = (namespace, found)
     released = ours if check else _give_back(client, ours, me, name)
+    if lost is not None:
+        raise MeshError(lost_message(lost[0], lost[1], name, duration, done=True),
+                        {"namespace": lost[0], "holder": holder(lost[1]), "lost": True, "released": released})
     return {"changed": bool(released), "released": released, "holders": others, "holder": me}

@@ -30,7 +30,9 @@ description:
     labels it later), else reported in RV(deferred) and not locked (the next O(state=acquired),
     once it exists, locks it).
   - O(state=released) deletes the Lease of each namespace that O(holder) holds, with a
-    precondition on its resourceVersion; a Lease another run holds is left alone.
+    precondition on its resourceVersion; a Lease another run holds is left alone. When that is one of
+    O(held), the module fails once the others are deleted. The run lost its lock on the way, and the
+    other run may have changed the same workloads at the same time.
   - A namespace of O(held), whose Lease the run took before, fails the module at once, with no wait, when
     another run holds its Lease now. The run lost its lock (the Lease ran out while a play took longer
     than O(lease_duration), and another run took it over), and that run may have changed the workloads
@@ -88,10 +90,9 @@ options:
     description:
       - Namespaces whose Lease this run took before, for a later O(state=acquired) of the same run (the
         playbooks pass RV(acquired) of the run's previous one). Renewing the Lease of one of them fails at
-        once when another run holds it now, instead of waiting for it. A namespace not in O(namespaces) is
-        ignored.
+        once when another run holds it now, instead of waiting for it; giving them back fails, after the
+        others are deleted, when another run holds one. A namespace not in O(namespaces) is ignored.
       - In check mode, where no Lease was taken, leave it empty.
-      - Ignored with O(state=released).
     type: list
     elements: str
     default: []
@@ -237,7 +238,8 @@ def run(module):
     check(params)
     client = _client.MeshClient.from_params(auth_params(params))
     if params["state"] == "released":
-        result = _lock.release(client, params["namespaces"], params["holder"], module.check_mode, params["name"])
+        result = _lock.release(client, params["namespaces"], params["holder"], module.check_mode, params["name"],
+                               params["held"], params["lease_duration"])
     else:
         result = _lock.acquire(client, params["namespaces"], params["holder"], params["lease_duration"],
                                params["timeout"], module.check_mode, params["name"], params["create_namespaces"],

@@ -222,3 +222,35 @@ def test_a_run_that_lost_its_lease_between_plays_stops_at_the_next_renewal(lab, 
     # the other run gone, the next run onboards as usual
     run_playbook(inventory, lab.kubeconfig, "onboard.yml")
     assert lease(api_client, namespace) is None
+
+
+def test_a_run_that_lost_its_lease_during_its_last_play_fails_when_it_gives_it_back(lab, api_client, workload):
+    """The run's Lease taken over by another run during the VM play, after its renewal: the run does
+    its work, gives back what it holds, leaves the other run's Lease, and fails saying so."""
+    namespace, inventory = workload
+    other = "awx job 997 on awx-task-2 started 2026-01-01T00:00:00Z run 5ca1ab1e"
+    coordination = client.CoordinationV1Api(api_client)
+
+    def taken_over():
+        found = lease(api_client, namespace)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        found.spec.holder_identity, found.spec.acquire_time, found.spec.renew_time = other, now, now
+        coordination.replace_namespaced_lease(LEASE, namespace, found)
+
+    try:
+        res = run_playbook_acting(inventory, lab.kubeconfig, "onboard.yml",
+                                  once_said="TASK [meshops.istio_vm.vm_sidecar : Take or give back the lock of the VM]",
+                                  act=taken_over, check=False)
+        text = " ".join(res.stdout.split())
+        assert res.returncode != 0, text[-3000:]
+        assert (f"This run lost the lock of namespace {namespace}: its Lease {namespace}/{LEASE} is held by another "
+                f"run now: {other}. That run may have changed the namespace's workloads while this run did; this "
+                f"run's changes are made.") in text, text[-3000:] + res.stderr[-3000:]
+        assert "PLAY [Verify" not in text                   # the run stops there
+        for n in VMS:                                       # the VM play ran to its end, and gave the VM locks back
+            assert lab.ssh(n, "systemctl", "is-active", "istio").stdout.strip() == "active"
+            assert lab.ssh(n, "test", "-e", VM_LOCK, check=False).returncode != 0
+        assert lease(api_client, namespace).spec.holder_identity == other
+    finally:
+        if lease(api_client, namespace) is not None:
+            coordination.delete_namespaced_lease(LEASE, namespace)

@@ -361,3 +361,20 @@ def test_a_held_lease_still_ours_is_renewed_even_after_it_ran_out():
     res = _lock.acquire(store, ["a", "b"], ME, 60, 10, False, held=["a"], now=clock.now, clock=clock.monotonic,
                         sleep=clock.sleep)
     assert res["actions"] == {"a": "renew", "b": "create"}
+
+
+def test_a_release_that_finds_a_held_lease_another_runs_gives_back_the_others_then_fails():
+    store, clock = Store(), Clock()
+    acquire(store, clock, namespaces=["a", "b"])
+    clock.sleep(61)             # b ran out during the last play, and another run took it over
+    acquire(store, clock, namespaces=["b"], me=OTHER)
+    with pytest.raises(MeshError) as err:
+        _lock.release(store, ["a", "b"], ME, False, held=["a", "b"], duration=60)
+    assert err.value.message.startswith("This run lost the lock of namespace b: its Lease b/meshops-istio-vm is "
+                                        "held by another run now: %s. " % OTHER)
+    assert "changed the namespace's workloads while this run did; this run's changes are made" in err.value.message
+    assert "A Lease runs out 60 seconds after" in err.value.message
+    assert err.value.details == {"namespace": "b", "holder": OTHER, "lost": True, "released": ["a"]}
+    assert "a" not in store.leases and _lock.holder(store.leases["b"]) == OTHER
+    # not held before (another run's all along), or gone: reported, no failure
+    assert _lock.release(store, ["b", "c"], ME, False, held=["c"])["holders"] == {"b": OTHER}
