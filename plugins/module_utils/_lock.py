@@ -168,18 +168,21 @@ def held_message(namespace: str, found: Mapping[str, Any], waited: float, now: d
                                                int(waited), namespace, name))
 
 
-def lost_message(namespace: str, found: Mapping[str, Any], name: str, duration: int, done: bool = False) -> str:
-    """Why a run that held the lock of ``namespace`` fails: another run holds its Lease now. ``done``:
-    found when giving it back, once the run's changes are made."""
-    what = ("That run may have changed the namespace's workloads while this run did; this run's changes are "
-            "made. Run it again once the other run is done, so that the workloads are as the inventory says."
+def lost_message(lost: Mapping[str, str], name: str, duration: int, done: bool = False) -> str:
+    """Why a run that held the locks of namespaces fails: other runs hold their Leases now (``lost``:
+    holder by namespace). ``done``: found when giving them back, after the run's last play."""
+    what = ("That run may have changed the namespace's workloads while this run did. Run this one again once "
+            "the other run is done, so that the workloads are as its inventory says."
             if done else
             "That run may have changed the namespace's workloads since this run took the lock, so this run "
             "stops before changing more. Run it again once the other run is done.")
-    return ("This run lost the lock of namespace %s: its Lease %s/%s is held by another run now: %s. %s "
-            "A Lease runs out %d seconds after it was last renewed (the playbooks renew it between plays): a "
-            "play that takes longer needs a longer lease duration (mesh_workload_lock_duration)."
-            % (namespace, namespace, name, holder(found), what, int(duration)))
+    first = sorted(lost)[0]
+    also = "".join(" Lost as well: the lock of namespace %s, held by %s." % (ns, lost[ns]) for ns in sorted(lost)[1:])
+    return ("This run lost the lock of namespace %s: its Lease %s/%s is held by another run now: %s. %s%s "
+            "If a play of this run took longer than %d seconds (mesh_workload_lock_duration; the playbooks renew "
+            "the Lease between plays), the Lease ran out in it: give it more. Runs that share one holder (AWX "
+            "slices) give the Lease back when the first of them ends, and another run may take it then."
+            % (first, first, name, lost[first], what, also, int(duration)))
 
 
 # -- the calls, through MeshClient (lease, write_lease, delete_lease) ---------------------------
@@ -215,7 +218,7 @@ def acquire(client: Any, namespaces: Sequence[str], me: str, duration: int, time
             while True:
                 found = client.lease(namespace, name)
                 if namespace in held and holder(found) not in ("", me):
-                    raise MeshError(lost_message(namespace, found, name, duration),
+                    raise MeshError(lost_message({namespace: holder(found)}, name, duration),
                                     {"namespace": namespace, "holder": holder(found), "lost": True})
                 action = decide(found, me, now(), gone)
                 if action == WAIT:
@@ -284,7 +287,7 @@ def release(client: Any, namespaces: Sequence[str], me: str, check: bool, name: 
     ``held``: the namespaces whose Lease this run took before; once the others are given back, one
     that another run holds now raises MeshError (lost_message; ``duration``: the run's lease duration):
     the run lost its lock on the way."""
-    ours, others, lost = [], {}, None
+    ours, others = [], {}
     for namespace in sorted(set(namespaces)):
         found = client.lease(namespace, name)
         if found is None:
@@ -293,10 +296,9 @@ def release(client: Any, namespaces: Sequence[str], me: str, check: bool, name: 
             ours.append(namespace)
         else:
             others[namespace] = holder(found)
-            if namespace in held and holder(found) and lost is None:
-                lost = (namespace, found)
     released = ours if check else _give_back(client, ours, me, name)
-    if lost is not None:
-        raise MeshError(lost_message(lost[0], lost[1], name, duration, done=True),
-                        {"namespace": lost[0], "holder": holder(lost[1]), "lost": True, "released": released})
+    lost = {ns: other for ns, other in others.items() if ns in held and other}
+    if lost:
+        raise MeshError(lost_message(lost, name, duration, done=True),
+                        {"lost": lost, "holders": others, "released": released})
     return {"changed": bool(released), "released": released, "holders": others, "holder": me}

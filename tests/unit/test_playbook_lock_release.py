@@ -111,9 +111,10 @@ def test_a_task_outside_the_guard_is_seen():
 
 def test_the_entry_point_gives_back_only_when_no_vm_of_the_batch_is_left():
     """Once the play has no host left (all failed in it or before), the Leases go back, once, whatever the
-    tags; not while a VM is still going (its run gives them back at the end)."""
+    tags; not while a VM is still going (its run gives them back at the end). It gives back, and does not fail
+    on a Lease another run took (the run failed already: that is only warned about)."""
     tasks = yaml.safe_load((REPO / "roles" / "mesh_workload" / "tasks" / "unlock_failed.yml").read_text())
     assert tasks == [{"name": "Give back the run lock of the workload namespaces (every VM of the play failed)",
                       "ansible.builtin.include_tasks": "lock.yml",
-                      "vars": {"mesh_workload_lock_state": "released"},
+                      "vars": {"mesh_workload_lock_state": "released", "__mesh_workload_lock_unheld": True},
                       "when": "ansible_play_batch | length == 0", "run_once": True, "tags": ["always"]}]

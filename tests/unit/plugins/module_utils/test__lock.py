@@ -334,7 +334,7 @@ def test_a_run_that_lost_a_lease_it_held_fails_at_once_and_gives_back_what_this_
                       sleep=clock.sleep)
     assert err.value.message.startswith("This run lost the lock of namespace b: its Lease b/meshops-istio-vm is "
                                         "held by another run now: %s. " % OTHER)
-    assert "lease duration (mesh_workload_lock_duration)" in err.value.message
+    assert "took longer than 60 seconds (mesh_workload_lock_duration;" in err.value.message
     assert err.value.details == {"namespace": "b", "holder": OTHER, "lost": True}
     assert clock.t == 61                                    # no wait
     assert "a" not in store.leases and store.leases["b"] == before
@@ -368,13 +368,18 @@ def test_a_release_that_finds_a_held_lease_another_runs_gives_back_the_others_th
     acquire(store, clock, namespaces=["a", "b"])
     clock.sleep(61)             # b ran out during the last play, and another run took it over
     acquire(store, clock, namespaces=["b"], me=OTHER)
+    third = "awx job 9 on ctl started z run 3"
+    store.leases["c"] = dict(held(third), metadata=dict(held(third)["metadata"], namespace="c"))
     with pytest.raises(MeshError) as err:
-        _lock.release(store, ["a", "b"], ME, False, held=["a", "b"], duration=60)
+        _lock.release(store, ["a", "b", "c"], ME, False, held=["a", "b", "c"], duration=60)
     assert err.value.message.startswith("This run lost the lock of namespace b: its Lease b/meshops-istio-vm is "
                                         "held by another run now: %s. " % OTHER)
-    assert "changed the namespace's workloads while this run did; this run's changes are made" in err.value.message
-    assert "A Lease runs out 60 seconds after" in err.value.message
-    assert err.value.details == {"namespace": "b", "holder": OTHER, "lost": True, "released": ["a"]}
+    assert "changed the namespace's workloads while this run did. Run this one again" in err.value.message
+    assert "Lost as well: the lock of namespace c, held by %s." % third in err.value.message
+    assert "took longer than 60 seconds" in err.value.message
+    assert err.value.details == {"lost": {"b": OTHER, "c": third}, "holders": {"b": OTHER, "c": third},
+                                 "released": ["a"]}
     assert "a" not in store.leases and _lock.holder(store.leases["b"]) == OTHER
+    del store.leases["c"]
     # not held before (another run's all along), or gone: reported, no failure
     assert _lock.release(store, ["b", "c"], ME, False, held=["c"])["holders"] == {"b": OTHER}
