@@ -219,9 +219,7 @@ def test_a_run_that_lost_its_lease_between_plays_stops_at_the_next_renewal(lab, 
     finally:
         if lease(api_client, namespace) is not None:
             coordination.delete_namespaced_lease(LEASE, namespace)
-    # the other run gone, the next run onboards as usual
-    run_playbook(inventory, lab.kubeconfig, "onboard.yml")
-    assert lease(api_client, namespace) is None
+    # (the next test's run, after it, goes through its VM play)
 
 
 def test_a_run_that_lost_its_lease_during_its_last_play_fails_when_it_gives_it_back(lab, api_client, workload):
