@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -243,7 +244,9 @@ def test_host_and_api_key_without_kubeconfig(no_ambient_credential):
     assert (conf.verify_ssl, conf.ssl_ca_cert, conf.proxy) == (False, "/etc/ca.pem", "http://proxy:3128")
 
 
-def test_api_key_and_host_override_the_kubeconfig_user_and_server(no_ambient_credential):
+def test_api_key_and_host_override_the_kubeconfig_user_and_server(no_ambient_credential, tmp_path, monkeypatch):
+    # the kubernetes client writes certificate data to temporary files it does not always remove
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     kubeconfig = copy.deepcopy(KUBECONFIG)
     pem = base64.b64encode(b"not checked before the first call").decode()
     kubeconfig["users"][0]["user"] = {"client-certificate-data": pem, "client-key-data": pem, "token": "token-one"}
