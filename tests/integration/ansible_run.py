@@ -86,21 +86,32 @@ def run_modules(kubeconfig: Path, tasks: list[tuple[str, dict]], check: bool = F
     return results
 
 
+def playbook_argv(inventory: Path, name: str, extra) -> list:
+    return [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / name), *extra]
+
+
+def playbook_result(argv: list, returncode: int, out, err, check: bool) -> subprocess.CompletedProcess:
+    """The run's CompletedProcess from the files it wrote its output to; asserts success if ``check``."""
+    out.seek(0)
+    err.seek(0)
+    stdout = out.read()
+    res = subprocess.CompletedProcess(argv, returncode, stdout.decode() if isinstance(stdout, bytes) else stdout,
+                                      err.read())
+    if check:
+        assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
+    return res
+
+
 def run_playbook(inventory: Path, kubeconfig: Path, name: str, *extra: str,
                  check: bool = True) -> subprocess.CompletedProcess:
     """ansible-playbook playbooks/<name> against ``inventory``; asserts success unless check=False."""
-    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / name), *extra]
+    argv = playbook_argv(inventory, name, extra)
     # Output to files, not pipes: ssh ControlPersist masters inherit the pipes and would keep
     # them open long after ansible-playbook exits.
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.run(argv, stdout=out, stderr=err, env=ansible_env(kubeconfig), check=False,
                               timeout=900)
-        out.seek(0)
-        err.seek(0)
-        res = subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
-    if check:
-        assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
-    return res
+        return playbook_result(argv, proc.returncode, out, err, check)
 
 
 def run_playbook_acting(inventory: Path, kubeconfig: Path, name: str, *extra: str, once_said: str,
@@ -109,7 +120,7 @@ def run_playbook_acting(inventory: Path, kubeconfig: Path, name: str, *extra: st
     from its output every 0.1 s while it runs): a test that must change something on a VM at one
     point of a run, not after a guessed time. ``act`` is not called if the run never says it; the
     whole run (its process group) is killed after ``timeout`` seconds."""
-    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / name), *extra]
+    argv = playbook_argv(inventory, name, extra)
     deadline = time.monotonic() + timeout
     with tempfile.TemporaryFile("w+b") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=ansible_env(kubeconfig), start_new_session=True)
@@ -129,12 +140,7 @@ def run_playbook_acting(inventory: Path, kubeconfig: Path, name: str, *extra: st
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        out.seek(0)
-        err.seek(0)
-        res = subprocess.CompletedProcess(argv, proc.returncode, out.read().decode(), err.read())
-    if check:
-        assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-3000:]
-    return res
+        return playbook_result(argv, proc.returncode, out, err, check)
 
 
 def vm_play(lab, tasks: list, *extra: str) -> tuple:

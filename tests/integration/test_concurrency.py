@@ -21,8 +21,7 @@ import time
 import pytest
 from kubernetes import client
 
-from ansible_run import ANSIBLE_PLAYBOOK, ansible_env, run_playbook, run_playbook_acting
-from conftest import REPO
+from ansible_run import ansible_env, playbook_argv, run_playbook, run_playbook_acting
 from faults import own_workload
 from mesh_state import LEASE, interception, lease, wait
 
@@ -41,7 +40,7 @@ def workload(lab, api_client, tmp_path_factory):
 
 def start(inventory, lab, *extra):
     out = tempfile.TemporaryFile("w+")
-    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / "onboard.yml"), *extra]
+    argv = playbook_argv(inventory, "onboard.yml", extra)
     return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=ansible_env(lab.kubeconfig)), out
 
 
@@ -80,6 +79,22 @@ class Holders(threading.Thread):
             return self.lab.ssh(n, "sed", "-n", "3p", f"{VM_LOCK}/owner", check=False, timeout=5).stdout.strip()
         except subprocess.TimeoutExpired:
             return None
+
+
+def sidecar_starts(lab) -> dict:
+    """When each VM's sidecar last started (monotonic): a restart changes it."""
+    return {n: lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
+                       "istio").stdout.strip() for n in VMS}
+
+
+def take_over(api_client, namespace: str, other: str) -> None:
+    """What another run's mesh_lock writes when it takes the namespace's Lease over: holder, times,
+    one more transition."""
+    found = lease(api_client, namespace)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    found.spec.holder_identity, found.spec.acquire_time, found.spec.renew_time = other, now, now
+    found.spec.lease_transitions = (found.spec.lease_transitions or 0) + 1
+    client.CoordinationV1Api(api_client).replace_namespaced_lease(LEASE, namespace, found)
 
 
 def test_two_onboard_runs_at_the_same_time_one_waits_and_the_end_state_is_one_runs(lab, api_client, workload):
@@ -145,8 +160,7 @@ def test_a_lease_held_by_another_run_makes_the_run_wait_then_fail_naming_it(lab,
         spec=client.V1LeaseSpec(holder_identity=other, lease_duration_seconds=600, acquire_time=now,
                                 renew_time=now)))
     before = custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", NAME)
-    since = {n: lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
-                        "istio").stdout.strip() for n in VMS}
+    since = sidecar_starts(lab)
     try:
         started = time.monotonic()
         res = run_playbook(inventory, lab.kubeconfig, "onboard.yml", "-e", "mesh_workload_lock_timeout=4",
@@ -165,9 +179,8 @@ def test_a_lease_held_by_another_run_makes_the_run_wait_then_fail_naming_it(lab,
         assert held.spec.holder_identity == other and held.spec.lease_transitions in (None, 0)
         after = custom.get_namespaced_custom_object("networking.istio.io", "v1", namespace, "workloadgroups", NAME)
         assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        assert sidecar_starts(lab) == since, "a sidecar restarted"
         for n in VMS:
-            assert lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
-                           "istio").stdout.strip() == since[n], f"mlab-vm{n}'s sidecar restarted"
             assert lab.ssh(n, "test", "-e", VM_LOCK, check=False).returncode != 0
 
         # check mode only reports the lock: no wait, no failure, the Lease untouched (the lock tasks
@@ -191,19 +204,11 @@ def test_a_run_that_lost_its_lease_between_plays_stops_at_the_next_renewal(lab, 
     namespace, inventory = workload
     other = "awx job 998 on awx-task-1 started 2026-01-01T00:00:00Z run 7a4e11ed"
     coordination = client.CoordinationV1Api(api_client)
-    since = {n: lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
-                        "istio").stdout.strip() for n in VMS}
-
-    def taken_over():       # what the other run's mesh_lock writes: holder, times, one more transition
-        found = lease(api_client, namespace)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        found.spec.holder_identity, found.spec.acquire_time, found.spec.renew_time = other, now, now
-        found.spec.lease_transitions = (found.spec.lease_transitions or 0) + 1
-        coordination.replace_namespaced_lease(LEASE, namespace, found)
+    since = sidecar_starts(lab)
 
     try:
         res = run_playbook_acting(inventory, lab.kubeconfig, "onboard.yml", "-e", "mesh_workload_lock_timeout=120",
-                                  once_said="PLAY [Create the mesh resources", act=taken_over, check=False)
+                                  once_said="PLAY [Create the mesh resources", act=lambda: take_over(api_client, namespace, other), check=False)
         text = " ".join(res.stdout.split())
         assert res.returncode != 0, text[-3000:]
         assert (f"This run lost the lock of namespace {namespace}: its Lease {namespace}/{LEASE} is held by another "
@@ -211,9 +216,8 @@ def test_a_run_that_lost_its_lease_between_plays_stops_at_the_next_renewal(lab, 
         assert "Another run holds the lock" not in text            # failed at once, no wait for it
         vm_play = text[text.index("PLAY [Install and start the Istio sidecar"):]
         assert "TASK [meshops.istio_vm.vm_sidecar" not in vm_play, vm_play[:3000]
+        assert sidecar_starts(lab) == since, "a sidecar restarted"
         for n in VMS:
-            assert lab.ssh(n, "systemctl", "show", "-p", "ActiveEnterTimestampMonotonic", "--value",
-                           "istio").stdout.strip() == since[n], f"mlab-vm{n}'s sidecar restarted"
             assert lab.ssh(n, "test", "-e", VM_LOCK, check=False).returncode != 0
         assert lease(api_client, namespace).spec.holder_identity == other
     finally:
@@ -229,16 +233,10 @@ def test_a_run_that_lost_its_lease_during_its_last_play_fails_when_it_gives_it_b
     other = "awx job 997 on awx-task-2 started 2026-01-01T00:00:00Z run 5ca1ab1e"
     coordination = client.CoordinationV1Api(api_client)
 
-    def taken_over():
-        found = lease(api_client, namespace)
-        now = datetime.datetime.now(datetime.timezone.utc)
-        found.spec.holder_identity, found.spec.acquire_time, found.spec.renew_time = other, now, now
-        coordination.replace_namespaced_lease(LEASE, namespace, found)
-
     try:
         res = run_playbook_acting(inventory, lab.kubeconfig, "onboard.yml",
                                   once_said="TASK [meshops.istio_vm.vm_sidecar : Take or give back the lock of the VM]",
-                                  act=taken_over, check=False)
+                                  act=lambda: take_over(api_client, namespace, other), check=False)
         text = " ".join(res.stdout.split())
         assert res.returncode != 0, text[-3000:]
         assert (f"This run lost the lock of namespace {namespace}: its Lease {namespace}/{LEASE} is held by another "
