@@ -76,10 +76,13 @@ test-integration: deps venv
 # lab-build first: the unit tests compare vm_bootstrap with istioctl's golden files, which are in
 # the pinned istio.io/istio module that the build brings into the Go module cache. On a cold machine
 # the two tool venvs (pip, mostly network) are made while the lab builds (mostly CPU).
+# tests/static last: its long checks (ansible-test sanity and units, ansible-lint) start in the
+# background once the tests are collected (tests/conftest.py) and are done by the time their
+# tests read them.
 test: deps venv
 	@$(MAKE) --no-print-directory -j3 venv-sanity venv-lint lab-build
 	@mkdir -p $(OUT)
-	@set +e; $(PY) -m pytest tests/unit tests/static tests/integration -q -rs --durations=15 --junitxml=$(OUT)/junit.xml; rc=$$?; \
+	@set +e; $(PY) -m pytest tests/unit tests/integration tests/static -q -rs --durations=15 --junitxml=$(OUT)/junit.xml; rc=$$?; \
 	echo $$rc > $(OUT)/pytest.rc; $(LAB) down >/dev/null 2>&1; exit $$rc
 
 # The checkout as the installed collection meshops.istio_vm, for ansible-playbook.
