@@ -93,37 +93,45 @@ def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, ac
     assert wg["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshops.istio_vm"
     names = sorted(e["metadata"]["name"] for e in entries(api_client, namespace))
     assert names == sorted(f"{name}-{lab.cfg.vm_ip(n)}-meshlab-net" for n in vms)
+    # the sidecar's user cannot change what root sources or runs, nor create files where root reads them
+    root_files = ("/var/lib/istio/envoy/cluster.env", "/var/lib/istio/envoy/sidecar.env",
+                  "/etc/istio/config/mesh", "/etc/systemd/system/istio.service.d/10-meshops-token.conf")
+    root_dirs = ("/var/lib/istio", "/var/lib/istio/envoy", "/etc/istio/config", "/etc/systemd/system/istio.service.d")
     for n in vms:
-        assert lab.ssh(n, "systemctl", "is-active", "istio").stdout.strip() == "active"
-        assert lab.ssh(n, "systemctl", "is-enabled", "istio").stdout.strip() == "enabled"
-        assert lab.ssh(n, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",
-                       "http://localhost:15021/healthz/ready").stdout == "200"
-        stats = lab.ssh(n, "stat", "-L", "-c", "%n %U %a", "/var/lib/istio/envoy/cluster.env",
-                        "/etc/istio/config/mesh", "/var/run/secrets/tokens/istio-token").stdout.split("\n")
-        assert stats[:3] == ["/var/lib/istio/envoy/cluster.env root 640",
-                             "/etc/istio/config/mesh root 640",
-                             "/var/run/secrets/tokens/istio-token istio-proxy 600"]
-        # the sidecar's user cannot change what root sources or runs
-        for path in ("/var/lib/istio/envoy/cluster.env", "/var/lib/istio/envoy/sidecar.env",
-                     "/etc/istio/config/mesh", "/etc/systemd/system/istio.service.d/10-meshops-token.conf"):
-            assert lab.ssh(n, "runuser", "-u", "istio-proxy", "--", "sh", "-c", f": >> {path}",
-                           check=False).returncode != 0, f"istio-proxy can write {path}"
-        for directory in ("/var/lib/istio", "/var/lib/istio/envoy", "/etc/istio/config",
-                          "/etc/systemd/system/istio.service.d"):
-            assert lab.ssh(n, "runuser", "-u", "istio-proxy", "--", "touch", f"{directory}/.probe",
-                           check=False).returncode != 0, f"istio-proxy can create files in {directory}"
-        hosts_file = lab.ssh(n, "cat", "/etc/hosts").stdout
-        assert hosts_file.count("10.213.0.1 istiod.istio-system.svc") == 1
-        san = lab.ssh(n, "python3", "-c", "import ssl; print(ssl._ssl._test_decode_cert("
-                      "'/etc/certs/cert-chain.pem')['subjectAltName'])").stdout
-        assert f"spiffe://cluster.local/ns/{namespace}/sa/{account}" in san
+        active, enabled, ready, stats, *probes, hosts_file, san = lab.ssh_all(
+            n, ["systemctl", "is-active", "istio"], ["systemctl", "is-enabled", "istio"],
+            ["curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}", "http://localhost:15021/healthz/ready"],
+            ["stat", "-L", "-c", "%n %U %a", "/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh",
+             "/var/run/secrets/tokens/istio-token"],
+            *(["runuser", "-u", "istio-proxy", "--", "sh", "-c", f": >> {path}"] for path in root_files),
+            *(["runuser", "-u", "istio-proxy", "--", "touch", f"{directory}/.probe"] for directory in root_dirs),
+            ["cat", "/etc/hosts"],
+            ["python3", "-c", "import ssl; print(ssl._ssl._test_decode_cert('/etc/certs/cert-chain.pem')['subjectAltName'])"])
+        assert (active.returncode, active.stdout.strip()) == (0, "active"), f"VM {n}: {active.stdout}"
+        assert (enabled.returncode, enabled.stdout.strip()) == (0, "enabled"), f"VM {n}: {enabled.stdout}"
+        assert (ready.returncode, ready.stdout) == (0, "200"), f"VM {n}: readiness {ready.stdout}"
+        assert stats.returncode == 0 and stats.stdout.split("\n")[:3] == [
+            "/var/lib/istio/envoy/cluster.env root 640",
+            "/etc/istio/config/mesh root 640",
+            "/var/run/secrets/tokens/istio-token istio-proxy 600"], f"VM {n}: {stats.stdout}"
+        for what, probe in zip(root_files + root_dirs, probes):
+            assert probe.returncode != 0, f"VM {n}: istio-proxy can write {what}" if what in root_files \
+                else f"VM {n}: istio-proxy can create files in {what}"
+        assert hosts_file.returncode == 0 and hosts_file.stdout.count("10.213.0.1 istiod.istio-system.svc") == 1
+        assert san.returncode == 0 and f"spiffe://cluster.local/ns/{namespace}/sa/{account}" in san.stdout, san.stdout
 
 
 def interception(lab, n, family: str = "ip") -> list[str]:
     """The VM's ISTIO_* chains and the rules that use them, with either iptables backend, each as
     "table: line" (a chain defined, or a rule appended); IPv4, or IPv6 with family "ip6"."""
-    dump = lab.ssh(n, "sh", "-c", f"{family}tables-legacy-save 2>/dev/null; "
-                   f"{family}tables-nft-save 2>/dev/null").stdout
+    return interception_rules(lab.ssh(n, "sh", "-c", _SAVE_RULES.format(family=family)).stdout)
+
+
+_SAVE_RULES = "{family}tables-legacy-save 2>/dev/null; {family}tables-nft-save 2>/dev/null"
+
+
+def interception_rules(dump: str) -> list[str]:
+    """The ISTIO_* lines of iptables-save output (interception)."""
     out, table = [], ""
     for line in dump.splitlines():
         if line.startswith("*"):
@@ -141,12 +149,17 @@ def assert_offboarded(lab, api_client, namespace: str = NS, name: str = GROUP, v
     """Nothing of the workload is left in the cluster or on any VM."""
     assert group(api_client, namespace, name) is None
     wait("WorkloadEntries gone", lambda: entries(api_client, namespace) == [], timeout=60)
+    gone = ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh", "/var/lib/istio/tokens",
+            "/etc/systemd/system/istio.service.d", "/var/run/secrets/tokens", "/var/run/secrets")
     for n in vms:
-        assert lab.ssh(n, "dpkg", "-s", "istio-sidecar", check=False).returncode != 0
-        assert lab.ssh(n, "systemctl", "is-active", "istio", check=False).stdout.strip() != "active"
-        assert "istiod" not in lab.ssh(n, "cat", "/etc/hosts").stdout
-        assert CONNTRACK_MARK not in lab.ssh(n, "iptables-legacy-save").stdout, "the conntrack rule was left"
-        assert not interception(lab, n), "interception was left"
-        for path in ("/var/lib/istio/envoy/cluster.env", "/etc/istio/config/mesh", "/var/lib/istio/tokens",
-                     "/etc/systemd/system/istio.service.d", "/var/run/secrets/tokens", "/var/run/secrets"):
-            assert lab.ssh(n, "test", "-e", path, check=False).returncode != 0, path
+        package, active, hosts_file, legacy, rules, *paths = lab.ssh_all(
+            n, ["dpkg", "-s", "istio-sidecar"], ["systemctl", "is-active", "istio"], ["cat", "/etc/hosts"],
+            ["iptables-legacy-save"], ["sh", "-c", _SAVE_RULES.format(family="ip")],
+            *(["test", "-e", path] for path in gone))
+        assert package.returncode != 0, f"VM {n}: istio-sidecar is installed"
+        assert active.stdout.strip() != "active", f"VM {n}: the sidecar runs"
+        assert hosts_file.returncode == 0 and "istiod" not in hosts_file.stdout, hosts_file.stdout
+        assert legacy.returncode == 0 and CONNTRACK_MARK not in legacy.stdout, "the conntrack rule was left"
+        assert not interception_rules(rules.stdout), "interception was left"
+        for path, probe in zip(gone, paths):
+            assert probe.returncode != 0, path
