@@ -26,7 +26,7 @@ def _checks():
 def pytest_collection_finish(session) -> None:
     selected = {item.nodeid.split("tests/static/", 1)[-1] for item in session.items
                 if "tests/static/" in item.nodeid}
-    if not selected:
+    if not selected or session.config.option.collectonly:
         return
     static_checks = _checks()
     for name, (test, _needs, _command) in static_checks.CHECKS.items():
