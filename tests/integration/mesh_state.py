@@ -114,7 +114,7 @@ def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, ac
             "/var/lib/istio/envoy/cluster.env root 640",
             "/etc/istio/config/mesh root 640",
             "/var/run/secrets/tokens/istio-token istio-proxy 600"], f"VM {n}: {stats.stdout}"
-        for what, probe in zip(root_files + root_dirs, probes):
+        for what, probe in zip(root_files + root_dirs, probes, strict=True):
             assert probe.returncode != 0, f"VM {n}: istio-proxy can write {what}" if what in root_files \
                 else f"VM {n}: istio-proxy can create files in {what}"
         assert hosts_file.returncode == 0 and hosts_file.stdout.count("10.213.0.1 istiod.istio-system.svc") == 1
@@ -159,7 +159,9 @@ def assert_offboarded(lab, api_client, namespace: str = NS, name: str = GROUP, v
         assert package.returncode != 0, f"VM {n}: istio-sidecar is installed"
         assert active.stdout.strip() != "active", f"VM {n}: the sidecar runs"
         assert hosts_file.returncode == 0 and "istiod" not in hosts_file.stdout, hosts_file.stdout
-        assert legacy.returncode == 0 and CONNTRACK_MARK not in legacy.stdout, "the conntrack rule was left"
+        assert legacy.returncode == 0, f"VM {n}: iptables-legacy-save failed"
+        assert CONNTRACK_MARK not in legacy.stdout, "the conntrack rule was left"
+        assert rules.returncode == 0, f"VM {n}: the rules could not be read"
         assert not interception_rules(rules.stdout), "interception was left"
-        for path, probe in zip(gone, paths):
+        for path, probe in zip(gone, paths, strict=True):
             assert probe.returncode != 0, path

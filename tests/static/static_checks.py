@@ -4,14 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """The long static checks (ansible-test sanity, ansible-test units, ansible-lint) as commands that run
-in the background, each in a directory of its own: tests/conftest.py starts those whose tests the
-session selected as soon as it has collected them, so that they run together and while the other
-tests do (none writes where another reads). A test asks for its check's exit code and output with
-``checks.result``, which starts the check first if nothing did."""
+in the background: tests/conftest.py starts those whose tests the session selected as soon as it has
+collected them, so that they run together and while the other tests do. Sanity and units each run in
+a copy of the tree of their own; lint reads the checkout, and no test writes under roles/ or
+playbooks/. A test asks for its check's exit code and output with ``checks.result``, which starts the
+check first if nothing did."""
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -85,25 +87,42 @@ class Run:
 
 
 class Checks:
-    """The checks started for this session, each in a directory of its own, removed at its end."""
+    """The checks started for this session, each with a directory of its own (its output, its copy of
+    the tree), removed at the session's end with every process the check started."""
 
     def __init__(self) -> None:
         self.runs: Dict[str, Run] = {}
+        self.failed: Dict[str, BaseException] = {}   # a check that could not start: its test says why
 
     def start(self, name: str) -> None:
         _test, needs, command = CHECKS[name]
         if name in self.runs or not needs.exists():  # a missing tool: the test says which make target
             return
+        self.failed.pop(name, None)
         root = Path(tempfile.mkdtemp(prefix=f"meshops-static-{name}-"))
-        argv, cwd, env = command(root)
-        output = root / "output.txt"
-        with output.open("wb") as out:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT)
+        try:
+            argv, cwd, env = command(root)
+            output = root / "output.txt"
+            with output.open("wb") as out:
+                # a session of its own: stop() ends the check's own children too (pylint, pytest workers)
+                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
         self.runs[name] = Run(proc, root, output)
+
+    def start_quietly(self, name: str) -> None:
+        """start(), keeping what went wrong for the check's test instead of stopping the session."""
+        try:
+            self.start(name)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            self.failed[name] = exc
 
     def result(self, name: str, timeout: float = 1800) -> subprocess.CompletedProcess:
         """The check's exit code and output (stdout and stderr together); starts it if it has not."""
+        if name in self.failed:
+            raise self.failed[name]
         self.start(name)
         run = self.runs[name]
         run.proc.wait(timeout=timeout)
@@ -112,10 +131,24 @@ class Checks:
     def stop(self) -> None:
         for run in self.runs.values():
             if run.proc.poll() is None:
-                run.proc.kill()
-                run.proc.wait()
+                _end(run.proc)
             shutil.rmtree(run.root, ignore_errors=True)
         self.runs.clear()
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """End a check that still runs, and its process group: TERM, then KILL after 10 s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
 
 
 checks = Checks()
