@@ -121,13 +121,14 @@ def assert_onboarded(lab, api_client, namespace: str = NS, name: str = GROUP, ac
         assert san.returncode == 0 and f"spiffe://cluster.local/ns/{namespace}/sa/{account}" in san.stdout, san.stdout
 
 
+# Both iptables backends' rules of one family (ip or ip6), for interception_rules.
+_SAVE_RULES = "{family}tables-legacy-save 2>/dev/null; {family}tables-nft-save 2>/dev/null"
+
+
 def interception(lab, n, family: str = "ip") -> list[str]:
     """The VM's ISTIO_* chains and the rules that use them, with either iptables backend, each as
     "table: line" (a chain defined, or a rule appended); IPv4, or IPv6 with family "ip6"."""
     return interception_rules(lab.ssh(n, "sh", "-c", _SAVE_RULES.format(family=family)).stdout)
-
-
-_SAVE_RULES = "{family}tables-legacy-save 2>/dev/null; {family}tables-nft-save 2>/dev/null"
 
 
 def interception_rules(dump: str) -> list[str]:

@@ -16,8 +16,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict
 
@@ -81,9 +80,7 @@ CHECKS: Dict[str, tuple] = {
 @dataclass
 class Run:
     proc: subprocess.Popen
-    root: Path
-    output: Path
-    started: float = field(default_factory=time.monotonic)
+    root: Path      # the check's directory; its output in output.txt
 
 
 class Checks:
@@ -98,19 +95,17 @@ class Checks:
         _test, needs, command = CHECKS[name]
         if name in self.runs or not needs.exists():  # a missing tool: the test says which make target
             return
-        self.failed.pop(name, None)
         root = Path(tempfile.mkdtemp(prefix=f"meshops-static-{name}-"))
         try:
             argv, cwd, env = command(root)
-            output = root / "output.txt"
-            with output.open("wb") as out:
+            with (root / "output.txt").open("wb") as out:
                 # a session of its own: stop() ends the check's own children too (pylint, pytest workers)
                 proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        self.runs[name] = Run(proc, root, output)
+        self.runs[name] = Run(proc, root)
 
     def start_quietly(self, name: str) -> None:
         """start(), keeping what went wrong for the check's test instead of stopping the session."""
@@ -126,7 +121,8 @@ class Checks:
         self.start(name)
         run = self.runs[name]
         run.proc.wait(timeout=timeout)
-        return subprocess.CompletedProcess(run.proc.args, run.proc.returncode, run.output.read_text(errors="replace"), "")
+        output = (run.root / "output.txt").read_text(errors="replace")
+        return subprocess.CompletedProcess(run.proc.args, run.proc.returncode, output, "")
 
     def stop(self) -> None:
         for run in self.runs.values():
@@ -137,18 +133,14 @@ class Checks:
 
 
 def _end(proc: subprocess.Popen) -> None:
-    """End a check that still runs, and its process group: TERM, then KILL after 10 s."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=10)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    proc.wait()
+    """End a check that still runs, and its process group: TERM (ansible-test removes its temporary
+    directories then), KILL after 10 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 checks = Checks()

@@ -4,18 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """ansible-test sanity (empty ignore files) and units on the ansible_collections/ layout (both started
-with the session, conftest.py), and ansible-doc for every module."""
+with the session, tests/conftest.py), and ansible-doc for every module."""
 from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from static_checks import SANITY_VENV, checks
+from static_checks import REPO, SANITY_VENV, checks
 
-REPO = Path(__file__).resolve().parents[2]
 MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py"))
 
 
