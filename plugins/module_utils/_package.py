@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 
@@ -339,10 +339,35 @@ def read_deb_file(module, path):
             "depends_installed": rc == 0 and deb_depends_installed(fields, statuses)}
 
 
-def read_package(module, path, deb, name, sha256=None):
+# What dpkg and rpm leave beside a config file that was edited on the VM when a new package changes it
+# too: dpkg keeps the VM's file and puts the package's beside it as .dpkg-dist (--force-confold, the
+# role's answer; .dpkg-old is the VM's file when the package's was taken instead); rpm leaves the
+# package's as .rpmnew (a noreplace file) or keeps the VM's as .rpmsave.
+CONFIG_LEFTOVER_SUFFIXES = {"deb": (".dpkg-dist", ".dpkg-old"), "rpm": (".rpmnew", ".rpmsave")}
+
+
+def config_leftovers(config_files: Iterable[str], fmt: str, exists: Callable[[str], bool] = os.path.lexists) -> List[str]:
+    """The files beside the package's config files ``config_files`` that a package manager of format
+    ``fmt`` (deb, rpm) left there (CONFIG_LEFTOVER_SUFFIXES), sorted."""
+    return sorted(path + suffix for path in set(config_files) for suffix in CONFIG_LEFTOVER_SUFFIXES[fmt]
+                  if exists(path + suffix))
+
+
+def read_config_files(module, name: str, deb: bool) -> List[str]:
+    """The config files of the installed package ``name``, from dpkg's or rpm's database (``module``: its
+    run_command); none when the database cannot say."""
+    if deb:
+        rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}\n", name])
+        return sorted(parse_deb_conffiles(out)) if rc == 0 else []
+    rc, out, _err = module.run_command(["rpm", "--query", "--configfiles", name])
+    return sorted(line.strip() for line in out.splitlines() if line.strip().startswith("/")) if rc == 0 else []
+
+
+def read_package(module, path, deb, name, sha256=None, leftovers=False):
     """The package file ``path`` and the installed package ``name`` (deb: also dpkg's journal), as
     sidecar_package_info's RETURN says (``module``: its run_command). ``sha256``: the file's, when
-    the caller has just verified it (the file is not read again for it)."""
+    the caller has just verified it (the file is not read again for it). ``leftovers``: also the files
+    the package manager left beside the installed package's config files (config_leftovers)."""
     file_info = {"exists": os.path.isfile(path), "sha256": "", "version": "", "depends_installed": False}
     if file_info["exists"]:
         file_info["sha256"] = sha256 or sha256_of(path)
@@ -363,8 +388,11 @@ def read_package(module, path, deb, name, sha256=None):
         rc, out, err = module.run_command(["rpm", "--query", "--queryformat", "%{VERSION}-%{RELEASE}", name])
         query, present = "", rc == 0
         version = out.strip() if present else ""
-    return {"file": file_info, "installed": {"present": present, "version": version, "query": query},
-            "dpkg_interrupted": deb and journal_interrupted()}
+    installed = {"present": present, "version": version, "query": query}
+    if leftovers:
+        installed["config_leftovers"] = (config_leftovers(read_config_files(module, name, deb), "deb" if deb else "rpm")
+                                         if present else [])
+    return {"file": file_info, "installed": installed, "dpkg_interrupted": deb and journal_interrupted()}
 
 
 # --- The download: attempts and retries -----------------------------------------------------------

@@ -23,6 +23,9 @@ description:
   - With O(checksum), O(cert) and O(hosts) it also reads what M(meshops.istio_vm.vm_state_info) reads for them,
     so that a caller that changes nothing on the VM afterwards (an unchanged run of the role
     meshops.istio_vm.vm_sidecar) has what checking the VM against the inventory needs, without a second module run.
+  - Warns when the package manager left files beside the installed package's config files (O(config_leftovers)), such
+    as the package's new version of a config file edited on the VM that a later version changed too (dpkg keeps the
+    VM's file and leaves the package's as C(.dpkg-dist)). Their differences are the operator's to carry over.
   - Changes nothing.
 author:
   - meshops.istio_vm maintainers (@meshops)
@@ -111,6 +114,13 @@ options:
     type: list
     elements: path
     default: []
+  config_leftovers:
+    description:
+      - Also read the files the package manager left beside the installed package's config files
+        (RV(installed.config_leftovers)), and warn when there are any. False for a caller that removes the package
+        (purging it removes them).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - meshops.istio_vm.auth.info_attributes
 seealso:
@@ -225,7 +235,16 @@ installed:
     query:
       description: The C(dpkg-query) line (C(deb) only, else empty).
       type: str
-  sample: {"present": true, "version": "1:1.24.0", "query": "ii |1:1.24.0"}
+    config_leftovers:
+      description:
+        - The files beside the installed package's config files (as its package database lists them) that the
+          package manager left there when a package changed a config file edited on the VM, sorted; empty when
+          the package is not installed. For C(deb) C(<file>.dpkg-dist) (the package's version, dpkg kept the VM's)
+          and C(<file>.dpkg-old) (the VM's, dpkg took the package's); for C(rpm) C(<file>.rpmnew) and
+          C(<file>.rpmsave). The module warns when there is one. Empty without O(config_leftovers).
+      type: list
+      elements: str
+  sample: {"present": true, "version": "1:1.24.0", "query": "ii |1:1.24.0", "config_leftovers": []}
 dpkg_interrupted:
   description: Whether dpkg's journal (C(/var/lib/dpkg/updates)) holds a file, left by an interrupted dpkg run (C(deb) only).
   returned: always
@@ -321,7 +340,13 @@ def run(module):
               "enabled": unit_state(module, "is-enabled", params["service"]),
               "invocation_id": invocation_id}
     result["restart_pending"] = files_changed_after_start(main_pid, params["restart_paths"])
-    result.update(read_package(module, path, fmt == "deb", params["name"]) if fmt else NO_PACKAGE)
+    result.update(read_package(module, path, fmt == "deb", params["name"], leftovers=params["config_leftovers"]) if fmt
+                  else dict(NO_PACKAGE, installed=dict(NO_PACKAGE["installed"], config_leftovers=[])))
+    leftovers = result["installed"].setdefault("config_leftovers", [])
+    if leftovers:
+        module.warn("The package manager left %s beside config files of %s: another version of each (a config file "
+                    "edited on the VM that a newer package changed too). Compare each with the file in use, carry over "
+                    "what it lacks, then remove them." % (", ".join(leftovers), params["name"]))
     if params["facts"]:
         result["ansible_facts"] = facts
     now = time.time()
@@ -352,7 +377,8 @@ def main():
                        "checksum": {"type": "list", "elements": "path", "default": []},
                        "cert": {"type": "path"},
                        "hosts": {"type": "path"},
-                       "restart_paths": {"type": "list", "elements": "path", "default": []}},
+                       "restart_paths": {"type": "list", "elements": "path", "default": []},
+                       "config_leftovers": {"type": "bool", "default": True}},
         mutually_exclusive=[["path", "paths"]],
         required_one_of=[["path", "paths"]],
         supports_check_mode=True)

@@ -13,9 +13,10 @@ import pytest
 
 from ansible_collections.meshops.istio_vm.plugins.module_utils._errors import MeshError
 from ansible_collections.meshops.istio_vm.plugins.module_utils._package import (
-    DownloadFailed, changed_after_start, choose_package, deb_depends_installed, deb_depends_names, journal_interrupted,
-    os_facts, parse_deb_conffiles, parse_deb_fields, parse_deb_md5sums, parse_deb_query, parse_deb_statuses,
-    parse_invocation_id, parse_os_release, parse_rpm_digests, parse_unit_run, process_started, sha256_of, with_retries)
+    DownloadFailed, changed_after_start, choose_package, config_leftovers, deb_depends_installed, deb_depends_names,
+    journal_interrupted, os_facts, parse_deb_conffiles, parse_deb_fields, parse_deb_md5sums, parse_deb_query, parse_deb_statuses,
+    parse_invocation_id, parse_os_release, parse_rpm_digests, parse_unit_run, process_started, read_config_files, read_package, sha256_of,
+    with_retries)
 from ansible_collections.meshops.istio_vm.plugins.module_utils._vmstate import files_changed_after_start
 
 
@@ -312,3 +313,57 @@ def test_parse_rpm_digests():
             "/usr/local/bin/untagged\t(none)\tdef\n")   # a package without the tag: MD5
     assert parse_rpm_digests(text) == {"/var/lib/istio/envoy/sidecar.env": ("sha256", "abcdef"),
                                        "/usr/local/bin/old": ("md5", "abc"), "/usr/local/bin/untagged": ("md5", "def")}
+
+
+def test_config_leftovers_are_the_package_managers_files_beside_the_config_files(tmp_path):
+    env, tmpl = tmp_path / "sidecar.env", tmp_path / "envoy_bootstrap_tmpl.json"
+    for name in ("sidecar.env", "sidecar.env.dpkg-dist", "sidecar.env.dpkg-old", "sidecar.env.rpmnew",
+                 "envoy_bootstrap_tmpl.json", "envoy_bootstrap_tmpl.json.rpmsave", "other.dpkg-dist"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "envoy_bootstrap_tmpl.json.dpkg-dist").symlink_to(tmp_path / "nowhere")   # a dangling link counts
+    assert config_leftovers([str(env), str(tmpl), str(env)], "deb") == [
+        str(tmpl) + ".dpkg-dist", str(env) + ".dpkg-dist", str(env) + ".dpkg-old"]
+    assert config_leftovers([str(env), str(tmpl)], "rpm") == [str(tmpl) + ".rpmsave", str(env) + ".rpmnew"]
+    assert config_leftovers([str(tmp_path / "missing")], "deb") == []
+    assert config_leftovers([], "rpm") == []
+
+
+class Commands:
+    """The commands read_package runs, answered from a table (argv tuple -> (rc, out, err))."""
+
+    def __init__(self, answers):
+        self.answers, self.ran = answers, []
+
+    def run_command(self, argv):
+        self.ran.append(tuple(argv))
+        return self.answers.get(tuple(argv), (1, "", "unknown command"))
+
+
+CONFFILES = ("dpkg-query", "--show", "--showformat=${Conffiles}\n", "istio-sidecar")
+STATUS = ("dpkg-query", "--show", "--showformat=${db:Status-Abbrev}|${Version}", "istio-sidecar")
+
+
+def test_read_config_files_from_dpkg_and_rpm():
+    deb = Commands({CONFFILES: (0, " /var/lib/istio/envoy/sidecar.env 0123abcd\n /etc/x.conf 4567ef obsolete\n\n", "")})
+    assert read_config_files(deb, "istio-sidecar", True) == ["/etc/x.conf", "/var/lib/istio/envoy/sidecar.env"]
+    rpm = Commands({("rpm", "--query", "--configfiles", "istio-sidecar"): (0, "/var/lib/istio/envoy/sidecar.env\n", "")})
+    assert read_config_files(rpm, "istio-sidecar", False) == ["/var/lib/istio/envoy/sidecar.env"]
+    # the package is not installed: the database says nothing
+    assert read_config_files(Commands({}), "istio-sidecar", True) == []
+    assert read_config_files(Commands({}), "istio-sidecar", False) == []
+
+
+def test_read_package_reads_the_leftovers_only_when_asked_and_installed(tmp_path):
+    env = tmp_path / "sidecar.env"
+    env.write_text("mine")
+    (tmp_path / "sidecar.env.dpkg-dist").write_text("the package's")
+    answers = {STATUS: (0, "ii |1.24.0", ""), CONFFILES: (0, " %s 0123abcd\n" % env, "")}
+    missing = str(tmp_path / "none.deb")
+    assert read_package(Commands(answers), missing, True, "istio-sidecar", leftovers=True)["installed"] == {
+        "present": True, "version": "1.24.0", "query": "ii |1.24.0", "config_leftovers": [str(env) + ".dpkg-dist"]}
+    quiet = Commands(answers)
+    assert "config_leftovers" not in read_package(quiet, missing, True, "istio-sidecar")["installed"]
+    assert CONFFILES not in quiet.ran
+    removed = Commands({**answers, STATUS: (0, "rc |1.24.0", "")})
+    assert read_package(removed, missing, True, "istio-sidecar", leftovers=True)["installed"]["config_leftovers"] == []
+    assert CONFFILES not in removed.ran
