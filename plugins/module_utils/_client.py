@@ -205,13 +205,16 @@ def server_time(date: Optional[str], received: float, monotonic_now: float,
                 local_now: datetime.datetime) -> datetime.datetime:
     """The API server's time now: the ``Date`` header of an answer (whole seconds, as HTTP gives it)
     plus the seconds since it arrived (``received`` and ``monotonic_now`` on this process's
-    monotonic clock). ``local_now`` (this machine's clock) without a readable ``Date``."""
+    monotonic clock). ``local_now`` (this machine's clock) without a readable ``Date``. A date without a
+    zone (asctime's format, or ``-0000``) is UTC, as every HTTP date is (RFC 9110, section 5.6.7)."""
     try:
         then = email.utils.parsedate_to_datetime(date) if date else None
     except (TypeError, ValueError):
         then = None
-    if then is None or then.tzinfo is None:
+    if then is None:
         return local_now
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=datetime.timezone.utc)
     return then.astimezone(datetime.timezone.utc) + datetime.timedelta(seconds=max(0.0, monotonic_now - received))
 
 

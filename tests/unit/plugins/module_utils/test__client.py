@@ -579,7 +579,11 @@ LOCAL = datetime.datetime(2026, 12, 7, 15, 0, 0, tzinfo=UTC)
     ("Mon, 07 Dec 2026 14:00:00 GMT", 10.0, 9.0, datetime.datetime(2026, 12, 7, 14, 0, tzinfo=UTC)),  # never back
     (None, 0.0, 5.0, LOCAL),                          # no answer yet: this machine's clock
     ("yesterday", 0.0, 5.0, LOCAL),                   # not a date
-    ("Mon, 07 Dec 2026 14:00:00", 0.0, 5.0, LOCAL),   # no zone
+    # no zone, or "-0000": UTC, as every HTTP date (RFC 9110), not this machine's clock
+    ("Mon, 07 Dec 2026 14:00:00", 0.0, 5.0, datetime.datetime(2026, 12, 7, 14, 0, 5, tzinfo=UTC)),
+    ("Mon, 07 Dec 2026 14:00:00 -0000", 1.0, 1.0, datetime.datetime(2026, 12, 7, 14, 0, tzinfo=UTC)),
+    ("Mon Dec  7 14:00:00 2026", 1.0, 1.0, datetime.datetime(2026, 12, 7, 14, 0, tzinfo=UTC)),    # asctime's
+    ("Mon, 07 Dec 2026 16:00:00 +0200", 1.0, 1.0, datetime.datetime(2026, 12, 7, 14, 0, tzinfo=UTC)),
 ])
 def test_server_time(date, received, now, expected):
     assert server_time(date, received, now, LOCAL) == expected
