@@ -54,7 +54,7 @@ def test_depends_installed_on_a_vm(lab, tmp_path, name):
         read = results["r0"]
         assert read["file"]["exists"] and read["file"]["version"] == f"1:2.0-{name}", out[-3000:]
         assert read["file"]["depends_installed"] is expected, read["file"]
-        assert read["installed"] == {"present": False, "version": "", "query": ""}
+        assert read["installed"] == {"present": False, "version": "", "query": "", "config_leftovers": []}
         assert read["changed"] is False
     finally:
         lab.ssh(1, "rm", "-f", dest, check=False)
