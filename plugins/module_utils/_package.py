@@ -163,8 +163,7 @@ def package_digest(module, package: str, path: str) -> Optional[Tuple[str, str]]
     """(hashlib name, digest) of the file ``path`` as the installed ``package`` shipped it, from dpkg's
     or rpm's database (``module``: its run_command and get_bin_path); None when neither records one."""
     if module.get_bin_path("dpkg-query"):
-        rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}\n", package])
-        digest = parse_deb_conffiles(out).get(path) if rc == 0 else None
+        digest = deb_conffiles(module, package).get(path)
         if digest is None:
             # PACKAGE:ARCH.md5sums for a package of Multi-Arch: same
             names = ["%s/%s.md5sums" % (DPKG_INFO, package)] + sorted(glob.glob("%s/%s:*.md5sums" % (DPKG_INFO, package)))
@@ -180,6 +179,13 @@ def package_digest(module, package: str, path: str) -> Optional[Tuple[str, str]]
         if rc == 0:
             return parse_rpm_digests(out).get(path)
     return None
+
+
+def deb_conffiles(module, package: str) -> Dict[str, str]:
+    """Path -> MD5 of the config files of the installed ``package``, from dpkg's database (``module``:
+    its run_command); empty when dpkg does not know the package."""
+    rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}\n", package])
+    return parse_deb_conffiles(out) if rc == 0 else {}
 
 
 def _read_or_empty(path: str) -> str:
@@ -357,8 +363,7 @@ def read_config_files(module, name: str, deb: bool) -> List[str]:
     """The config files of the installed package ``name``, from dpkg's or rpm's database (``module``: its
     run_command); none when the database cannot say."""
     if deb:
-        rc, out, _err = module.run_command(["dpkg-query", "--show", "--showformat=${Conffiles}\n", name])
-        return sorted(parse_deb_conffiles(out)) if rc == 0 else []
+        return sorted(deb_conffiles(module, name))
     rc, out, _err = module.run_command(["rpm", "--query", "--configfiles", name])
     return sorted(line.strip() for line in out.splitlines() if line.strip().startswith("/")) if rc == 0 else []
 

@@ -341,7 +341,8 @@ def run(module):
               "invocation_id": invocation_id}
     result["restart_pending"] = files_changed_after_start(main_pid, params["restart_paths"])
     result.update(read_package(module, path, fmt == "deb", params["name"], leftovers=params["config_leftovers"]) if fmt
-                  else dict(NO_PACKAGE, installed=dict(NO_PACKAGE["installed"], config_leftovers=[])))
+                  else dict(NO_PACKAGE, installed=dict(NO_PACKAGE["installed"])))
+    # also without a package read, or with the option off: empty
     leftovers = result["installed"].setdefault("config_leftovers", [])
     if leftovers:
         module.warn("The package manager left %s beside config files of %s: another version of each (a config file "
